@@ -1,0 +1,201 @@
+/*
+ * platform.c — hardware presets and the experiment's platform object.
+ *
+ * Preset figures are vendor datasheet peaks (dense, no sparsity):
+ *   H100 SXM5 80GB: 989.4 TFLOP/s bf16/fp16 tensor, 66.9 TFLOP/s fp32,
+ *                   3.35 TB/s HBM3.
+ *   A100 SXM4 80GB: 312 TFLOP/s bf16/fp16 tensor, 19.5 TFLOP/s fp32,
+ *                   2.039 TB/s HBM2e.
+ * Efficiency factors (0.6 compute, 0.8 memory) are typical achieved
+ * fractions for large GEMMs and streaming kernels; the kernel launch cost
+ * (5 us) is the order of the per-call host overhead of CUDA submissions
+ * measured on current systems.  All are overridable per experiment and are
+ * what calibration (genie-real --calibrate) replaces with measurements.
+ */
+#include "platform.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const gn_gpu_spec gpu_presets[] = {
+    {"h100", 989.4e12, 66.9e12, 3.35e12, 80e9, 0.6, 0.8, 5e-6},
+    {"a100", 312e12, 19.5e12, 2.039e12, 80e9, 0.6, 0.8, 5e-6},
+};
+
+/* name, Gb/s, one-way latency (us): RDMA-class NICs through one switch */
+static const struct {
+    const char *name;
+    double gbps;
+    double latency_us;
+} net_presets[] = {
+    {"25g", 25, 5}, {"100g", 100, 3}, {"200g", 200, 3}, {"400g", 400, 2},
+};
+
+int gn_gpu_preset(const char *name, gn_gpu_spec *out)
+{
+    for (size_t i = 0; i < sizeof(gpu_presets) / sizeof(gpu_presets[0]); i++)
+        if (strcmp(gpu_presets[i].name, name) == 0) {
+            *out = gpu_presets[i];
+            return 0;
+        }
+    return GN_ENOTFOUND;
+}
+
+void gn_platform_default(gn_platform *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->client_cpu_flops = 1e12;
+    p->client_has_gpu = 1;
+    gn_gpu_preset("h100", &p->client_gpu);
+    p->pcie_bw = 64e9;      /* PCIe 5.0 x16, per direction */
+    p->pcie_latency = 1e-6;
+    p->nodes = 1;
+    p->gpus_per_node = 1;
+    gn_gpu_preset("h100", &p->gpu);
+    p->node_cpu_cores = 16;
+    p->node_mem_bytes = 512e9;
+    p->nvlink_bw = 450e9;   /* NVLink 4, per direction */
+    p->net_bw = 100e9 / 8;
+    p->net_latency = 3e-6;
+    p->msg_overhead_s = 2e-6;
+}
+
+double gn_gpu_peak(const gn_gpu_spec *gpu, gn_dtype dt)
+{
+    return (dt == GN_DTYPE_F32 || dt == GN_DTYPE_F64) ? gpu->flops_f32 : gpu->flops_f16;
+}
+
+/* ========================== JSON ========================== */
+
+typedef struct jctx {
+    const char *file;
+    gn_error *err;
+} jctx;
+
+/* Reads OBJ[KEY] as a positive number into *OUT if present. */
+static int num(jctx *c, const json_t *obj, const char *path, const char *key,
+               double *out, double lo, double hi)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    if (!json_is_number(v))
+        return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.%s: expected a number", c->file, path, key);
+    double d = json_number_value(v);
+    if (!(d >= lo && d <= hi) || !isfinite(d))
+        return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.%s: expected a number in [%g, %g], got %g",
+                            c->file, path, key, lo, hi, d);
+    *out = d;
+    return 0;
+}
+
+static int gpu_field(jctx *c, const json_t *obj, const char *path,
+                     gn_gpu_spec *gpu)
+{
+    json_t *v = json_object_get(obj, "gpu");
+    if (!v)
+        return 0;
+    if (!json_is_string(v))
+        return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.gpu: expected a string (h100 or a100)", c->file, path);
+    if (gn_gpu_preset(json_string_value(v), gpu) < 0)
+        return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.gpu: unknown GPU \"%s\" (expected h100 or a100)",
+                            c->file, path, json_string_value(v));
+    return 0;
+}
+
+static int gpu_overrides(jctx *c, const json_t *obj, const char *path,
+                         gn_gpu_spec *gpu)
+{
+    double launch_us = gpu->launch_s * 1e6;
+    int rc;
+    if ((rc = num(c, obj, path, "efficiency_compute", &gpu->eff_compute, 1e-3, 1)) < 0 ||
+        (rc = num(c, obj, path, "efficiency_memory", &gpu->eff_memory, 1e-3, 1)) < 0 ||
+        (rc = num(c, obj, path, "launch_us", &launch_us, 0, 1e6)) < 0)
+        return rc;
+    gpu->launch_s = launch_us * 1e-6;
+    return 0;
+}
+
+static int want_object(jctx *c, const json_t *v, const char *path)
+{
+    if (v && !json_is_object(v))
+        return gn_error_set(c->err, GN_ESCHEMA, "%s: %s: expected an object", c->file, path);
+    return 0;
+}
+
+int gn_platform_apply_json(gn_platform *p, const json_t *obj,
+                           const char *file, const char *path,
+                           gn_error *err)
+{
+    jctx c = {file, err};
+    gn_platform q = *p;
+    char sub[128];
+    int rc;
+    if ((rc = want_object(&c, obj, path)) < 0)
+        return rc;
+
+    const json_t *client = json_object_get(obj, "client");
+    snprintf(sub, sizeof(sub), "%s.client", path);
+    if ((rc = want_object(&c, client, sub)) < 0)
+        return rc;
+    if (client) {
+        double gflops = q.client_cpu_flops / 1e9;
+        if ((rc = gpu_field(&c, client, sub, &q.client_gpu)) < 0 ||
+            (rc = gpu_overrides(&c, client, sub, &q.client_gpu)) < 0 ||
+            (rc = num(&c, client, sub, "cpu_gflops", &gflops, 1e-3, 1e9)) < 0)
+            return rc;
+        q.client_cpu_flops = gflops * 1e9;
+    }
+
+    const json_t *node = json_object_get(obj, "node");
+    snprintf(sub, sizeof(sub), "%s.node", path);
+    if ((rc = want_object(&c, node, sub)) < 0)
+        return rc;
+    if (node) {
+        double gpus = q.gpus_per_node, count = q.nodes, cores = q.node_cpu_cores;
+        double mem_gib = q.node_mem_bytes / 1073741824.0;
+        if ((rc = gpu_field(&c, node, sub, &q.gpu)) < 0 ||
+            (rc = gpu_overrides(&c, node, sub, &q.gpu)) < 0 ||
+            (rc = num(&c, node, sub, "gpus", &gpus, 1, 64)) < 0 ||
+            (rc = num(&c, node, sub, "count", &count, 1, 4096)) < 0 ||
+            (rc = num(&c, node, sub, "cpu_cores", &cores, 1, 4096)) < 0 ||
+            (rc = num(&c, node, sub, "memory_gib", &mem_gib, 0, 1e7)) < 0)
+            return rc;
+        q.gpus_per_node = (uint32_t)gpus;
+        q.nodes = (uint32_t)count;
+        q.node_cpu_cores = (uint32_t)cores;
+        q.node_mem_bytes = mem_gib * 1073741824.0;
+    }
+
+    const json_t *net = json_object_get(obj, "network");
+    snprintf(sub, sizeof(sub), "%s.network", path);
+    if ((rc = want_object(&c, net, sub)) < 0)
+        return rc;
+    if (net) {
+        json_t *preset = json_object_get(net, "preset");
+        double gbps = q.net_bw * 8 / 1e9, lat_us = q.net_latency * 1e6;
+        double ovh_us = q.msg_overhead_s * 1e6;
+        if (preset) {
+            size_t i, n = sizeof(net_presets) / sizeof(net_presets[0]);
+            const char *name = json_is_string(preset) ? json_string_value(preset) : "";
+            for (i = 0; i < n; i++)
+                if (strcmp(net_presets[i].name, name) == 0)
+                    break;
+            if (i == n)
+                return gn_error_set(err, GN_ESCHEMA, "%s: %s.preset: unknown network preset (expected 25g, 100g, 200g or 400g)",
+                                    file, sub);
+            gbps = net_presets[i].gbps;
+            lat_us = net_presets[i].latency_us;
+        }
+        if ((rc = num(&c, net, sub, "bandwidth_gbps", &gbps, 1e-3, 1e6)) < 0 ||
+            (rc = num(&c, net, sub, "latency_us", &lat_us, 0, 1e7)) < 0 ||
+            (rc = num(&c, net, sub, "msg_overhead_us", &ovh_us, 0, 1e6)) < 0)
+            return rc;
+        q.net_bw = gbps * 1e9 / 8;
+        q.net_latency = lat_us * 1e-6;
+        q.msg_overhead_s = ovh_us * 1e-6;
+    }
+    *p = q;
+    return 0;
+}

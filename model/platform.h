@@ -1,0 +1,73 @@
+/*
+ * platform.h — the hardware a plan runs on: the client, remote nodes with
+ * GPUs, and the network between them (DESIGN.md, "Platform").
+ *
+ * Units are SI throughout: FLOP/s, bytes/s, bytes, seconds.  The network is
+ * given in the experiment file in Gb/s and microseconds and converted on
+ * load.  Presets name real hardware classes (h100, a100; 25g..400g) so an
+ * experiment file states only what differs.
+ */
+#ifndef GN_PLATFORM_H
+#define GN_PLATFORM_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "op.h"
+
+typedef struct gn_gpu_spec {
+    char name[32];          /* preset name, e.g. "h100" */
+    double flops_f16;       /* dense tensor-core peak for f16/bf16, FLOP/s */
+    double flops_f32;       /* fp32 peak without TF32, FLOP/s */
+    double mem_bw;          /* device memory bandwidth, bytes/s */
+    double mem_bytes;       /* device memory capacity, bytes */
+    double eff_compute;     /* achievable fraction of peak FLOP/s, 0..1 */
+    double eff_memory;      /* achievable fraction of memory bandwidth, 0..1 */
+    double launch_s;        /* host-side cost to launch one kernel, s */
+} gn_gpu_spec;
+
+typedef struct gn_platform {
+    /* client */
+    double client_cpu_flops;   /* client CPU throughput for client-side ops, FLOP/s */
+    int client_has_gpu;        /* the "local" strategy's GPU is present */
+    gn_gpu_spec client_gpu;    /* GPU in the client (local bound) */
+    double pcie_bw;            /* host <-> GPU bandwidth, bytes/s */
+    double pcie_latency;       /* host <-> GPU latency, s */
+    /* remote nodes */
+    uint32_t nodes;            /* number of remote nodes */
+    uint32_t gpus_per_node;    /* GPUs per node */
+    gn_gpu_spec gpu;           /* remote GPU */
+    uint32_t node_cpu_cores;   /* CPU cores per node */
+    double node_mem_bytes;     /* host memory per node, bytes */
+    double nvlink_bw;          /* GPU <-> GPU bandwidth inside a node, bytes/s */
+    /* network between the client and each node */
+    double net_bw;             /* bytes/s, each direction */
+    double net_latency;        /* one-way latency, s */
+    double msg_overhead_s;     /* per-message CPU cost at the sender (framing, syscall), s */
+} gn_platform;
+
+/* Fills *OUT with the GPU preset NAME ("h100", "a100").  0 or GN_ENOTFOUND. */
+int gn_gpu_preset(const char *name, gn_gpu_spec *out);
+
+/* Fills *P with the default platform: one node with one H100, an H100 in
+ * the client for the local bound, 100 Gb/s network. */
+void gn_platform_default(gn_platform *p);
+
+/*
+ * Applies the experiment's "platform" object (borrowed) on top of *P.
+ * FILE and PATH (e.g. "$.platform") name the object in error messages.
+ * Returns 0 or GN_ESCHEMA with ERR filled; *P is unchanged on error.
+ * Fields: client {gpu, cpu_gflops}, node {gpu, gpus, count, cpu_cores,
+ * memory_gib}, network {preset, bandwidth_gbps, latency_us,
+ * msg_overhead_us}, gpu overrides {efficiency_compute, efficiency_memory,
+ * launch_us}.
+ */
+int gn_platform_apply_json(gn_platform *p, const json_t *obj,
+                           const char *file, const char *path,
+                           gn_error *err);
+
+/* Peak FLOP/s of GPU for element type DT. */
+double gn_gpu_peak(const gn_gpu_spec *gpu, gn_dtype dt);
+
+#endif /* GN_PLATFORM_H */
