@@ -368,16 +368,16 @@ static void build_step(gen *x, uint32_t T, uint32_t P)
     }
     uint32_t hf = norm(x, hidden, gpt2 ? "transformer.ln_f" : "model.norm", B, T);
     if (T > 1) { /* logits for the last position only */
-        uint32_t last = tensor(x, GN_KIND_ACTIVATION, dt, NULL, 3, (int64_t)B, 1, (int64_t)d);
+        uint32_t last = tensor(x, GN_KIND_ACTIVATION, dt, NULL, 3, (int64_t)B, (int64_t)1, (int64_t)d);
         add_op(x, GN_OP_VIEW, &hf, 1, &last, 1, 0, "lm_head", json_pack("{s:s}", "fn", "last_position"));
         hf = last;
     }
     uint32_t w = gpt2 ? wte : tensor(x, GN_KIND_PARAM, dt, "lm_head.weight", 2, (int64_t)V, (int64_t)d);
-    uint32_t logits = tensor(x, GN_KIND_ACTIVATION, dt, NULL, 3, (int64_t)B, 1, (int64_t)V);
+    uint32_t logits = tensor(x, GN_KIND_ACTIVATION, dt, NULL, 3, (int64_t)B, (int64_t)1, (int64_t)V);
     uint32_t lin[2] = {hf, w};
     add_op(x, GN_OP_MATMUL, lin, 2, &logits, 1, 2.0 * B * V * d, "lm_head",
            json_pack("{s:i,s:i,s:i,s:b,s:b}", "m", B, "n", V, "k", d, "bias", 0, "transpose_b", 1));
-    uint32_t next = tensor(x, GN_KIND_OUTPUT, GN_DTYPE_I64, NULL, 2, (int64_t)B, 1);
+    uint32_t next = tensor(x, GN_KIND_OUTPUT, GN_DTYPE_I64, NULL, 2, (int64_t)B, (int64_t)1);
     add_op(x, GN_OP_REDUCTION, &logits, 1, &next, 1, numel(x, logits), "generate",
            json_pack("{s:s,s:i}", "fn", "argmax", "dim", -1));
     if (!x->rc)

@@ -1,0 +1,53 @@
+/*
+ * workload.c — workload families behind one entry point (see workload.h).
+ */
+#include "workload.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "llm.h"
+#include "trace.h"
+
+gn_session *gn_workload_build(const json_t *obj, const char *file,
+                              const char *path, char *label, size_t len,
+                              gn_error *err)
+{
+    if (!json_is_object(obj)) {
+        gn_error_set(err, GN_ESCHEMA, "%s: %s: expected an object", file, path);
+        return NULL;
+    }
+    const char *family = json_string_value(json_object_get(obj, "family"));
+    if (!family)
+        family = "llm";
+    if (strcmp(family, "llm") == 0) {
+        gn_llm_config c;
+        if (gn_llm_config_from_json(obj, file, path, &c, err) < 0)
+            return NULL;
+        snprintf(label, len, "%s", c.name);
+        return gn_llm_generate(&c, err);
+    }
+    if (strcmp(family, "trace") == 0) {
+        const char *tp = json_string_value(json_object_get(obj, "path"));
+        if (!tp) {
+            gn_error_set(err, GN_ESCHEMA, "%s: %s.path: missing required field (a trace file)", file, path);
+            return NULL;
+        }
+        char full[1024];
+        const char *slash = strrchr(file, '/');
+        if (tp[0] != '/' && slash)
+            snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - file), file, tp);
+        else
+            snprintf(full, sizeof(full), "%s", tp);
+        if (access(full, R_OK) != 0)
+            snprintf(full, sizeof(full), "%s", tp);
+        const char *name = json_string_value(json_object_get(obj, "name"));
+        gn_session *s = gn_trace_load(full, err);
+        if (s)
+            snprintf(label, len, "%s", name ? name : gn_session_name(s));
+        return s;
+    }
+    gn_error_set(err, GN_ESCHEMA, "%s: %s.family: unknown family \"%s\" (expected llm or trace)", file, path, family);
+    return NULL;
+}
