@@ -192,25 +192,66 @@ static void mark_returned(bld *b, const gn_graph *g)
         b->mark[gn_graph_read(g, i)->tensor] = 1;
 }
 
-/* Transfer time estimate between the client and the plan's GPU. */
-static double xfer_s(bld *b, double bytes)
+/* Transfer time estimate between two devices of the plan. */
+static double xfer_s(bld *b, int32_t src, int32_t dst, double bytes)
 {
     const gn_platform *pf = b->in->platform;
-    if (b->node == DEV_CLIENT)
+    if (!gn_plan_is_network(b->p, src, dst))
         return gn_cost_transfer(bytes, pf->pcie_bw, pf->pcie_latency);
     return gn_cost_transfer(bytes, pf->net_bw, pf->net_latency);
+}
+
+/* Adds a transfer SRC -> DST depending on the scratch list (then cleared). */
+static int add_move(bld *b, uint32_t step, int32_t src, int32_t dst,
+                    int32_t issuer, double issue_s, double bytes,
+                    const char *label)
+{
+    int rc = gn_plan_add_transfer(b->p, step, src, dst, issuer, issue_s,
+                                  xfer_s(b, src, dst, bytes), bytes, label, b->deps, b->nd);
+    b->nd = 0;
+    if (rc < 0)
+        gn_error_set(b->err, rc, "planner: cannot add transfer \"%s\": %s", label, gn_strerror(rc));
+    return rc;
+}
+
+/*
+ * Moves BYTES between the client and the GPU, depending on the scratch
+ * list.  Locally that is one PCIe copy issued by the client.  To a remote
+ * GPU it is two hops, as a TCP data path without GPUDirect does it: the
+ * network message (sender pays ISSUE_S), then the node's host <-> device
+ * copy, launched by the node CPU like any CUDA copy (launch cost).  The
+ * network message carries EXTRA more bytes (headers, call arguments) that
+ * the device copy does not.  Returns the last task, or < 0.
+ */
+static int add_xfer_extra(bld *b, uint32_t step, int to_gpu, int32_t issuer,
+                          double issue_s, double bytes, double extra,
+                          const char *label)
+{
+    double launch = b->spec->launch_s;
+    if (b->node == DEV_CLIENT) /* local: one PCIe copy */
+        return to_gpu ? add_move(b, step, DEV_CLIENT, b->gpu, issuer, issue_s, bytes + extra, label)
+                      : add_move(b, step, b->gpu, DEV_CLIENT, issuer, issue_s, bytes + extra, label);
+    int first;
+    if (to_gpu) {
+        first = add_move(b, step, DEV_CLIENT, b->node, issuer, issue_s, bytes + extra, label);
+        if (first < 0 || bytes <= 0)
+            return first;
+        dep(b, first);
+        return add_move(b, step, b->node, b->gpu, b->node, launch, bytes, "h2d copy");
+    }
+    if (bytes > 0) {
+        first = add_move(b, step, b->gpu, b->node, b->node, launch, bytes, "d2h copy");
+        if (first < 0)
+            return first;
+        dep(b, first);
+    }
+    return add_move(b, step, b->node, DEV_CLIENT, issuer, issue_s, bytes + extra, label);
 }
 
 static int add_xfer(bld *b, uint32_t step, int to_gpu, int32_t issuer,
                     double issue_s, double bytes, const char *label)
 {
-    int32_t src = to_gpu ? DEV_CLIENT : b->gpu, dst = to_gpu ? b->gpu : DEV_CLIENT;
-    int rc = gn_plan_add_transfer(b->p, step, src, dst, issuer, issue_s,
-                                  xfer_s(b, bytes), bytes, label, b->deps, b->nd);
-    b->nd = 0;
-    if (rc < 0)
-        gn_error_set(b->err, rc, "planner: cannot add transfer \"%s\": %s", label, gn_strerror(rc));
-    return rc;
+    return add_xfer_extra(b, step, to_gpu, issuer, issue_s, bytes, 0, label);
 }
 
 /*
@@ -241,7 +282,7 @@ static int add_computes(bld *b, uint32_t st, const gn_graph *g,
                 if (dep(b, first_deps[i]) < 0)
                     return gn_error_set(b->err, GN_ENOMEM, "planner: out of memory");
         if (call_s > 0) {
-            int call = add_xfer(b, st, 1, DEV_CLIENT, call_s, call_bytes, label_op(b, g, id));
+            int call = add_xfer_extra(b, st, 1, DEV_CLIENT, call_s, 0, call_bytes, label_op(b, g, id));
             if (call < 0)
                 return call;
             dep(b, call);
@@ -472,12 +513,12 @@ static int plan_remoting(const gn_plan_input *in, gn_plan **out, gn_error *err)
             const gn_tensor *x = gn_graph_tensor(g, t);
             if (x->kind == GN_KIND_INPUT) {
                 deps_ctl(&b);
-                rc = b.ttask[t] = add_xfer(&b, st, 1, DEV_CLIENT, call_s,
-                                           call_bytes + (double)x->bytes, label_tensor(&b, "cudaMemcpy h2d", g, t));
+                rc = b.ttask[t] = add_xfer_extra(&b, st, 1, DEV_CLIENT, call_s, (double)x->bytes,
+                                                 call_bytes, label_tensor(&b, "cudaMemcpy h2d", g, t));
             } else if (x->kind == GN_KIND_PARAM && !in->weights_resident) {
                 if (b.stored[x->storage] < 0)
-                    b.stored[x->storage] = add_xfer(&b, st, 1, DEV_CLIENT, call_s,
-                                                    call_bytes + (double)x->bytes,
+                    b.stored[x->storage] = add_xfer_extra(&b, st, 1, DEV_CLIENT, call_s,
+                                                          (double)x->bytes, call_bytes,
                                                     label_tensor(&b, "cudaMemcpy weight", g, t));
                 rc = b.ttask[t] = b.stored[x->storage];
             }
@@ -494,7 +535,7 @@ static int plan_remoting(const gn_plan_input *in, gn_plan **out, gn_error *err)
         mark_returned(&b, g);
         for (uint32_t t = 0; rc >= 0 && t < gn_graph_ntensors(g); t++)
             if (b.mark[t]) {
-                int req = add_xfer(&b, st, 1, DEV_CLIENT, call_s, call_bytes,
+                int req = add_xfer_extra(&b, st, 1, DEV_CLIENT, call_s, 0, call_bytes,
                                    label_tensor(&b, "cudaMemcpy d2h request", g, t));
                 if (req < 0) {
                     rc = req;
@@ -502,8 +543,8 @@ static int plan_remoting(const gn_plan_input *in, gn_plan **out, gn_error *err)
                 }
                 dep(&b, req);
                 dep(&b, b.ttask[t]);
-                int x = add_xfer(&b, st, 0, b.node, send_s,
-                                 HDR_BYTES + (double)gn_graph_tensor(g, t)->bytes,
+                int x = add_xfer_extra(&b, st, 0, b.node, send_s,
+                                       (double)gn_graph_tensor(g, t)->bytes, HDR_BYTES,
                                  label_tensor(&b, "cudaMemcpy d2h", g, t));
                 rc = x < 0 ? x : ctl_add(&b, x);
             }
@@ -544,7 +585,7 @@ static int up_item(bld *b, uint32_t st, int batched, double *batch,
         return -1;
     }
     deps_ctl(b);
-    return add_xfer(b, st, 1, DEV_CLIENT, b->in->platform->msg_overhead_s, HDR_BYTES + bytes, label);
+    return add_xfer_extra(b, st, 1, DEV_CLIENT, b->in->platform->msg_overhead_s, bytes, HDR_BYTES, label);
 }
 
 static int plan_offload(const gn_plan_input *in, const offload_cfg *cfg,
@@ -608,7 +649,7 @@ static int plan_offload(const gn_plan_input *in, const offload_cfg *cfg,
             break;
         if (batched) {
             deps_ctl(&b);
-            rc = request = add_xfer(&b, st, 1, DEV_CLIENT, send_s, HDR_BYTES + batch,
+            rc = request = add_xfer_extra(&b, st, 1, DEV_CLIENT, send_s, batch, HDR_BYTES,
                                     cfg->semantic ? "request (batched)" : "step upload");
             if (rc < 0)
                 break;
@@ -641,12 +682,12 @@ static int plan_offload(const gn_plan_input *in, const offload_cfg *cfg,
                 continue;
             }
             dep(&b, b.ttask[t]);
-            x = add_xfer(&b, st, 0, b.node, send_s, HDR_BYTES + (double)gn_graph_tensor(g, t)->bytes,
+            x = add_xfer_extra(&b, st, 0, b.node, send_s, (double)gn_graph_tensor(g, t)->bytes, HDR_BYTES,
                          label_tensor(&b, "reply", g, t));
             rc = x < 0 ? x : ctl_add(&b, x);
         }
         if (rc >= 0 && batched) {
-            x = add_xfer(&b, st, 0, b.node, send_s, HDR_BYTES + back,
+            x = add_xfer_extra(&b, st, 0, b.node, send_s, back, HDR_BYTES,
                          cfg->semantic ? "reply (batched)" : "step download");
             rc = x < 0 ? x : ctl_add(&b, x);
         }
