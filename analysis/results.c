@@ -3,6 +3,8 @@
  */
 #include "results.h"
 
+#include "strtab.h"
+
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -10,7 +12,10 @@
 
 struct gn_results {
     sqlite3 *db;
-    sqlite3_stmt *run, *event, *metric;
+    sqlite3_stmt *run, *event, *metric, *name_ins, *name_get;
+    gn_strtab *names;   /* names seen by this process ... */
+    int64_t *name_ids;  /* ... and their ids in the names table */
+    uint32_t name_cap;
 };
 
 static const char *schema_sql =
@@ -23,11 +28,17 @@ static const char *schema_sql =
     " id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
     " backend TEXT NOT NULL, workload TEXT NOT NULL, strategy TEXT NOT NULL,"
     " options TEXT, point TEXT, x REAL, status TEXT NOT NULL, error TEXT, wall_s REAL);"
+    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS events("
     " run_id INTEGER NOT NULL REFERENCES runs(id), task INTEGER NOT NULL, step INTEGER NOT NULL,"
-    " kind TEXT NOT NULL, resource TEXT NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,"
-    " bytes REAL NOT NULL, flops REAL NOT NULL, network INTEGER NOT NULL, label TEXT,"
+    " kind INTEGER NOT NULL, resource INTEGER NOT NULL REFERENCES names(id),"
+    " start_s REAL NOT NULL, end_s REAL NOT NULL, bytes REAL NOT NULL, flops REAL NOT NULL,"
+    " network INTEGER NOT NULL, label INTEGER NOT NULL REFERENCES names(id),"
     " PRIMARY KEY(run_id, task)) WITHOUT ROWID;"
+    "CREATE VIEW IF NOT EXISTS events_named AS SELECT e.run_id, e.task, e.step,"
+    " CASE e.kind WHEN 0 THEN 'compute' ELSE 'transfer' END AS kind, r.text AS resource,"
+    " e.start_s, e.end_s, e.bytes, e.flops, e.network, l.text AS label"
+    " FROM events e JOIN names r ON r.id = e.resource JOIN names l ON l.id = e.label;"
     "CREATE TABLE IF NOT EXISTS metrics("
     " run_id INTEGER NOT NULL REFERENCES runs(id), name TEXT NOT NULL, value REAL, unit TEXT,"
     " PRIMARY KEY(run_id, name));";
@@ -57,7 +68,10 @@ gn_results *gn_results_open(const char *path, gn_error *err)
                            " status, error, wall_s) VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &r->run, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(r->db, "INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1, &r->event,
                            NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->db, "INSERT INTO metrics VALUES(?,?,?,?)", -1, &r->metric, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(r->db, "INSERT INTO metrics VALUES(?,?,?,?)", -1, &r->metric, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "INSERT OR IGNORE INTO names(text) VALUES(?)", -1, &r->name_ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "SELECT id FROM names WHERE text = ?", -1, &r->name_get, NULL) != SQLITE_OK ||
+        !(r->names = gn_strtab_create())) {
         db_error(r, err, path);
         gn_results_close(r);
         return NULL;
@@ -72,7 +86,11 @@ void gn_results_close(gn_results *r)
     sqlite3_finalize(r->run);
     sqlite3_finalize(r->event);
     sqlite3_finalize(r->metric);
+    sqlite3_finalize(r->name_ins);
+    sqlite3_finalize(r->name_get);
     sqlite3_close(r->db);
+    gn_strtab_destroy(r->names);
+    free(r->name_ids);
     free(r);
 }
 
@@ -100,6 +118,36 @@ int64_t gn_results_add_experiment(gn_results *r, const char *name,
     if (rc != SQLITE_DONE)
         return db_error(r, err, "insert experiment");
     return sqlite3_last_insert_rowid(r->db);
+}
+
+/* Id of S in the names table, inserted on first use (cached). */
+static int64_t name_id(gn_results *r, const char *s)
+{
+    if (!r->names)
+        return -1;
+    int32_t i = gn_strtab_find(r->names, s);
+    if (i >= 0)
+        return r->name_ids[i];
+    sqlite3_reset(r->name_ins);
+    sqlite3_bind_text(r->name_ins, 1, s, -1, SQLITE_STATIC);
+    sqlite3_reset(r->name_get);
+    sqlite3_bind_text(r->name_get, 1, s, -1, SQLITE_STATIC);
+    if (sqlite3_step(r->name_ins) != SQLITE_DONE || sqlite3_step(r->name_get) != SQLITE_ROW)
+        return -1;
+    int64_t id = sqlite3_column_int64(r->name_get, 0);
+    i = gn_strtab_intern(r->names, s);
+    if (i < 0)
+        return -1;
+    if ((uint32_t)i >= r->name_cap) {
+        uint32_t cap = r->name_cap ? r->name_cap * 2 : 256;
+        int64_t *ids = realloc(r->name_ids, cap * sizeof(*ids));
+        if (!ids)
+            return -1;
+        r->name_ids = ids;
+        r->name_cap = cap;
+    }
+    r->name_ids[i] = id;
+    return id;
 }
 
 static int metric(gn_results *r, int64_t run, const char *name, double v, const char *unit)
@@ -145,18 +193,21 @@ int64_t gn_results_add_run(gn_results *r, const gn_run_info *info,
                      gn_plan_device(plan, (uint32_t)k->dst)->name);
         else
             snprintf(res, sizeof(res), "%s", gn_plan_device(plan, (uint32_t)k->device)->name);
+        int64_t res_id = name_id(r, res), label_id = name_id(r, k->label);
+        if (res_id < 0 || label_id < 0)
+            goto fail;
         sqlite3_reset(r->event);
         sqlite3_bind_int64(r->event, 1, run);
         sqlite3_bind_int64(r->event, 2, t);
         sqlite3_bind_int64(r->event, 3, k->step);
-        sqlite3_bind_text(r->event, 4, xfer ? "transfer" : "compute", -1, SQLITE_STATIC);
-        sqlite3_bind_text(r->event, 5, res, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(r->event, 4, xfer);
+        sqlite3_bind_int64(r->event, 5, res_id);
         sqlite3_bind_double(r->event, 6, start[t]);
         sqlite3_bind_double(r->event, 7, end[t]);
         sqlite3_bind_double(r->event, 8, k->bytes);
         sqlite3_bind_double(r->event, 9, k->flops);
         sqlite3_bind_int(r->event, 10, xfer && gn_plan_is_network(plan, k->device, k->dst));
-        sqlite3_bind_text(r->event, 11, k->label, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(r->event, 11, label_id);
         if (sqlite3_step(r->event) != SQLITE_DONE)
             goto fail;
     }
@@ -177,5 +228,8 @@ int64_t gn_results_add_run(gn_results *r, const gn_run_info *info,
 fail:
     db_error(r, err, "insert run");
     sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    /* names inserted in the rolled-back transaction are gone: forget them */
+    gn_strtab_destroy(r->names);
+    r->names = gn_strtab_create();
     return GN_EDB;
 }
