@@ -176,8 +176,19 @@ int gn_report_plot(sqlite3 *db, int64_t experiment, const char *png,
     }
     fprintf(gp, "set terminal pngcairo size 1200,%d font ',10'\n", 380 * (nw ? nw : 1));
     fprintf(gp, "set output '%s'\n", png);
-    fprintf(gp, "set multiplot layout %d,2\nset grid\nset key outside right top\n"
-                "set logscale x 2\nset xlabel '%s' noenhanced\n", nw ? nw : 1, xlabel);
+    /* without a numeric sweep, strategies are categories on the x axis */
+    int numeric = 0;
+    for (int i = 0; i < n; i++)
+        numeric |= rows[i].x > 0;
+    fprintf(gp, "set multiplot layout %d,2\nset grid\nset key outside right top\n", nw ? nw : 1);
+    if (numeric)
+        fprintf(gp, "set logscale x 2\nset xlabel '%s' noenhanced\n", xlabel);
+    else {
+        fprintf(gp, "set xrange [-0.5:%d.5]\nset xtics rotate by -30 noenhanced (", ns - 1);
+        for (int s = 0; s < ns; s++)
+            fprintf(gp, "%s'%s' %d", s ? ", " : "", sg[s], s);
+        fprintf(gp, ")\nset boxwidth 0.6\nset style fill solid 0.6\nunset key\n");
+    }
     for (int w = 0; w < nw; w++)
         for (int panel = 0; panel < 2; panel++) {
             fprintf(gp, "set title '%s: %s' noenhanced\n", wl[w],
@@ -185,7 +196,8 @@ int gn_report_plot(sqlite3 *db, int64_t experiment, const char *png,
             fprintf(gp, "set ylabel '%s'\nset logscale y\n", panel ? "GB" : "seconds");
             fprintf(gp, "plot ");
             for (int s = 0; s < ns; s++)
-                fprintf(gp, "%s'-' using 1:2 with linespoints lw 2 title '%s' noenhanced", s ? ", " : "", sg[s]);
+                fprintf(gp, "%s'-' using 1:2 with %s lw 2 title '%s' noenhanced", s ? ", " : "",
+                        numeric ? "linespoints" : "boxes", sg[s]);
             fprintf(gp, "\n");
             for (int s = 0; s < ns; s++) {
                 int any = 0;
@@ -195,7 +207,7 @@ int gn_report_plot(sqlite3 *db, int64_t experiment, const char *png,
                         continue;
                     double y = panel ? r->bytes / 1e9 : r->latency;
                     if (y > 0) {
-                        fprintf(gp, "%.17g %.17g\n", r->x, y);
+                        fprintf(gp, "%.17g %.17g\n", numeric ? r->x : (double)s, y);
                         any = 1;
                     }
                 }
