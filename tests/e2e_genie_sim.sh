@@ -33,6 +33,12 @@ sqlite3 "$db" "select config from experiments" | grep -q '"tiny-gpt2"' && ok || 
 more=$(sqlite3 "$db" "select (select value from metrics m join runs r on r.id=m.run_id where r.strategy='genie-no-kv' and r.workload='tiny-gpt2' and r.x=25 and m.name='net_bytes') > (select value from metrics m join runs r on r.id=m.run_id where r.strategy='genie' and r.workload='tiny-gpt2' and r.x=25 and m.name='net_bytes')")
 [ "$more" = 1 ] && ok || bad "disabling kv_colocation did not add bytes"
 
+# the simulation is deterministic: latencies match the reviewed golden file
+# (tests/data/golden_tiny_latency.txt; regenerate it only for an intended
+# change of the cost model or strategies, and say so in the commit)
+sqlite3 "$db" "select r.workload, r.strategy, r.x, printf('%.9e', m.value) from runs r join metrics m on m.run_id=r.id where m.name = 'latency' order by r.workload, r.strategy, r.x" > "$tmp/latency.txt"
+diff -u "$data/golden_tiny_latency.txt" "$tmp/latency.txt" > "$tmp/golden.diff" && ok || { bad "latencies differ from the golden file"; cat "$tmp/golden.diff"; }
+
 # bad input: exit 2, one line naming file and field, no crash
 check_bad() { # file expected-substring
   local exp="$tmp/exp_$(basename "$1")"
