@@ -103,7 +103,7 @@ int gn_report_table(sqlite3 *db, int64_t experiment, FILE *out, gn_error *err)
         free(rows);
         return gn_error_set(err, GN_ENOMEM, "report: out of memory");
     }
-    const char *hdr = "%-14s %-28s %-10s %12s %12s %11s %12s %8s  %s\n";
+    const char *hdr = "%-14s %-28s %-14s %12s %12s %11s %12s %8s  %s\n";
     fprintf(out, hdr, "workload", "point", "strategy", "latency", "step", "tokens/s", "net bytes", "GPU busy",
             "vs best of remoting/blind");
     for (int i = 0; i < n; i++) {
@@ -126,7 +126,7 @@ int gn_report_table(sqlite3 *db, int64_t experiment, FILE *out, gn_error *err)
             const row *r = &rows[j];
             char lat[32], step[32], bytes[32], cmp[96] = "";
             if (!r->ok) {
-                fprintf(out, "%-14s %-28s %-10s %12s\n", r->workload, r->point, r->strategy, "failed");
+                fprintf(out, "%-14s %-28s %-14s %12s\n", r->workload, r->point, r->strategy, "failed");
                 continue;
             }
             if (strncmp(r->strategy, "genie", 5) == 0 && isfinite(best_lat))
@@ -135,7 +135,7 @@ int gn_report_table(sqlite3 *db, int64_t experiment, FILE *out, gn_error *err)
                          best_bytes > 0 ? 100 * (r->bytes - best_bytes) / best_bytes : 0.0);
             char busy[16];
             snprintf(busy, sizeof(busy), "%.1f%%", r->busy);
-            fprintf(out, "%-14s %-28s %-10s %12s %12s %11.1f %12s %8s  %s\n", r->workload, r->point,
+            fprintf(out, "%-14s %-28s %-14s %12s %12s %11.1f %12s %8s  %s\n", r->workload, r->point,
                     r->strategy, human_time(r->latency, lat, sizeof(lat)),
                     human_time(r->step, step, sizeof(step)), r->tps,
                     human_bytes(r->bytes, bytes, sizeof(bytes)), busy, cmp);

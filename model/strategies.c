@@ -14,12 +14,13 @@
  *            in remote device memory, so weights and the KV cache never
  *            move after upload.  A read (cudaMemcpy D2H, .item()) is a
  *            synchronous round trip that blocks the application.
- *            Default per-call cost: 10 us.  API-remoting systems report
- *            per-call overheads from a few microseconds (rCUDA over
- *            InfiniBand: Duato et al., HPCS 2010; Reaño & Silla, CCPE
- *            2019) to tens of microseconds over TCP (Cricket: Eiling et
- *            al., 2022); 10 us is a deliberately favourable point of that
- *            range for a 100 Gb/s-class fabric.  Override per experiment.
+ *            Default per-call cost: 10 us, an assumption of the order
+ *            API-remoting papers report for small asynchronous calls
+ *            (rCUDA: Duato et al., HPCS 2010; Reaño & Silla, CCPE 2019;
+ *            Cricket: Eiling et al., CCPE 2022) — their exact tables were
+ *            not re-checked for this default, so it is an option
+ *            (`call_overhead_us`) and experiments/remoting_sensitivity.json
+ *            sweeps it.
  *  blind     Each step is one request carrying the graph, the inputs and
  *            every tensor whose content the node has not seen (content-hash
  *            cache: weights go once, and not at all when warm), and one
