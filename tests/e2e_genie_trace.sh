@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# End-to-end: genie-trace writes a trace that it and genie-sim read back.
+# Usage: e2e_genie_trace.sh GENIE_TRACE GENIE_SIM DATA_DIR
+set -u
+tr=$1 sim=$2 data=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fails=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+"$tr" gen tiny-llama --prompt 6 --decode 3 -o "$tmp/t.json" > "$tmp/out" && ok || bad "gen failed"
+grep -q '4 steps' "$tmp/out" && ok || bad "gen summary: $(cat "$tmp/out")"
+"$tr" check "$tmp/t.json" | grep -q '"tiny-llama b1 p6 d3 f32", 4 steps' && ok || bad "check of a generated trace"
+printf '{"name":"rt","workloads":[{"family":"trace","path":"%s"}],"strategies":["genie"]}' "$tmp/t.json" > "$tmp/e.json"
+"$sim" -q --no-plot -o "$tmp/r" "$tmp/e.json" && ok || bad "genie-sim on a written trace"
+"$tr" check "$data/bad/unknown_op.json" 2> "$tmp/err"; [ $? = 2 ] && grep -q 'nodes\[0\].op' "$tmp/err" && ok || bad "bad trace not refused"
+"$tr" gen gpt5 -o "$tmp/x.json" 2> /dev/null; [ $? = 2 ] && ok || bad "unknown model not refused"
+"$tr" gen tiny-gpt2 --prompt -1 -o "$tmp/x.json" 2> /dev/null; [ $? = 2 ] && ok || bad "bad --prompt not refused"
+"$tr" --help | grep -q usage && ok || bad "--help"
+echo "$pass passed, $fails failed"
+[ "$fails" = 0 ]
