@@ -9,6 +9,8 @@
  */
 #include "graph.h"
 
+#include "grow.h"
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,22 +38,6 @@ struct gn_graph {
 };
 
 /* ========================== private helpers ========================== */
-
-/* Grows *ARR (elements of SIZE) so it holds at least NEED; 0 or NOMEM. */
-static int reserve(void **arr, uint32_t *cap, uint32_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    uint32_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*arr, (size_t)n * size);
-    if (!p)
-        return GN_ENOMEM;
-    *arr = p;
-    *cap = n;
-    return 0;
-}
 
 static char *dup_or_null(const char *s, int *failed)
 {
@@ -131,7 +117,7 @@ int gn_graph_add_tensor(gn_graph *g, const char *name, gn_dtype dtype,
             return GN_ERANGE;
         numel *= (uint64_t)shape[i];
     }
-    if (reserve((void **)&g->tensors, &g->captensors, g->ntensors + 1,
+    if (gn__grow((void **)&g->tensors, &g->captensors, g->ntensors + 1,
                 sizeof(*g->tensors)) < 0)
         return GN_ENOMEM;
     int32_t sid = -1;
@@ -170,9 +156,9 @@ int gn_graph_add_node(gn_graph *g, gn_op op, const uint32_t *in,
     for (uint32_t i = 0; i < nout; i++)
         if (out[i] >= g->ntensors)
             goto inval;
-    if (reserve((void **)&g->nodes, &g->capnodes, g->nnodes + 1,
+    if (gn__grow((void **)&g->nodes, &g->capnodes, g->nnodes + 1,
                 sizeof(*g->nodes)) < 0 ||
-        reserve((void **)&g->edges, &g->capedges, g->nedges + nin + nout,
+        gn__grow((void **)&g->edges, &g->capedges, g->nedges + nin + nout,
                 sizeof(*g->edges)) < 0)
         goto nomem;
     int failed = 0;
@@ -231,7 +217,7 @@ int gn_graph_add_read(gn_graph *g, uint32_t tensor, const char *reason,
 {
     if (tensor >= g->ntensors)
         return GN_EINVAL;
-    if (reserve((void **)&g->reads, &g->capreads, g->nreads + 1,
+    if (gn__grow((void **)&g->reads, &g->capreads, g->nreads + 1,
                 sizeof(*g->reads)) < 0)
         return GN_ENOMEM;
     int failed = 0;

@@ -3,6 +3,8 @@
  */
 #include "plan.h"
 
+#include "grow.h"
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,21 +24,6 @@ struct gn_plan {
     uint32_t nres, capres;
     uint32_t nsteps;
 };
-
-static int reserve(void **arr, uint32_t *cap, uint32_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    uint32_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*arr, (size_t)n * size);
-    if (!q)
-        return GN_ENOMEM;
-    *arr = q;
-    *cap = n;
-    return 0;
-}
 
 gn_plan *gn_plan_create(const char *strategy)
 {
@@ -73,7 +60,7 @@ static const char *intern(gn_plan *p, const char *s)
 
 int gn_plan_add_device(gn_plan *p, const char *name, int is_gpu, int machine)
 {
-    if (reserve((void **)&p->devices, &p->capdevices, p->ndevices + 1, sizeof(*p->devices)) < 0)
+    if (gn__grow((void **)&p->devices, &p->capdevices, p->ndevices + 1, sizeof(*p->devices)) < 0)
         return GN_ENOMEM;
     const char *n = intern(p, name);
     if (!n)
@@ -89,8 +76,8 @@ static int add_task(gn_plan *p, const gn_task *t, const int32_t *deps,
     for (uint32_t i = 0; i < ndeps; i++)
         if (deps[i] < 0 || (uint32_t)deps[i] >= id)
             return GN_EINVAL;
-    if (reserve((void **)&p->tasks, &p->captasks, id + 1, sizeof(*p->tasks)) < 0 ||
-        reserve((void **)&p->deps, &p->capdeps, p->ndeps + ndeps, sizeof(*p->deps)) < 0)
+    if (gn__grow((void **)&p->tasks, &p->captasks, id + 1, sizeof(*p->tasks)) < 0 ||
+        gn__grow((void **)&p->deps, &p->capdeps, p->ndeps + ndeps, sizeof(*p->deps)) < 0)
         return GN_ENOMEM;
     const char *label = intern(p, t->label);
     if (!label)
@@ -149,7 +136,7 @@ int gn_plan_add_transfer(gn_plan *p, uint32_t step, int32_t src,
 int gn_plan_add_residency(gn_plan *p, int32_t storage, int32_t device,
                           uint32_t from_step, double bytes, const char *why)
 {
-    if (reserve((void **)&p->res, &p->capres, p->nres + 1, sizeof(*p->res)) < 0)
+    if (gn__grow((void **)&p->res, &p->capres, p->nres + 1, sizeof(*p->res)) < 0)
         return GN_ENOMEM;
     p->res[p->nres++] = (gn_residency){storage, device, from_step, bytes, why};
     return 0;

@@ -36,6 +36,8 @@
  */
 #include "strategy.h"
 
+#include "grow.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,26 +69,11 @@ typedef struct bld {
     char label[256];
 } bld;
 
-static int grow(void **arr, uint32_t *cap, uint32_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    uint32_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*arr, (size_t)n * size);
-    if (!q)
-        return GN_ENOMEM;
-    *arr = q;
-    *cap = n;
-    return 0;
-}
-
 static int dep(bld *b, int32_t task)
 {
     if (task < 0)
         return 0;
-    if (grow((void **)&b->deps, &b->capd, b->nd + 1, sizeof(*b->deps)) < 0)
+    if (gn__grow((void **)&b->deps, &b->capd, b->nd + 1, sizeof(*b->deps)) < 0)
         return GN_ENOMEM;
     b->deps[b->nd++] = task;
     return 0;
@@ -94,7 +81,7 @@ static int dep(bld *b, int32_t task)
 
 static int ctl_add(bld *b, int32_t task)
 {
-    if (grow((void **)&b->ctl, &b->capctl, b->nctl + 1, sizeof(*b->ctl)) < 0)
+    if (gn__grow((void **)&b->ctl, &b->capctl, b->nctl + 1, sizeof(*b->ctl)) < 0)
         return GN_ENOMEM;
     b->ctl[b->nctl++] = task;
     return 0;
