@@ -103,6 +103,24 @@ static int want_array(ctx *c, const json_t *v, const char *path)
     return 0;
 }
 
+/* Checks that OBJ.id equals I, its position (ids are dense). */
+static int want_dense_id(ctx *c, const json_t *obj, const char *path, size_t i)
+{
+    char fpath[256];
+    json_t *v;
+    int64_t id;
+    int rc;
+    if ((rc = get(c, obj, path, "id", 1, &v, fpath, sizeof(fpath))) < 0 ||
+        (rc = want_count(c, v, fpath, &id)) < 0)
+        return rc;
+    if ((size_t)id != i) {
+        char what[96];
+        snprintf(what, sizeof(what), "expected %zu (ids are dense and equal to the position)", i);
+        return fail(c, GN_ESCHEMA, fpath, what);
+    }
+    return 0;
+}
+
 /* Reads a list of ids < LIMIT into BUF (capacity CAP). */
 static int want_ids(ctx *c, const json_t *v, const char *path,
                     uint32_t limit, uint32_t **buf, size_t *cap,
@@ -149,15 +167,8 @@ static int load_tensor(ctx *c, gn_graph *g, const json_t *t, size_t i,
     if (!json_is_object(t))
         return failf(c, path, "expected an object, got %s", type_name(t));
 
-    int64_t id;
-    if ((rc = get(c, t, path, "id", 1, &v, fpath, sizeof(fpath))) < 0 ||
-        (rc = want_count(c, v, fpath, &id)) < 0)
+    if ((rc = want_dense_id(c, t, path, i)) < 0)
         return rc;
-    if ((size_t)id != i) {
-        char what[96];
-        snprintf(what, sizeof(what), "expected %zu (ids are dense and equal to the position)", i);
-        return fail(c, GN_ESCHEMA, fpath, what);
-    }
 
     const char *s;
     gn_dtype dtype;
@@ -227,15 +238,8 @@ static int load_node(ctx *c, gn_graph *g, const json_t *n, size_t i,
     if (!json_is_object(n))
         return failf(c, path, "expected an object, got %s", type_name(n));
 
-    int64_t id;
-    if ((rc = get(c, n, path, "id", 1, &v, fpath, sizeof(fpath))) < 0 ||
-        (rc = want_count(c, v, fpath, &id)) < 0)
+    if ((rc = want_dense_id(c, n, path, i)) < 0)
         return rc;
-    if ((size_t)id != i) {
-        char what[96];
-        snprintf(what, sizeof(what), "expected %zu (ids are dense and equal to the position)", i);
-        return fail(c, GN_ESCHEMA, fpath, what);
-    }
 
     const char *s;
     gn_op op;
