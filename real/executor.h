@@ -1,0 +1,51 @@
+/*
+ * executor.h — executors run graph ops on real tensors (issue 4).
+ *
+ * An executor is a versioned ops table (like a SQLite VFS; only ever grows
+ * at the end): the CPU executor (real/exec_cpu.c) is the reference and also
+ * what the client runs locally for parity checks; a CUDA executor
+ * implements the same table where the toolkit is found.  The executor
+ * interprets each node from the trace alone: its op, attrs and the shapes
+ * and dtypes of its tensors (traces/SCHEMA.md; the exact layouts are those
+ * workloads/ emits and real/EXECUTOR.md documents).
+ *
+ * Buffers are opaque device pointers owned by the caller through
+ * alloc/release; `run` never allocates per call beyond the executor's own
+ * scratch, which it keeps between calls (hot path, STYLE rule 10).
+ */
+#ifndef GN_EXECUTOR_H
+#define GN_EXECUTOR_H
+
+#include <stddef.h>
+
+#include "error.h"
+#include "graph.h"
+
+#define GN_EXECUTOR_VERSION 1
+
+typedef struct gn_executor_ops {
+    int version;          /* GN_EXECUTOR_VERSION */
+    const char *name;     /* "cpu", "cuda" */
+    /* New executor state (caller owns; destroy), or NULL with ERR. */
+    void *(*create)(gn_error *err);
+    void (*destroy)(void *ex);
+    /* A device buffer of BYTES (zeroed), or NULL when out of memory. */
+    void *(*alloc)(void *ex, size_t bytes);
+    void (*release)(void *ex, void *buf);
+    /* Host <-> device copies.  0 or a negative code. */
+    int (*upload)(void *ex, void *dst, const void *host, size_t bytes);
+    int (*download)(void *ex, void *host, const void *src, size_t bytes);
+    /*
+     * Runs node ID of G: IN[k] holds input k (gn_graph_node_inputs order),
+     * OUT[k] receives output k; all sized as their tensors' bytes.  Returns
+     * 0, or GN_EUNSUPPORTED (op/dtype/attrs it cannot run) / GN_EINVAL
+     * (inconsistent shapes) with ERR naming the node and module.
+     */
+    int (*run)(void *ex, const gn_graph *g, uint32_t id, void *const *in,
+               void *const *out, gn_error *err);
+} gn_executor_ops;
+
+/* The CPU executor (always present). */
+const gn_executor_ops *gn_executor_cpu(void);
+
+#endif /* GN_EXECUTOR_H */
