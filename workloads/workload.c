@@ -9,6 +9,7 @@
 
 #include "llm.h"
 #include "trace.h"
+#include "vision.h"
 
 gn_session *gn_workload_build(const json_t *obj, const char *file,
                               const char *path, char *label, size_t len,
@@ -27,6 +28,13 @@ gn_session *gn_workload_build(const json_t *obj, const char *file,
             return NULL;
         snprintf(label, len, "%s", c.name);
         return gn_llm_generate(&c, err);
+    }
+    if (strcmp(family, "vision") == 0) {
+        gn_vision_config c;
+        if (gn_vision_config_from_json(obj, file, path, &c, err) < 0)
+            return NULL;
+        snprintf(label, len, "%s", c.name);
+        return gn_vision_generate(&c, err);
     }
     if (strcmp(family, "trace") == 0) {
         const char *tp = json_string_value(json_object_get(obj, "path"));
@@ -48,6 +56,6 @@ gn_session *gn_workload_build(const json_t *obj, const char *file,
             snprintf(label, len, "%s", name ? name : gn_session_name(s));
         return s;
     }
-    gn_error_set(err, GN_ESCHEMA, "%s: %s.family: unknown family \"%s\" (expected llm or trace)", file, path, family);
+    gn_error_set(err, GN_ESCHEMA, "%s: %s.family: unknown family \"%s\" (expected llm, vision or trace)", file, path, family);
     return NULL;
 }
