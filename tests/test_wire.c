@@ -11,6 +11,10 @@
 
 #include <cmocka.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -143,6 +147,45 @@ static void test_fuzz_smoke(void **state)
     (void)state;
 }
 
+/* Whole frames over a socket pair: payload intact, truncation and
+ * corruption detected, clean close reported as 1. */
+static void test_conn_socketpair(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    gn_conn *a = gn_conn_create(sv[0], 1 << 20), *b = gn_conn_create(sv[1], 1 << 20);
+    gn_error err;
+    char msg[1000];
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (char)(i * 7);
+    assert_int_equal(gn_conn_send(a, GN_FRAME_TENSOR, 3, 4, msg, sizeof(msg), &err), 0);
+    assert_int_equal(gn_conn_send(a, GN_FRAME_BYE, 3, 5, NULL, 0, &err), 0);
+    gn_frame f;
+    const void *p;
+    assert_int_equal(gn_conn_recv(b, &f, &p, &err), 0);
+    assert_int_equal(f.type, GN_FRAME_TENSOR);
+    assert_int_equal(f.length, sizeof(msg));
+    assert_memory_equal(p, msg, sizeof(msg));
+    assert_int_equal(gn_conn_recv(b, &f, &p, &err), 0);
+    assert_int_equal(f.type, GN_FRAME_BYE);
+    /* a corrupted frame written raw fails its checksum */
+    uint8_t raw[GN_WIRE_HEADER + 4] = {0};
+    gn_frame g = {GN_FRAME_ERROR, 0, 1, 2, 4, 0};
+    memcpy(raw + GN_WIRE_HEADER, "oops", 4);
+    gn_wire_encode(raw, &g, raw + GN_WIRE_HEADER);
+    raw[GN_WIRE_HEADER] = 'O';
+    assert_int_equal(write(gn_conn_fd(a), raw, sizeof(raw)), (ssize_t)sizeof(raw));
+    assert_int_equal(gn_conn_recv(b, &f, &p, &err), GN_EPARSE);
+    /* a frame cut short by the peer closing */
+    gn_wire_encode(raw, &g, raw + GN_WIRE_HEADER);
+    assert_int_equal(write(gn_conn_fd(a), raw, GN_WIRE_HEADER + 2), GN_WIRE_HEADER + 2);
+    gn_conn_destroy(a);
+    assert_int_equal(gn_conn_recv(b, &f, &p, &err), GN_EIO);
+    assert_non_null(strstr(err.msg, "closed"));
+    gn_conn_destroy(b);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_malformed_frames),
         cmocka_unit_test(test_fuzz_smoke),
+        cmocka_unit_test(test_conn_socketpair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

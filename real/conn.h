@@ -1,0 +1,50 @@
+/*
+ * conn.h — frames over a stream socket (TCP or UNIX): blocking send and
+ * receive of whole frames, with the checks of wire.h applied on receipt.
+ *
+ * Used by genie-node and genie-real alike.  The receive buffer belongs to
+ * the connection and grows to the largest payload seen (bounded by the
+ * connection's limit), so a steady stream of frames allocates nothing.
+ */
+#ifndef GN_CONN_H
+#define GN_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "wire.h"
+
+typedef struct gn_conn gn_conn;
+
+/* Wraps connected socket FD (the connection owns it and closes it).
+ * MAX_PAYLOAD bounds accepted frames.  NULL when out of memory. */
+gn_conn *gn_conn_create(int fd, size_t max_payload);
+
+/* Closes the socket and frees C; NULL is a no-op. */
+void gn_conn_destroy(gn_conn *c);
+
+/* The socket (borrowed), e.g. for poll(). */
+int gn_conn_fd(const gn_conn *c);
+
+/*
+ * Sends a frame of TYPE with PAYLOAD (LEN bytes; PAYLOAD may be NULL when
+ * LEN is 0), session and request ids.  Returns 0 or GN_EIO with ERR (the
+ * peer went away).  Uses writev: the payload is not copied.
+ */
+int gn_conn_send(gn_conn *c, uint16_t type, uint64_t session,
+                 uint64_t request, const void *payload, size_t len,
+                 gn_error *err);
+
+/*
+ * Receives one whole frame into *F; *PAYLOAD points into the
+ * connection's buffer (borrowed, valid until the next receive).  Returns
+ * 0; 1 when the peer closed cleanly between frames; GN_EIO (truncated
+ * frame, reset), GN_EPARSE / GN_ERANGE (malformed, oversized, bad
+ * checksum) with ERR.  After an error the stream is out of sync: answer
+ * with an ERROR frame if possible and close.
+ */
+int gn_conn_recv(gn_conn *c, gn_frame *f, const void **payload,
+                 gn_error *err);
+
+#endif /* GN_CONN_H */
