@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "llm.h"
+#include "recsys.h"
 #include "trace.h"
 #include "vision.h"
 
@@ -36,6 +37,13 @@ gn_session *gn_workload_build(const json_t *obj, const char *file,
         snprintf(label, len, "%s", c.name);
         return gn_vision_generate(&c, err);
     }
+    if (strcmp(family, "recsys") == 0) {
+        gn_recsys_config c;
+        if (gn_recsys_config_from_json(obj, file, path, &c, err) < 0)
+            return NULL;
+        snprintf(label, len, "%s", c.name);
+        return gn_recsys_generate(&c, err);
+    }
     if (strcmp(family, "trace") == 0) {
         const char *tp = json_string_value(json_object_get(obj, "path"));
         if (!tp) {
@@ -56,6 +64,6 @@ gn_session *gn_workload_build(const json_t *obj, const char *file,
             snprintf(label, len, "%s", name ? name : gn_session_name(s));
         return s;
     }
-    gn_error_set(err, GN_ESCHEMA, "%s: %s.family: unknown family \"%s\" (expected llm, vision or trace)", file, path, family);
+    gn_error_set(err, GN_ESCHEMA, "%s: %s.family: unknown family \"%s\" (expected llm, vision, recsys or trace)", file, path, family);
     return NULL;
 }
