@@ -11,6 +11,7 @@
 #include "recsys.h"
 #include "trace.h"
 #include "vision.h"
+#include "vqa.h"
 
 gn_session *gn_workload_build(const json_t *obj, const char *file,
                               const char *path, char *label, size_t len,
@@ -44,6 +45,13 @@ gn_session *gn_workload_build(const json_t *obj, const char *file,
         snprintf(label, len, "%s", c.name);
         return gn_recsys_generate(&c, err);
     }
+    if (strcmp(family, "vqa") == 0) {
+        gn_vqa_config c;
+        if (gn_vqa_config_from_json(obj, file, path, &c, err) < 0)
+            return NULL;
+        snprintf(label, len, "%s", c.name);
+        return gn_vqa_generate(&c, err);
+    }
     if (strcmp(family, "trace") == 0) {
         const char *tp = json_string_value(json_object_get(obj, "path"));
         if (!tp) {
@@ -64,6 +72,6 @@ gn_session *gn_workload_build(const json_t *obj, const char *file,
             snprintf(label, len, "%s", name ? name : gn_session_name(s));
         return s;
     }
-    gn_error_set(err, GN_ESCHEMA, "%s: %s.family: unknown family \"%s\" (expected llm, vision, recsys or trace)", file, path, family);
+    gn_error_set(err, GN_ESCHEMA, "%s: %s.family: unknown family \"%s\" (expected llm, vision, recsys, vqa or trace)", file, path, family);
     return NULL;
 }
