@@ -181,8 +181,15 @@ int gn_report_plot(sqlite3 *db, int64_t experiment, const char *png,
     for (int i = 0; i < n; i++)
         numeric |= rows[i].x > 0;
     fprintf(gp, "set multiplot layout %d,2\nset grid\nset key outside right top\n", nw ? nw : 1);
-    if (numeric)
-        fprintf(gp, "set logscale x 2\nset xlabel '%s' noenhanced\n", xlabel);
+    double xmin = INFINITY, xmax = 0;
+    for (int i = 0; i < n; i++)
+        if (rows[i].x > 0) {
+            xmin = rows[i].x < xmin ? rows[i].x : xmin;
+            xmax = rows[i].x > xmax ? rows[i].x : xmax;
+        }
+    if (numeric) /* explicit, so a panel whose runs all failed still draws */
+        fprintf(gp, "set logscale x 2\nset xrange [%.17g:%.17g]\nset xlabel '%s' noenhanced\n",
+                xmin / 1.5, xmax * 1.5, xlabel);
     else {
         fprintf(gp, "set xrange [-0.5:%d.5]\nset xtics rotate by -30 noenhanced (", ns - 1);
         for (int s = 0; s < ns; s++)
@@ -193,7 +200,13 @@ int gn_report_plot(sqlite3 *db, int64_t experiment, const char *png,
         for (int panel = 0; panel < 2; panel++) {
             fprintf(gp, "set title '%s: %s' noenhanced\n", wl[w],
                     panel ? "network bytes per session" : "end-to-end latency");
+            int points = 0;
+            for (int i = 0; i < n; i++)
+                points += !strcmp(rows[i].workload, wl[w]) && rows[i].ok &&
+                          (panel ? rows[i].bytes : rows[i].latency) > 0;
             fprintf(gp, "set ylabel '%s'\nset logscale y\n", panel ? "GB" : "seconds");
+            fprintf(gp, points ? "set autoscale y\nunset label 1\n"
+                               : "set yrange [0.1:10]\nset label 1 'no successful run' at graph 0.5,0.5 center\n");
             fprintf(gp, "plot ");
             for (int s = 0; s < ns; s++)
                 fprintf(gp, "%s'-' using 1:2 with %s lw 2 title '%s' noenhanced", s ? ", " : "",

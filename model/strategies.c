@@ -438,38 +438,61 @@ static int plan_local(const gn_plan_input *in, gn_plan **out, gn_error *err)
         return rc;
     if (!in->platform->client_has_gpu)
         return gn_error_set(err, GN_EUNSUPPORTED, "local: the platform's client has no GPU");
-    if ((rc = bld_init(&b, in, "local", 0, err)) < 0)
+    if ((rc = bld_init(&b, in, "local", 0, err)) < 0 || (rc = check_fits(&b)) < 0)
         return finish(&b, rc, out);
     const gn_session *s = in->session;
     double launch = b.spec->launch_s;
+    /* The bound: a step's inputs go up in one copy from a pinned staging
+     * buffer and its results come back in one, as a tuned local runtime
+     * does (a separate cudaMemcpy per tensor would make local slower than
+     * a batched remote request). */
     for (uint32_t st = 0; rc == 0 && st < gn_session_nsteps(s); st++) {
         const gn_graph *g = gn_session_step(s, st);
         if ((rc = bld_step(&b, g)) < 0)
             break;
-        for (uint32_t t = 0; rc >= 0 && t < gn_graph_ntensors(g); t++) {
+        double up = 0;
+        for (uint32_t t = 0; t < gn_graph_ntensors(g); t++) {
             const gn_tensor *x = gn_graph_tensor(g, t);
             if (x->kind == GN_KIND_INPUT) {
-                deps_ctl(&b);
-                rc = b.ttask[t] = add_xfer(&b, st, 1, DEV_CLIENT, launch, (double)x->bytes,
-                                           label_tensor(&b, "h2d", g, t));
-            } else if (x->kind == GN_KIND_PARAM && !in->weights_resident) {
-                if (b.stored[x->storage] < 0)
-                    b.stored[x->storage] = add_xfer(&b, st, 1, DEV_CLIENT, launch, (double)x->bytes,
-                                                    label_tensor(&b, "load", g, t));
-                rc = b.ttask[t] = b.stored[x->storage];
+                up += (double)x->bytes;
+                b.mark[t] = 1;
+            } else if (x->kind == GN_KIND_PARAM && !in->weights_resident && b.stored[x->storage] < 0) {
+                up += (double)x->bytes; /* first use: loaded with the step's inputs */
+                b.mark[t] = 1;
             }
         }
-        if (rc < 0 || (rc = add_computes(&b, st, g, DEV_CLIENT, b.ctl, b.nctl, 0, 0)) < 0)
+        int32_t copy = -1;
+        if (up > 0) {
+            deps_ctl(&b);
+            copy = rc = add_xfer(&b, st, 1, DEV_CLIENT, launch, up, "h2d inputs");
+            for (uint32_t t = 0; rc >= 0 && t < gn_graph_ntensors(g); t++)
+                if (b.mark[t]) {
+                    b.ttask[t] = copy;
+                    if (gn_graph_tensor(g, t)->kind == GN_KIND_PARAM)
+                        b.stored[gn_graph_tensor(g, t)->storage] = copy;
+                }
+        }
+        if (rc < 0)
+            break;
+        if (copy >= 0) {
+            b.nctl = 0;
+            ctl_add(&b, copy);
+        }
+        if ((rc = add_computes(&b, st, g, DEV_CLIENT, b.ctl, b.nctl, 0, 0)) < 0)
             break;
         b.nctl = 0;
+        memset(b.mark, 0, gn_graph_ntensors(g));
         mark_returned(&b, g);
-        for (uint32_t t = 0; rc >= 0 && t < gn_graph_ntensors(g); t++)
+        double down = 0;
+        for (uint32_t t = 0; t < gn_graph_ntensors(g); t++)
             if (b.mark[t]) {
+                down += (double)gn_graph_tensor(g, t)->bytes;
                 dep(&b, b.ttask[t]);
-                int x = add_xfer(&b, st, 0, DEV_CLIENT, launch,
-                                 (double)gn_graph_tensor(g, t)->bytes, label_tensor(&b, "d2h", g, t));
-                rc = x < 0 ? x : ctl_add(&b, x);
             }
+        if (down > 0) {
+            int x = add_xfer(&b, st, 0, DEV_CLIENT, launch, down, "d2h results");
+            rc = x < 0 ? x : ctl_add(&b, x);
+        }
     }
     if (rc >= 0)
         rc = record_residency(&b, 1, 1);
