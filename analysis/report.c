@@ -104,7 +104,7 @@ int gn_report_table(sqlite3 *db, int64_t experiment, FILE *out, gn_error *err)
         return gn_error_set(err, GN_ENOMEM, "report: out of memory");
     }
     const char *hdr = "%-14s %-28s %-14s %12s %12s %11s %12s %8s  %s\n";
-    fprintf(out, hdr, "workload", "point", "strategy", "latency", "step", "tokens/s", "net bytes", "GPU busy",
+    fprintf(out, hdr, "workload", "point", "strategy", "latency", "step", "items/s", "net bytes", "GPU busy",
             "vs best of remoting/blind");
     for (int i = 0; i < n; i++) {
         if (shown[i])

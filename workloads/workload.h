@@ -2,9 +2,10 @@
  * workload.h — builds a session from an experiment's workload object.
  *
  * Families: "llm" (workloads/llm.h: {"family": "llm", "model": PRESET,
- * "batch", "prompt", "decode", "dtype", ...}) and "trace" (a recorded SRG
- * trace: {"family": "trace", "path": "traces/x.json"}, relative paths
- * resolved against the experiment file's folder, then the working folder).
+ * "batch", "prompt", "decode", "dtype", ...}), "vision" (vision.h),
+ * "recsys" (recsys.h), "vqa" (vqa.h), and "trace" (a recorded SRG trace:
+ * {"family": "trace", "path": "traces/x.json"}, relative paths resolved
+ * against the experiment file's folder, then the working folder).
  */
 #ifndef GN_WORKLOAD_H
 #define GN_WORKLOAD_H
