@@ -1,0 +1,187 @@
+/*
+ * test_semantic.c — structural semantic analysis and the pattern interface.
+ *
+ * Ground truth comes from the generators' module paths through the label
+ * function below, written independently of the analysis (which never reads
+ * module paths): a node's expected role is what its Hugging Face module
+ * name says it is.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "llm.h"
+#include "semantic.h"
+#include "vqa.h"
+
+/* Expected role of an LLM node from its module path and op, or -1 when
+ * the path does not say (those nodes are not scored). */
+static int label_llm(const gn_graph *g, uint32_t id)
+{
+    const gn_node *n = gn_graph_node(g, id);
+    const char *m = n->module ? n->module : "";
+    if (n->op == GN_OP_VIEW)
+        return GN_ROLE_DATA_MOVEMENT;
+    if (n->op == GN_OP_CONCAT && strstr(m, "attn"))
+        return GN_ROLE_KV_CACHE;
+    if (strstr(m, "ln_") || strstr(m, "layernorm") || strstr(m, "norm") || strstr(m, "ln_f"))
+        return GN_ROLE_NORM;
+    if (strstr(m, "attn") || strstr(m, "rotary"))
+        return GN_ROLE_ATTENTION;
+    if (strstr(m, "mlp"))
+        return GN_ROLE_MLP;
+    if (strstr(m, "wte") || strstr(m, "wpe") || strstr(m, "embed_tokens"))
+        return GN_ROLE_EMBEDDING;
+    if (strstr(m, "lm_head") || strstr(m, "generate"))
+        return GN_ROLE_HEAD;
+    if (n->op == GN_OP_ELEMENTWISE && n->nin == 2)
+        return GN_ROLE_RESIDUAL;
+    return -1;
+}
+
+static void check_llm(const char *preset, double want)
+{
+    gn_llm_config c;
+    assert_int_equal(gn_llm_preset(preset, &c), 0);
+    c.prompt = 6;
+    c.decode = 3;
+    gn_error err;
+    gn_session *s = gn_llm_generate(&c, &err);
+    assert_non_null(s);
+    gn_analysis *a = gn_analysis_run(s, NULL, &err);
+    assert_non_null(a);
+    assert_int_equal(gn_analysis_phase(a, 0), GN_PHASE_PREFILL);
+    for (uint32_t st = 1; st < gn_session_nsteps(s); st++)
+        assert_int_equal(gn_analysis_phase(a, st), GN_PHASE_DECODE);
+    uint32_t scored = 0, right = 0;
+    for (uint32_t st = 0; st < gn_session_nsteps(s); st++) {
+        const gn_graph *g = gn_session_step(s, st);
+        for (uint32_t id = 0; id < gn_graph_nnodes(g); id++) {
+            int want_role = label_llm(g, id);
+            if (want_role < 0)
+                continue;
+            scored++;
+            const gn_annotation *an = gn_analysis_node(a, st, id);
+            if ((int)an->role == want_role)
+                right++;
+            else if (st == 0)
+                print_message("%s: nodes[%u] %s %s: got %s (%s), label %s\n", preset, id,
+                              gn_op_name(gn_graph_node(g, id)->op), gn_graph_node(g, id)->module,
+                              gn_role_name(an->role), an->pattern, gn_role_name((gn_role)want_role));
+            assert_int_equal(an->modality, GN_MOD_TEXT);
+        }
+    }
+    double acc = (double)right / scored;
+    print_message("%s: role accuracy %.3f over %u labelled nodes\n", preset, acc, scored);
+    assert_true(acc >= want);
+    gn_analysis_destroy(a);
+    gn_session_destroy(s);
+}
+
+static void test_llm_roles_and_phases(void **state)
+{
+    check_llm("tiny-gpt2", 0.95);
+    check_llm("tiny-llama", 0.95);
+    (void)state;
+}
+
+/* The VQA fusion point is where image and question tokens meet: a node
+ * of the fusion stack, and the encoders stay single-modality. */
+static void test_vqa_components(void **state)
+{
+    gn_vqa_config c;
+    assert_int_equal(gn_vqa_preset("tiny-vqa", &c), 0);
+    gn_error err;
+    gn_session *s = gn_vqa_generate(&c, &err);
+    assert_non_null(s);
+    gn_analysis *a = gn_analysis_run(s, NULL, &err);
+    assert_non_null(a);
+    const gn_graph *g = gn_session_step(s, 0);
+    uint32_t fusion = 0, right = 0, scored = 0;
+    for (uint32_t id = 0; id < gn_graph_nnodes(g); id++) {
+        const gn_annotation *an = gn_analysis_node(a, 0, id);
+        const char *m = gn_graph_node(g, id)->module ? gn_graph_node(g, id)->module : "";
+        if (an->fusion_point) {
+            fusion++;
+            assert_non_null(strstr(m, "fusion.layer.0"));
+        }
+        unsigned want = !strncmp(m, "vision", 6) ? GN_MOD_VISION
+                        : !strncmp(m, "text", 4) ? GN_MOD_TEXT
+                        : (!strncmp(m, "fusion", 6) || !strncmp(m, "answer", 6)) ? (GN_MOD_VISION | GN_MOD_TEXT)
+                                                                                   : 0;
+        if (!want)
+            continue;
+        scored++;
+        right += an->modality == want;
+    }
+    assert_true(fusion >= 1);
+    print_message("vqa: component (modality) accuracy %.3f over %u nodes, %u fusion point(s)\n",
+                  (double)right / scored, scored, fusion);
+    assert_true((double)right / scored >= 0.9);
+    gn_analysis_destroy(a);
+    gn_session_destroy(s);
+    (void)state;
+}
+
+/* Faulty patterns are disabled with a reason; the others still run. */
+static int bad_propose(const gn_session *s, uint32_t st, const gn_graph *g,
+                       gn_propose_fn propose, void *ctx, gn_error *err)
+{
+    propose(ctx, 1u << 30, GN_ROLE_MLP, 0.99f, NULL); /* no such node */
+    (void)s, (void)st, (void)g, (void)err;
+    return 1;
+}
+
+static int failing(const gn_session *s, uint32_t st, const gn_graph *g,
+                   gn_propose_fn propose, void *ctx, gn_error *err)
+{
+    (void)s, (void)st, (void)g, (void)propose, (void)ctx;
+    return gn_error_set(err, GN_EINVAL, "self-check failed");
+}
+
+static void test_faulty_patterns_disabled(void **state)
+{
+    static const gn_pattern_ops bad = {GN_PATTERN_VERSION, "bad", "garbage", bad_propose};
+    static const gn_pattern_ops fails = {GN_PATTERN_VERSION, "fails", "errors", failing};
+    static const gn_pattern_ops old = {0, "old", "wrong interface version", failing};
+    const gn_pattern_ops *const *b = gn_patterns_builtin();
+    const gn_pattern_ops *list[] = {&bad, b[0], &fails, b[1], &old, b[2], b[3], NULL};
+    gn_llm_config c;
+    gn_llm_preset("tiny-gpt2", &c);
+    gn_error err;
+    gn_session *s = gn_llm_generate(&c, &err);
+    gn_analysis *a = gn_analysis_run(s, list, &err);
+    assert_non_null(a);
+    int saw_bad = 0, saw_fails = 0, saw_old = 0;
+    for (uint32_t i = 0; i < gn_analysis_nwarnings(a); i++) {
+        const char *w = gn_analysis_warning(a, i);
+        saw_bad |= strstr(w, "pattern bad disabled: it proposed an invalid annotation") != NULL;
+        saw_fails |= strstr(w, "pattern fails disabled: self-check failed") != NULL;
+        saw_old |= strstr(w, "pattern old disabled") != NULL;
+    }
+    assert_true(saw_bad && saw_fails && saw_old);
+    /* the built-ins still annotated: attention found */
+    const gn_graph *g = gn_session_step(s, 0);
+    int attention = 0;
+    for (uint32_t id = 0; id < gn_graph_nnodes(g); id++)
+        attention += gn_analysis_node(a, 0, id)->role == GN_ROLE_ATTENTION;
+    assert_true(attention > 0);
+    gn_analysis_destroy(a);
+    gn_session_destroy(s);
+    (void)state;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llm_roles_and_phases),
+        cmocka_unit_test(test_vqa_components),
+        cmocka_unit_test(test_faulty_patterns_disabled),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
