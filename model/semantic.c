@@ -12,6 +12,8 @@
  */
 #include "semantic.h"
 
+#include "strtab.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +100,11 @@ static int match_mlp(const gn_session *s, uint32_t st, const gn_graph *g,
 static int match_head(const gn_session *s, uint32_t st, const gn_graph *g,
                       gn_propose_fn propose, void *ctx, gn_error *err);
 
+/* Vision necks and heads: FPN-style merges around upsampling, heads whose
+ * weights are shared across pyramid levels. */
+static int match_vision(const gn_session *s, uint32_t st, const gn_graph *g,
+                        gn_propose_fn propose, void *ctx, gn_error *err);
+
 static const gn_pattern_ops pat_ops = {GN_PATTERN_VERSION, "ops", "roles an op alone implies", match_ops};
 static const gn_pattern_ops pat_attention = {GN_PATTERN_VERSION, "attention",
                                              "q/k/v projections, rotary, SDPA, output projection, KV appends",
@@ -106,7 +113,10 @@ static const gn_pattern_ops pat_mlp = {GN_PATTERN_VERSION, "mlp", "matmul -> act
                                        match_mlp};
 static const gn_pattern_ops pat_head = {GN_PATTERN_VERSION, "head", "layers that produce what the client reads",
                                         match_head};
-static const gn_pattern_ops *const builtins[] = {&pat_ops, &pat_attention, &pat_mlp, &pat_head, NULL};
+static const gn_pattern_ops pat_vision = {GN_PATTERN_VERSION, "vision",
+                                          "FPN necks around upsampling, level-shared conv heads", match_vision};
+static const gn_pattern_ops *const builtins[] = {&pat_ops, &pat_attention, &pat_mlp, &pat_head,
+                                                 &pat_vision, NULL};
 
 const gn_pattern_ops *const *gn_patterns_builtin(void)
 {
@@ -274,8 +284,12 @@ static int match_mlp(const gn_session *s, uint32_t st, const gn_graph *g,
                 break;
             t = gn_graph_node_outputs(g, cons[0])[0];
         }
-        if (down < 0)
+        if (down < 0) { /* a dense layer whose output leaves the block (DLRM's last bottom layer) */
+            propose(ctx, (uint32_t)up, GN_ROLE_MLP, 0.75f, &pat_mlp);
+            propose(ctx, id, GN_ROLE_MLP, 0.75f, &pat_mlp);
+            n += 2;
             continue;
+        }
         propose(ctx, (uint32_t)up, GN_ROLE_MLP, 0.9f, &pat_mlp);
         propose(ctx, id, GN_ROLE_MLP, 0.9f, &pat_mlp);
         propose(ctx, (uint32_t)down, GN_ROLE_MLP, 0.9f, &pat_mlp);
@@ -334,6 +348,90 @@ static int match_head(const gn_session *s, uint32_t st, const gn_graph *g,
     }
     free(ret);
     (void)s, (void)st;
+    return n;
+}
+
+static int is_upsample(const gn_graph *g, uint32_t id)
+{
+    return gn_graph_node(g, id)->op == GN_OP_INDEX &&
+           (fn_is(g, id, "upsample_nearest") || fn_is(g, id, "upsample") || fn_is(g, id, "interpolate"));
+}
+
+static int match_vision(const gn_session *s, uint32_t st, const gn_graph *g,
+                        gn_propose_fn propose, void *ctx, gn_error *err)
+{
+    uint32_t nn = gn_graph_nnodes(g), nst = gn_strtab_count(gn_session_storages(s));
+    uint32_t *uses = calloc((size_t)nst + 1, sizeof(*uses));
+    if (!uses)
+        return gn_error_set(err, GN_ENOMEM, "vision pattern: out of memory");
+    int n = 0;
+    /* conv weights used by several convs of one step: a head shared over levels */
+    for (uint32_t id = 0; id < nn; id++)
+        if (gn_graph_node(g, id)->op == GN_OP_CONV2D && gn_graph_node(g, id)->nin > 1) {
+            const gn_tensor *w = gn_graph_tensor(g, gn_graph_node_inputs(g, id)[1]);
+            if (w->storage >= 0)
+                uses[w->storage]++;
+        }
+    for (uint32_t id = 0; id < nn; id++) {
+        const gn_node *x = gn_graph_node(g, id);
+        if (x->op == GN_OP_CONV2D && x->nin > 1) {
+            const gn_tensor *w = gn_graph_tensor(g, gn_graph_node_inputs(g, id)[1]);
+            if (w->storage >= 0 && uses[w->storage] > 1) {
+                propose(ctx, id, GN_ROLE_HEAD, 0.8f, &pat_vision);
+                n++;
+            }
+        }
+        if (!is_upsample(g, id))
+            continue;
+        /* the upsampled map's source is a lateral */
+        int32_t src = real_producer(g, gn_graph_node_inputs(g, id)[0]);
+        if (src >= 0 && gn_graph_node(g, (uint32_t)src)->op == GN_OP_CONV2D) {
+            propose(ctx, (uint32_t)src, GN_ROLE_NECK, 0.8f, &pat_vision);
+            n++;
+        }
+        /* merge: add(upsampled, lateral); the lateral and the merge's output conv are neck */
+        uint32_t nc;
+        const uint32_t *cons = gn_graph_consumers(g, gn_graph_node_outputs(g, id)[0], &nc);
+        for (uint32_t i = 0; i < nc; i++) {
+            const gn_node *add = gn_graph_node(g, cons[i]);
+            if (add->op != GN_OP_ELEMENTWISE || add->nin != 2)
+                continue;
+            propose(ctx, cons[i], GN_ROLE_NECK, 0.8f, &pat_vision);
+            n++;
+            const uint32_t *ain = gn_graph_node_inputs(g, cons[i]);
+            for (int k = 0; k < 2; k++) {
+                int32_t p = real_producer(g, ain[k]);
+                if (p >= 0 && gn_graph_node(g, (uint32_t)p)->op == GN_OP_CONV2D) {
+                    propose(ctx, (uint32_t)p, GN_ROLE_NECK, 0.8f, &pat_vision);
+                    n++;
+                }
+            }
+            uint32_t nc2;
+            const uint32_t *c2 = gn_graph_consumers(g, gn_graph_node_outputs(g, cons[i])[0], &nc2);
+            for (uint32_t j = 0; j < nc2; j++)
+                if (gn_graph_node(g, c2[j])->op == GN_OP_CONV2D) {
+                    propose(ctx, c2[j], GN_ROLE_NECK, 0.78f, &pat_vision);
+                    n++;
+                }
+        }
+    }
+    /* the coarsest level's output conv reads the top lateral directly */
+    for (uint32_t id = 0; id < nn; id++) {
+        if (!is_upsample(g, id))
+            continue;
+        int32_t src = real_producer(g, gn_graph_node_inputs(g, id)[0]);
+        if (src < 0)
+            continue;
+        uint32_t nc;
+        const uint32_t *cons = gn_graph_consumers(g, gn_graph_node_outputs(g, (uint32_t)src)[0], &nc);
+        for (uint32_t i = 0; i < nc; i++)
+            if (gn_graph_node(g, cons[i])->op == GN_OP_CONV2D) {
+                propose(ctx, cons[i], GN_ROLE_NECK, 0.78f, &pat_vision);
+                n++;
+            }
+    }
+    free(uses);
+    (void)st;
     return n;
 }
 

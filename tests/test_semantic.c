@@ -16,7 +16,10 @@
 #include <cmocka.h>
 
 #include "llm.h"
+#include "recsys.h"
+#include "vision.h"
 #include "semantic.h"
+#include "trace.h"
 #include "vqa.h"
 
 /* Expected role of an LLM node from its module path and op, or -1 when
@@ -128,6 +131,73 @@ static void test_vqa_components(void **state)
     (void)state;
 }
 
+/* Expected role of a detector/DLRM node from its torchvision / DLRM
+ * module path, or -1 for nodes the path does not decide. */
+static int label_other(const gn_graph *g, uint32_t id)
+{
+    const gn_node *n = gn_graph_node(g, id);
+    const char *m = n->module ? n->module : "";
+    if (n->op == GN_OP_VIEW)
+        return GN_ROLE_DATA_MOVEMENT;
+    if (strstr(m, "fpn"))
+        return n->op == GN_OP_CONV2D || n->op == GN_OP_INDEX ? GN_ROLE_NECK : -1;
+    if (strstr(m, "head"))
+        return n->op == GN_OP_CONV2D ? GN_ROLE_HEAD : -1;
+    if (strstr(m, "body") || strstr(m, "layer") || !strncmp(m, "conv1", 5) || !strncmp(m, "bn1", 3))
+        return n->op == GN_OP_CONV2D || n->op == GN_OP_POOL2D ? GN_ROLE_CONV_BACKBONE : -1;
+    if (strstr(m, "emb_l"))
+        return GN_ROLE_SPARSE_LOOKUP;
+    if (strstr(m, "bot_l") || strstr(m, "top_l"))
+        return n->op == GN_OP_MATMUL ? GN_ROLE_MLP : -1;
+    if (strstr(m, "interaction"))
+        return GN_ROLE_INTERACTION;
+    return -1;
+}
+
+static double score_other(gn_session *s, const char *what)
+{
+    gn_error err;
+    gn_analysis *a = gn_analysis_run(s, NULL, &err);
+    assert_non_null(a);
+    const gn_graph *g = gn_session_step(s, 0);
+    uint32_t scored = 0, right = 0;
+    for (uint32_t id = 0; id < gn_graph_nnodes(g); id++) {
+        int want = label_other(g, id);
+        if (want < 0)
+            continue;
+        scored++;
+        const gn_annotation *an = gn_analysis_node(a, 0, id);
+        if ((int)an->role == want)
+            right++;
+        else
+            print_message("%s: nodes[%u] %s %s: got %s, label %s\n", what, id, gn_op_name(gn_graph_node(g, id)->op),
+                          gn_graph_node(g, id)->module, gn_role_name(an->role), gn_role_name((gn_role)want));
+    }
+    assert_int_equal(gn_analysis_phase(a, 0), GN_PHASE_FORWARD);
+    gn_analysis_destroy(a);
+    double acc = scored ? (double)right / scored : 0;
+    print_message("%s: role accuracy %.3f over %u labelled nodes\n", what, acc, scored);
+    return acc;
+}
+
+static void test_vision_and_recsys_roles(void **state)
+{
+    gn_vision_config v;
+    gn_error err;
+    assert_int_equal(gn_vision_preset("tiny-detector", &v), 0);
+    gn_session *s = gn_vision_generate(&v, &err);
+    assert_non_null(s);
+    assert_true(score_other(s, "tiny-detector") >= 0.85);
+    gn_session_destroy(s);
+    gn_recsys_config r;
+    assert_int_equal(gn_recsys_preset("tiny-dlrm", &r), 0);
+    s = gn_recsys_generate(&r, &err);
+    assert_non_null(s);
+    assert_true(score_other(s, "tiny-dlrm") >= 0.85);
+    gn_session_destroy(s);
+    (void)state;
+}
+
 /* Faulty patterns are disabled with a reason; the others still run. */
 static int bad_propose(const gn_session *s, uint32_t st, const gn_graph *g,
                        gn_propose_fn propose, void *ctx, gn_error *err)
@@ -176,11 +246,47 @@ static void test_faulty_patterns_disabled(void **state)
     (void)state;
 }
 
+/* Stripping module paths changes nothing: analysis reads structure only. */
+static void test_same_without_module_paths(void **state)
+{
+    gn_llm_config c;
+    gn_llm_preset("tiny-llama", &c);
+    gn_error err;
+    gn_session *s = gn_llm_generate(&c, &err);
+    json_t *doc = gn_trace_to_json(s);
+    size_t i, k;
+    json_t *step, *node;
+    json_array_foreach(json_object_get(doc, "steps"), i, step)
+        json_array_foreach(json_object_get(step, "nodes"), k, node) {
+            json_object_del(node, "module");
+            json_object_del(node, "hints");
+        }
+    gn_session *bare = gn_trace_from_json(doc, "bare", &err);
+    json_decref(doc);
+    assert_non_null(bare);
+    gn_analysis *a = gn_analysis_run(s, NULL, &err), *b = gn_analysis_run(bare, NULL, &err);
+    for (uint32_t st = 0; st < gn_session_nsteps(s); st++) {
+        assert_int_equal(gn_analysis_phase(a, st), gn_analysis_phase(b, st));
+        for (uint32_t id = 0; id < gn_graph_nnodes(gn_session_step(s, st)); id++) {
+            assert_null(gn_graph_node(gn_session_step(bare, st), id)->module);
+            assert_int_equal(gn_analysis_node(a, st, id)->role, gn_analysis_node(b, st, id)->role);
+            assert_int_equal(gn_analysis_node(a, st, id)->modality, gn_analysis_node(b, st, id)->modality);
+        }
+    }
+    gn_analysis_destroy(a);
+    gn_analysis_destroy(b);
+    gn_session_destroy(s);
+    gn_session_destroy(bare);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llm_roles_and_phases),
         cmocka_unit_test(test_vqa_components),
+        cmocka_unit_test(test_vision_and_recsys_roles),
+        cmocka_unit_test(test_same_without_module_paths),
         cmocka_unit_test(test_faulty_patterns_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
