@@ -40,6 +40,16 @@ const char *gn_role_name(gn_role role)
     return role >= 0 && role < GN_ROLE_COUNT ? role_names[role] : "invalid";
 }
 
+int gn_role_parse(const char *name, gn_role *out)
+{
+    for (int i = 0; i < GN_ROLE_COUNT; i++)
+        if (strcmp(role_names[i], name) == 0) {
+            *out = (gn_role)i;
+            return 0;
+        }
+    return GN_ENOTFOUND;
+}
+
 /* ========================== graph helpers ========================== */
 
 static const char *attr_fn(const gn_graph *g, uint32_t id)
@@ -629,10 +639,17 @@ gn_analysis *gn_analysis_run(const gn_session *s,
             free(disabled);
             return NULL;
         }
-    if (a->low) {
-        char n[32];
-        snprintf(n, sizeof(n), "%u", a->low);
-        warn(a, "%s nodes of %s are below 70%% confidence: planned conservatively", n, gn_session_name(s));
+    if (a->low) { /* name the first low-confidence node so a user can look */
+        char n[160];
+        for (uint32_t st = 0; st < a->nsteps; st++)
+            for (uint32_t id = 0; id < gn_graph_nnodes(gn_session_step(s, st)); id++)
+                if (a->ann[st][id].confidence < GN_SEMANTIC_CONFIDENT) {
+                    snprintf(n, sizeof(n), "%u nodes (first: steps[%u].nodes[%u], %s)", a->low, st, id,
+                             gn_op_name(gn_graph_node(gn_session_step(s, st), id)->op));
+                    st = a->nsteps;
+                    break;
+                }
+        warn(a, "%s of %s are below 70%% confidence", n, gn_session_name(s));
     }
     free(disabled);
     return a;

@@ -40,7 +40,8 @@
     X(SPARSE_LOOKUP, "sparse_lookup")  /* embedding bags */                 \
     X(INTERACTION, "feature_interaction")                                   \
     X(FUSION, "fusion")                /* where modalities meet */          \
-    X(DATA_MOVEMENT, "data_movement")  /* views, copies, fills */
+    X(DATA_MOVEMENT, "data_movement")  /* views, copies, fills */         \
+    X(SEQUENCE_MIXER, "sequence_mixer") /* non-attention token mixing: SSM scans, ... */
 
 typedef enum gn_role {
 #define GN_ROLE_ENUM(id, name) GN_ROLE_##id,
@@ -115,5 +116,8 @@ uint32_t gn_analysis_nwarnings(const gn_analysis *a);
 const char *gn_analysis_warning(const gn_analysis *a, uint32_t i);
 
 const char *gn_role_name(gn_role role);
+
+/* Parses a role name into *OUT.  0 or GN_ENOTFOUND. */
+int gn_role_parse(const char *name, gn_role *out);
 
 #endif /* GN_SEMANTIC_H */

@@ -18,5 +18,10 @@ printf '{"name":"rt","workloads":[{"family":"trace","path":"%s"}],"strategies":[
 "$tr" gen gpt5 -o "$tmp/x.json" 2> /dev/null; [ $? = 2 ] && ok || bad "unknown model not refused"
 "$tr" gen tiny-gpt2 --prompt -1 -o "$tmp/x.json" 2> /dev/null; [ $? = 2 ] && ok || bad "bad --prompt not refused"
 "$tr" --help | grep -q usage && ok || bad "--help"
+# an unknown architecture (opaque selective scans) plans and simulates under every strategy
+printf '{"name":"unknown","workloads":[{"family":"trace","path":"%s"}]}' "$data/mamba_tiny.json" > "$tmp/m.json"
+"$sim" -q --no-plot -o "$tmp/m" "$tmp/m.json" && ok || bad "unknown architecture did not simulate"
+[ "$(sqlite3 "$tmp/m/unknown.sqlite" "select count(*) from runs where status='ok'")" = 4 ] && ok || bad "unknown architecture: not 4 ok runs"
+
 echo "$pass passed, $fails failed"
 [ "$fails" = 0 ]
