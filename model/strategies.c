@@ -49,6 +49,7 @@
 #define TENSOR_DESC_BYTES 48.0
 
 enum { DEV_CLIENT = 0 };
+enum { NOT_HERE = -2 }; /* a tensor location that does not hold the tensor */
 
 /* ========================== shared builder ========================== */
 
@@ -58,8 +59,10 @@ typedef struct bld {
     gn_error *err;
     int32_t gpu, node;     /* device ids of the accelerator and its host CPU */
     const gn_gpu_spec *spec;
-    int32_t *ttask;        /* per tensor: task that makes it available on the GPU */
+    int32_t *ttask;        /* per tensor: task that makes it available on the GPU (NOT_HERE: only on the client) */
+    int32_t *ctask;        /* per tensor: task that makes it available on the client (NOT_HERE: only on the GPU) */
     uint32_t tcap;
+    int opaque_on_client;  /* run ops outside the vocabulary on the client CPU */
     int32_t *deps;         /* scratch dependency list */
     uint32_t nd, capd;
     int32_t *ctl;          /* tasks the application waits for before going on */
@@ -127,6 +130,7 @@ static int bld_init(bld *b, const gn_plan_input *in, const char *name,
 static void bld_free(bld *b)
 {
     free(b->ttask);
+    free(b->ctask);
     free(b->deps);
     free(b->ctl);
     free(b->stored);
@@ -139,15 +143,22 @@ static int bld_step(bld *b, const gn_graph *g)
     uint32_t nt = gn_graph_ntensors(g);
     if (nt + 1 > b->tcap) {
         free(b->ttask);
+        free(b->ctask);
         free(b->mark);
         b->ttask = malloc(((size_t)nt + 1) * sizeof(*b->ttask));
+        b->ctask = malloc(((size_t)nt + 1) * sizeof(*b->ctask));
         b->mark = malloc((size_t)nt + 1);
         b->tcap = nt + 1;
-        if (!b->ttask || !b->mark)
+        if (!b->ttask || !b->ctask || !b->mark)
             return gn_error_set(b->err, GN_ENOMEM, "planner: out of memory");
     }
-    for (uint32_t t = 0; t < nt; t++)
+    for (uint32_t t = 0; t < nt; t++) {
+        gn_kind k = gn_graph_tensor(g, t)->kind;
         b->ttask[t] = -1;
+        /* the application holds its inputs and weights; results and state
+         * exist on the client only once something puts them there */
+        b->ctask[t] = k == GN_KIND_INPUT || k == GN_KIND_PARAM ? -1 : NOT_HERE;
+    }
     memset(b->mark, 0, nt);
     return 0;
 }
@@ -249,6 +260,66 @@ static int add_xfer(bld *b, uint32_t step, int to_gpu, int32_t issuer,
  * With CALL_S > 0 (remoting) every launched op is preceded by a remote
  * call from the client, which is its control dependency.
  */
+/* Makes tensor T available on the client (a reply) if it is not yet. */
+static int need_on_client(bld *b, uint32_t st, const gn_graph *g, uint32_t t)
+{
+    if (b->ctask[t] != NOT_HERE)
+        return 0;
+    dep(b, b->ttask[t]);
+    int x = add_xfer(b, st, 0, b->node, b->in->platform->msg_overhead_s,
+                     (double)gn_graph_tensor(g, t)->bytes, label_tensor(b, "to client", g, t));
+    if (x >= 0)
+        b->ctask[t] = x;
+    return x < 0 ? x : 0;
+}
+
+/* Makes tensor T available on the GPU (an upload) if it is not yet. */
+static int need_on_gpu(bld *b, uint32_t st, const gn_graph *g, uint32_t t)
+{
+    if (b->ttask[t] != NOT_HERE)
+        return 0;
+    dep(b, b->ctask[t]);
+    int x = add_xfer(b, st, 1, DEV_CLIENT, b->in->platform->msg_overhead_s,
+                     (double)gn_graph_tensor(g, t)->bytes, label_tensor(b, "to node", g, t));
+    if (x >= 0)
+        b->ttask[t] = x;
+    return x < 0 ? x : 0;
+}
+
+/*
+ * An op outside the vocabulary, run on the client CPU: the node never
+ * runs code it does not know (DESIGN.md), so its inputs come back to the
+ * client and its outputs go up again when a GPU op needs them.
+ */
+static int add_client_op(bld *b, uint32_t st, const gn_graph *g, uint32_t id)
+{
+    const gn_node *n = gn_graph_node(g, id);
+    const uint32_t *in = gn_graph_node_inputs(g, id), *out = gn_graph_node_outputs(g, id);
+    for (uint32_t i = 0; i < n->nin; i++)
+        if (need_on_client(b, st, g, in[i]) < 0)
+            return GN_ENOMEM;
+    for (uint32_t i = 0; i < n->nin; i++)
+        dep(b, b->ctask[in[i]]);
+    int rc = gn_plan_add_compute(b->p, st, DEV_CLIENT, -1, 0,
+                                 gn_cost_op_cpu(b->in->platform->client_cpu_flops, g, id), n->flops, n->bytes,
+                                 (int32_t)id, label_op(b, g, id), b->deps, b->nd);
+    b->nd = 0;
+    if (rc < 0)
+        return gn_error_set(b->err, rc, "planner: cannot add client op %u of step %u", id, st);
+    for (uint32_t o = 0; o < n->nout; o++) {
+        b->ctask[out[o]] = rc;
+        b->ttask[out[o]] = NOT_HERE;
+    }
+    return 0;
+}
+
+/*
+ * Adds the compute tasks of step ST in topological order.  Each depends on
+ * its inputs' tasks; the first also on FIRST_DEPS (control: the request
+ * or the read the application waited for).  Views forward producers.
+ * With CALL_S > 0 (remoting) every launched op is preceded by a remote
+ * call from the client, which is its control dependency.
+ */
 static int add_computes(bld *b, uint32_t st, const gn_graph *g,
                         int32_t issuer, const int32_t *first_deps,
                         uint32_t nfirst, double call_s, double call_bytes)
@@ -261,10 +332,21 @@ static int add_computes(bld *b, uint32_t st, const gn_graph *g,
         const uint32_t *in = gn_graph_node_inputs(g, id);
         const uint32_t *out = gn_graph_node_outputs(g, id);
         if (!gn_cost_launches(g, id)) {
-            for (uint32_t o = 0; o < n->nout; o++)
+            for (uint32_t o = 0; o < n->nout; o++) {
                 b->ttask[out[o]] = n->nin ? b->ttask[in[0]] : -1;
+                b->ctask[out[o]] = n->nin ? b->ctask[in[0]] : NOT_HERE;
+            }
             continue;
         }
+        if (n->op == GN_OP_OPAQUE && b->opaque_on_client) {
+            int rc = add_client_op(b, st, g, id);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        for (uint32_t i = 0; i < n->nin; i++)
+            if (need_on_gpu(b, st, g, in[i]) < 0)
+                return GN_ENOMEM;
         if (first)
             for (uint32_t i = 0; i < nfirst; i++)
                 if (dep(b, first_deps[i]) < 0)
@@ -612,6 +694,7 @@ static int plan_offload(const gn_plan_input *in, const offload_cfg *cfg,
     int kv = cfg->semantic && !cfg->disabled[SW_KV];
     int plan_cache = cfg->semantic && !cfg->disabled[SW_PLAN];
     int batched = !cfg->semantic || !cfg->disabled[SW_BATCH];
+    b.opaque_on_client = cfg->semantic;
     double send_s = in->platform->msg_overhead_s;
     uint64_t sigs[16];
     uint32_t nsigs = 0;
@@ -687,6 +770,10 @@ static int plan_offload(const gn_plan_input *in, const offload_cfg *cfg,
         for (uint32_t t = 0; rc >= 0 && t < nt; t++) {
             if (!b.mark[t])
                 continue;
+            if (b.ttask[t] == NOT_HERE) { /* made on the client: nothing to send back */
+                rc = ctl_add(&b, b.ctask[t]);
+                continue;
+            }
             if (batched) {
                 back += (double)gn_graph_tensor(g, t)->bytes;
                 dep(&b, b.ttask[t]);
