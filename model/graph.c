@@ -406,6 +406,24 @@ const char *gn_graph_storage_name(const gn_graph *g, int32_t sid)
     return gn_strtab_str(g->storages, sid);
 }
 
+double gn_graph_convention_bytes(const gn_graph *g, gn_op op,
+                                 const uint32_t *in, uint32_t nin,
+                                 const uint32_t *out, uint32_t nout)
+{
+    double b = 0;
+    if (op == GN_OP_VIEW)
+        return 0;
+    for (uint32_t i = 0; i < nout; i++)
+        b += (double)g->tensors[out[i]].bytes;
+    if (op == GN_OP_FILL)
+        return b;
+    if (op == GN_OP_EMBEDDING && nin >= 2)
+        return (double)g->tensors[in[1]].bytes + 2 * b;
+    for (uint32_t i = 0; i < nin; i++)
+        b += (double)g->tensors[in[i]].bytes;
+    return b;
+}
+
 double gn_graph_total_flops(const gn_graph *g)
 {
     double f = 0;

@@ -134,6 +134,18 @@ const uint32_t *gn_graph_order(const gn_graph *g);
 /* Storage name of storage id SID (borrowed). */
 const char *gn_graph_storage_name(const gn_graph *g, int32_t sid);
 
+/*
+ * Bytes a node with OP over tensors IN -> OUT reads and writes by the
+ * traces/SCHEMA.md conventions — the one implementation every producer
+ * uses: views 0; fills their outputs; embeddings the indices (IN[1]) and
+ * twice the output (rows read, output written); all else inputs plus
+ * outputs.  (embedding_bag depends on the pooling factor, which the
+ * tensors do not carry: its producer computes it.)
+ */
+double gn_graph_convention_bytes(const gn_graph *g, gn_op op,
+                                 const uint32_t *in, uint32_t nin,
+                                 const uint32_t *out, uint32_t nout);
+
 /* Sums over all nodes. */
 double gn_graph_total_flops(const gn_graph *g);
 

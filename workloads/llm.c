@@ -150,15 +150,7 @@ static void add_op(gen *x, gn_op op, const uint32_t *in, uint32_t nin,
                    const uint32_t *out, uint32_t nout, double flops,
                    const char *module, json_t *attrs)
 {
-    double bytes = 0;
-    if (op == GN_OP_EMBEDDING) {
-        bytes = tbytes(x, in[1]) + 2 * tbytes(x, out[0]);
-    } else if (op != GN_OP_VIEW) {
-        for (uint32_t i = 0; i < nin; i++)
-            bytes += tbytes(x, in[i]);
-        for (uint32_t i = 0; i < nout; i++)
-            bytes += tbytes(x, out[i]);
-    }
+    double bytes = gn_graph_convention_bytes(x->g, op, in, nin, out, nout);
     int rc = gn_graph_add_node(x->g, op, in, nin, out, nout, flops, bytes, module, attrs);
     if (rc < 0 && !x->rc)
         x->rc = rc;

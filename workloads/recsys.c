@@ -241,11 +241,8 @@ static double tbytes(gen *x, uint32_t t)
 static void add_op(gen *x, gn_op op, const uint32_t *in, uint32_t nin, uint32_t out,
                    double flops, double bytes, const char *module, json_t *attrs)
 {
-    if (bytes < 0) {
-        bytes = tbytes(x, out);
-        for (uint32_t i = 0; i < nin; i++)
-            bytes += tbytes(x, in[i]);
-    }
+    if (bytes < 0) /* the convention, unless the caller counted (embedding bags) */
+        bytes = gn_graph_convention_bytes(x->g, op, in, nin, &out, 1);
     int rc = gn_graph_add_node(x->g, op, in, nin, &out, 1, flops, bytes, module, attrs);
     if (rc < 0 && !x->rc)
         x->rc = rc;

@@ -167,16 +167,7 @@ static double numel(gen *x, uint32_t t)
 static void add_op(gen *x, gn_op op, const uint32_t *in, uint32_t nin, uint32_t out,
                    double flops, const char *module, json_t *attrs)
 {
-    double bytes = 0;
-    if (op == GN_OP_EMBEDDING) {
-        bytes = tbytes(x, in[1]) + 2 * tbytes(x, out);
-    } else if (op == GN_OP_FILL) {
-        bytes = tbytes(x, out);
-    } else if (op != GN_OP_VIEW) {
-        bytes = tbytes(x, out);
-        for (uint32_t i = 0; i < nin; i++)
-            bytes += tbytes(x, in[i]);
-    }
+    double bytes = gn_graph_convention_bytes(x->g, op, in, nin, &out, 1);
     int rc = gn_graph_add_node(x->g, op, in, nin, &out, 1, flops, bytes, module, attrs);
     if (rc < 0 && !x->rc)
         x->rc = rc;
