@@ -33,6 +33,12 @@ sqlite3 "$db" "select config from experiments" | grep -q '"tiny-gpt2"' && ok || 
 more=$(sqlite3 "$db" "select (select value from metrics m join runs r on r.id=m.run_id where r.strategy='genie-no-kv' and r.workload='tiny-gpt2' and r.x=25 and m.name='net_bytes') > (select value from metrics m join runs r on r.id=m.run_id where r.strategy='genie' and r.workload='tiny-gpt2' and r.x=25 and m.name='net_bytes')")
 [ "$more" = 1 ] && ok || bad "disabling kv_colocation did not add bytes"
 
+# genie-report rebuilds the same table from the database alone
+report="$(dirname "$sim")/genie-report"
+"$report" "$db" --plot "$tmp/again.png" > "$tmp/report.txt" && ok || bad "genie-report failed"
+grep -q "genie-no-kv" "$tmp/report.txt" && [ -s "$tmp/again.png" ] && ok || bad "genie-report table or plot missing"
+"$report" "$tmp/nope.sqlite" 2> /dev/null; [ $? = 1 ] && ok || bad "genie-report on a missing file"
+
 # the simulation is deterministic: latencies match the reviewed golden file
 # (tests/data/golden_tiny_latency.txt; regenerate it only for an intended
 # change of the cost model or strategies, and say so in the commit)

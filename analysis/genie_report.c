@@ -1,0 +1,104 @@
+/*
+ * genie-report — prints the table and redraws the plot of an experiment
+ * from its results database, without rerunning anything.
+ *
+ *   genie-report RESULTS.sqlite [--experiment ID] [--plot FILE.png]
+ *
+ * Without --experiment, the newest experiment in the database.  Exit
+ * status: 0 ok, 1 the database could not be read, 2 bad usage.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "report.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: genie-report RESULTS.sqlite [--experiment ID] [--plot FILE.png]\n"
+               "\n"
+               "Prints the table of an experiment stored by genie-sim (or genie-real) and,\n"
+               "with --plot, redraws its plot; the newest experiment by default.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"experiment", required_argument, NULL, 'e'},
+                                             {"plot", required_argument, NULL, 'p'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    long long id = -1;
+    const char *plot = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "e:p:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'e': id = atoll(optarg); break;
+        case 'p': plot = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    const char *path = argv[optind];
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "genie-report: %s: cannot read the results database\n", path);
+        return 1;
+    }
+    sqlite3 *db;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "genie-report: %s: %s\n", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 1;
+    }
+    sqlite3_stmt *st;
+    const char *name = NULL, *rev = NULL, *cmd = NULL, *xkey = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                id < 0 ? "SELECT id, name, revision, command, config FROM experiments ORDER BY id DESC LIMIT 1"
+                                       : "SELECT id, name, revision, command, config FROM experiments WHERE id = ?",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK && id >= 0)
+        sqlite3_bind_int64(st, 1, id);
+    if (rc != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        fprintf(stderr, "genie-report: %s: no %s experiment (is it a genie results database?)\n", path,
+                id < 0 ? "stored" : "such");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return 1;
+    }
+    id = sqlite3_column_int64(st, 0);
+    name = (const char *)sqlite3_column_text(st, 1);
+    rev = (const char *)sqlite3_column_text(st, 2);
+    cmd = (const char *)sqlite3_column_text(st, 3);
+    printf("experiment %lld \"%s\", revision %s\ncommand: %s\n\n", id, name ? name : "?", rev ? rev : "?",
+           cmd ? cmd : "?");
+    /* the plot's x label: the first sweep key of the stored config */
+    json_t *cfg = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(cfg, "sweep"), k, v) {
+        xkey = k;
+        break;
+    }
+    gn_error err;
+    int status = 0;
+    if (gn_report_table(db, id, stdout, &err) < 0) {
+        fprintf(stderr, "genie-report: %s\n", err.msg);
+        status = 1;
+    }
+    if (plot && gn_report_plot(db, id, plot, xkey ? xkey : "point", &err) < 0) {
+        fprintf(stderr, "genie-report: %s\n", err.msg);
+        status = 1;
+    } else if (plot) {
+        printf("\nplot: %s\n", plot);
+    }
+    json_decref(cfg);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return status;
+}
