@@ -1,0 +1,987 @@
+"""The remote_accelerator device: lazy tensors, deferred execution, capture.
+
+Design
+------
+* ``remote_accelerator`` is PyTorch's PrivateUse1 device, renamed.  The
+  only kernels registered for the PrivateUse1 dispatch key are the two
+  allocators (``empty.memory_format``, ``empty_strided``); every factory
+  function (``randn``, ``zeros``, ``x.to(dev)``, ``module.to(dev)``)
+  decomposes into one of them followed by an op on the result.
+* A tensor on the device is a ``LazyTensor``: a wrapper subclass
+  (``_make_wrapper_subclass``) whose ``__torch_dispatch__`` sees every aten
+  op after autograd and composite decompositions.  It holds a *meta*
+  tensor (shape, strides, dtype; shape propagation runs the op on meta
+  tensors) and, once executed, its *value*: a real CPU tensor.
+* Every op is appended to the *pending* list (program order) and to the
+  trace of the current step.  Nothing runs until a value is needed; then
+  ``flush()`` executes all pending ops in program order on the CPU through
+  PyTorch itself.  Program order (rather than demand order) keeps in-place
+  ops on views exactly as eager: the same kernels on the same aliased CPU
+  storage in the same order, hence bit-identical results.
+* Materialisation points (``.item() .cpu() .tolist() .numpy() print bool()
+  int() float() index``, data-dependent ops) flush, are recorded as
+  ``reads`` of the step with the user's source line, and return the value.
+* Module paths come from global ``nn.Module`` forward hooks (a stack of
+  names); each top-level forward starts a new *step*.
+* Trace identity: each LazyTensor carries a ``_tr`` (step, local id).  A
+  tensor used in a later step than the one that produced it is imported
+  there as a leaf: ``param`` if it is a module parameter or buffer,
+  ``state`` otherwise (the producer's record becomes ``state`` too); KV
+  caches found in ``past_key_values`` are named ``<attention module>.k_cache``
+  / ``.v_cache`` like the C generators name them.
+* Views share an alias *root* ``[version, last mutated alias]``; a write
+  through one alias bumps the version, and a stale alias used afterwards
+  gets a ``view`` node from the newest version, so the trace's data
+  dependencies stay right under mutation.
+"""
+import math
+import os
+import sys
+import time
+
+import torch
+
+from . import optable
+from .errors import GenieExecutionError, GenieUnsupportedDtype, GenieUnsupportedOp
+
+BACKEND = "remote_accelerator"
+aten = torch.ops.aten
+
+# ====================================================================== device registration
+
+_lib = None
+
+
+def _register_backend():
+    """Registers PrivateUse1 as remote_accelerator (idempotent)."""
+    global _lib
+    if _lib is not None:
+        return
+    name = torch._C._get_privateuse1_backend_name()
+    if name != BACKEND:
+        try:
+            from torch.utils.backend_registration import _setup_privateuseone_for_python_backend
+            _setup_privateuseone_for_python_backend(BACKEND)
+        except ImportError:  # torch < 2.5: rename only (device guard from C++ stubs)
+            torch.utils.rename_privateuse1_backend(BACKEND)
+            torch.utils.generate_methods_for_privateuse1_backend()
+    _lib = torch.library.Library("aten", "IMPL")
+    _lib.impl("empty.memory_format", _empty_memory_format, "PrivateUse1")
+    _lib.impl("empty_strided", _empty_strided, "PrivateUse1")
+    # torch.tensor(data, device=...) copies with the Python key excluded
+    _lib.impl("_copy_from", _copy_from, "PrivateUse1")
+    # factories that resize an empty output: computed at once on the CPU, recorded as fill
+    for ov in ("arange", "arange.start", "arange.start_step", "randperm", "tril_indices",
+               "triu_indices", "linspace", "logspace"):
+        _lib.impl(ov, _factory(ov), "PrivateUse1")
+
+
+def _factory(ov):
+    pkt, _, name = ov.partition(".")
+    func = getattr(getattr(aten, pkt), name or "default")
+
+    def kernel(*args, **kwargs):
+        kwargs["device"] = torch.device("cpu")
+        if pkt == "randperm":
+            _S.flush()
+        val = func(*args, **kwargs)
+        _S.check_dtype(val.dtype, pkt)
+        t = _wrap(val.to("meta"), val, None)
+        i = _S.new_tensor(t._meta, "activation")
+        t._tr = _TRef(_S.cur, i)
+        _S.stats["ops"] += 1
+        _S.aten_seen.setdefault(pkt, "fill")
+        _S.add_node("fill", [], [i], {"fn": pkt}, pkt)
+        return t
+    return kernel
+
+
+def _copy_from(src, dst, non_blocking=False):
+    return _h_copy_(_S, aten.copy_.default, (dst, src), {})
+
+
+def _empty_memory_format(size, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
+    dtype = dtype or torch.get_default_dtype()
+    _S.check_dtype(dtype, "empty")
+    val = torch.empty(size, dtype=dtype, memory_format=memory_format or torch.contiguous_format)
+    return _wrap(val.to("meta"), val, None)
+
+
+def _empty_strided(size, stride, dtype=None, layout=None, device=None, pin_memory=None):
+    dtype = dtype or torch.get_default_dtype()
+    _S.check_dtype(dtype, "empty_strided")
+    val = torch.empty_strided(size, stride, dtype=dtype)
+    return _wrap(val.to("meta"), val, None)
+
+
+DEVICE = None  # torch.device("remote_accelerator", 0), set by install()
+
+# ====================================================================== LazyTensor
+
+_mk = torch.Tensor._make_wrapper_subclass
+
+
+def _wrap(meta, val, root):
+    t = _mk(LazyTensor, meta.size(), strides=meta.stride(), storage_offset=meta.storage_offset(),
+            dtype=meta.dtype, device=DEVICE)
+    t._meta = meta
+    t._val = val
+    if root is None:
+        root = [0, None]
+    t._root = root
+    t._rver = root[0]
+    return t
+
+
+class LazyTensor(torch.Tensor):
+    """A tensor on remote_accelerator: deferred, recorded, executed on demand."""
+
+    _meta = None    # meta tensor: shape, strides, dtype
+    _val = None     # CPU tensor once executed (or allocated)
+    _tr = None      # _TRef: where the current version lives in the trace
+    _pname = None   # parameter / buffer name when it is a module's
+    _root = None    # alias group [version, newest mutated alias]
+    _rver = 0       # root version this tensor's _tr reflects
+
+    __torch_function__ = torch._C._disabled_torch_function_impl
+
+    @classmethod
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+        return _S.dispatch(func, args, kwargs or {})
+
+    # ---- materialisation points (each recorded as a read)
+    def item(self):
+        return _S.read(self, "item").item()
+
+    def tolist(self):
+        return _S.read(self, "tolist").tolist()
+
+    def numpy(self, *, force=False):
+        return _S.read(self, "numpy").clone().numpy()
+
+    def __array__(self, dtype=None, copy=None):
+        a = _S.read(self, "numpy").clone().numpy()
+        return a.astype(dtype) if dtype is not None else a
+
+    def cpu(self, memory_format=torch.preserve_format):
+        return _S.read(self, "cpu").clone(memory_format=memory_format)
+
+    def __bool__(self):
+        return bool(_S.read(self, "bool"))
+
+    def __int__(self):
+        return int(_S.read(self, "int"))
+
+    def __float__(self):
+        return float(_S.read(self, "float"))
+
+    def __index__(self):
+        return _S.read(self, "index").__index__()
+
+    def __format__(self, spec):
+        if self.dim() == 0:
+            return _S.read(self, "print").item().__format__(spec)
+        return object.__format__(self, spec) if spec else self.__repr__()
+
+    def __repr__(self, *, tensor_contents=None):
+        if _S.in_flush:
+            return f"LazyTensor(shape={list(self.shape)}, dtype={self.dtype})"
+        s = repr(_S.read(self, "print"))
+        if s.endswith(")"):
+            s = s[:-1] + f", device='{DEVICE}')"
+        return s
+
+    def __reduce_ex__(self, proto):
+        return self.cpu().__reduce_ex__(proto)
+
+
+# ====================================================================== helpers
+
+_GENIE_DIR = os.path.dirname(os.path.abspath(__file__))
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
+_code_cat = {}
+
+
+def _category(code):
+    """0: genie/torch internals, 1: library (site-packages, stdlib), 2: user code."""
+    c = _code_cat.get(code)
+    if c is None:
+        fn = os.path.abspath(code.co_filename)
+        if fn.startswith(_GENIE_DIR) or fn.startswith(_TORCH_DIR) or fn.startswith("<"):
+            c = 0
+        elif "site-packages" in fn or "dist-packages" in fn or fn.startswith(sys.base_prefix):
+            c = 1
+        else:
+            c = 2
+        _code_cat[code] = c
+    return c
+
+
+def _fmt_src(loc):
+    if loc is None:
+        return None
+    code, line = loc
+    fn = os.path.abspath(code.co_filename)
+    for marker in ("site-packages" + os.sep, "dist-packages" + os.sep):
+        i = fn.rfind(marker)
+        if i >= 0:
+            return f"{fn[i + len(marker):]}:{line}"
+    try:
+        rel = os.path.relpath(fn)
+        fn = rel if not rel.startswith("..") else os.path.basename(fn)
+    except ValueError:
+        fn = os.path.basename(fn)
+    return f"{fn}:{line}"
+
+
+def _where():
+    """(innermost non-internal frame, innermost user frame) as (code, line) pairs."""
+    f = sys._getframe(2)
+    lib = None
+    while f is not None:
+        c = _category(f.f_code)
+        if c:
+            if lib is None:
+                lib = (f.f_code, f.f_lineno)
+            if c == 2:
+                return lib, (f.f_code, f.f_lineno)
+        f = f.f_back
+    return lib, lib
+
+
+_DT = {}
+for _tdt in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32,
+             torch.int16, torch.int8, torch.uint8, torch.bool):
+    _DT[_tdt] = optable.DTYPES[str(_tdt)[6:]]
+
+
+class _OpInfo:
+    """What the schema of one aten overload says, computed once."""
+    __slots__ = ("name", "gop", "fn", "mut", "out_kw", "ret_alias", "view", "overwrite", "ignored",
+                 "random", "attrs")
+
+    def __init__(self, func):
+        self.name = func.__name__.split(".")[0] if hasattr(func, "__name__") else str(func)
+        try:
+            self.name = func._opname
+        except AttributeError:
+            pass
+        self.gop, self.fn = optable.lookup(self.name)
+        self.attrs = optable.ATTRS.get(self.name)
+        sch = func._schema
+        args = sch.arguments
+        self.mut = [i for i, a in enumerate(args)
+                    if a.alias_info is not None and a.alias_info.is_write and not a.kwarg_only]
+        self.out_kw = [a.name for a in args if a.alias_info is not None and a.alias_info.is_write and a.kwarg_only]
+        self.ret_alias = []
+        for r in sch.returns:
+            ai = r.alias_info
+            tgt = None
+            if ai is not None:
+                for i, a in enumerate(args):
+                    if a.alias_info is not None and a.alias_info.before_set & ai.before_set:
+                        tgt = ("kw", a.name) if a.kwarg_only else ("arg", i)
+                        break
+            self.ret_alias.append((tgt, ai is not None and ai.is_write))
+        self.view = any(t is not None and not w for t, w in self.ret_alias)
+        self.overwrite = self.name in _OVERWRITE or bool(self.out_kw)
+        self.ignored = self.name in optable.IGNORED
+        self.random = self.name in _RANDOM
+
+
+_OVERWRITE = {"fill_", "zero_", "normal_", "uniform_", "random_", "exponential_", "copy_", "bernoulli_",
+              "cauchy_", "log_normal_", "geometric_"}
+_RANDOM = {"normal_", "uniform_", "random_", "exponential_", "bernoulli_", "bernoulli", "multinomial",
+           "randperm", "native_dropout", "rand_like", "randn_like", "randint_like", "cauchy_",
+           "log_normal_", "geometric_", "poisson", "normal"}
+
+
+def _meta_of(a):
+    t = type(a)
+    if t is LazyTensor:
+        return a._meta
+    if t is list or t is tuple:
+        if a and any(isinstance(x, torch.Tensor) for x in a):
+            return t(_meta_of(x) for x in a)
+        return a
+    if isinstance(a, torch.Tensor):
+        if a.device.type != "cpu" or a.dim() != 0:
+            raise _MixedDevice(a)
+        return a.to("meta")
+    if isinstance(a, torch.device):
+        return torch.device("meta")
+    return a
+
+
+def _cpu_of(a):
+    t = type(a)
+    if t is LazyTensor:
+        return a._val
+    if t is list or t is tuple:
+        if a and any(type(x) is LazyTensor for x in a):
+            return t(_cpu_of(x) for x in a)
+        return a
+    if isinstance(a, torch.device):
+        return torch.device("cpu")
+    return a
+
+
+class _MixedDevice(Exception):
+    pass
+
+
+def _lazies(args, kwargs, skip_kw=()):
+    out = []
+    for a in args:
+        t = type(a)
+        if t is LazyTensor:
+            out.append(a)
+        elif t is list or t is tuple:
+            out.extend(x for x in a if type(x) is LazyTensor)
+    for k, a in kwargs.items():
+        if k in skip_kw:
+            continue
+        if type(a) is LazyTensor:
+            out.append(a)
+        elif type(a) in (list, tuple):
+            out.extend(x for x in a if type(x) is LazyTensor)
+    return out
+
+
+class _TRef:
+    __slots__ = ("step", "tid", "imp_step", "imp_tid", "storage")
+
+    def __init__(self, step, tid):
+        self.step = step
+        self.tid = tid
+        self.imp_step = None
+        self.imp_tid = -1
+        self.storage = None
+
+
+# tensor record fields (lists, for speed)
+T_DTYPE, T_SHAPE, T_KIND, T_STORAGE, T_MODULE, T_EXT = range(6)
+# node record fields
+N_OP, N_INS, N_OUTS, N_ATTRS, N_MODULE, N_SRC, N_USER, N_ATEN, N_ORD = range(9)
+
+
+class Step:
+    """One step of the session: tensors, nodes and reads, as records."""
+
+    def __init__(self, index):
+        self.index = index
+        self.phase = None
+        self.label = None
+        self.tensors = []
+        self.nodes = []
+        self.reads = []
+        self.has_forward = False
+        self.root = None
+        self.counts = {}
+        self.classes = {}     # module path -> class name (for hints / intent)
+        self.t0 = time.perf_counter()
+
+
+# ====================================================================== session
+
+class Session:
+    """Records one capture session; the process-wide one is ``genie.session()``."""
+
+    def __init__(self, name="capture"):
+        self.name = name
+        self.model = {}
+        self.steps = [Step(0)]
+        self.cur = self.steps[0]
+        self.pending = []
+        self.in_flush = False
+        self.modstack = []
+        self.names = {}           # module -> qualified name
+        self.roots = {}           # id(root) -> root
+        self.step_active = False
+        self.root_mod = None
+        self.aten_seen = {}       # aten packet name -> genie op
+        self.lm_forwards = 0
+        self.stats = {"ops": 0, "reads": 0, "flush_s": 0.0, "hook_s": 0.0}
+        self.profile = False
+        self._opinfo = {}
+
+    # ---------------------------------------------------------------- errors
+    def check_dtype(self, dtype, opname):
+        if dtype not in _DT:
+            lib, user = _where()
+            raise GenieUnsupportedDtype(
+                f"dtype {dtype} is not supported on {BACKEND}", op=opname,
+                module=self.modstack[-1] if self.modstack else None,
+                source=_fmt_src(lib), user=_fmt_src(user),
+                hint="the SRG trace format knows f32 f16 bf16 f64 i64 i32 i16 i8 u8 bool; "
+                     "cast with .to(torch.float32) before moving the tensor to the device")
+
+    # ---------------------------------------------------------------- trace records
+    def new_tensor(self, meta, kind, storage=None, module=None):
+        dt = _DT.get(meta.dtype)
+        if dt is None:
+            self.check_dtype(meta.dtype, "?")
+        st = self.cur
+        st.tensors.append([dt, list(meta.shape), kind, storage, module, False])
+        return len(st.tensors) - 1
+
+    def tid(self, t):
+        """Local id in the current step of t's current version (importing it if needed)."""
+        root = t._root
+        if t._rver != root[0] and root[1] is not None and root[1] is not t:
+            self.refresh_alias(t)
+        r = t._tr
+        st = self.cur
+        if r is None:
+            if t._pname is not None:
+                i = self.new_tensor(t._meta, "param", t._pname)
+            else:
+                i = self.new_tensor(t._meta, "input")
+            t._tr = r = _TRef(st, i)
+            return i
+        if r.step is st:
+            return r.tid
+        if r.imp_step is st:
+            return r.imp_tid
+        # produced (or first used) in an earlier step: import as a leaf
+        prec = r.step.tensors[r.tid]
+        prec[T_EXT] = True
+        if t._pname is not None:
+            i = self.new_tensor(t._meta, "param", t._pname)
+        elif prec[T_KIND] == "input" and prec[T_MODULE] is None:
+            i = self.new_tensor(t._meta, "input")
+        else:
+            if r.storage is None:
+                r.storage = prec[T_STORAGE] or self._state_name(r, prec)
+            prec[T_KIND] = "state"
+            prec[T_STORAGE] = r.storage
+            i = self.new_tensor(t._meta, "state", r.storage)
+        r.imp_step = st
+        r.imp_tid = i
+        return i
+
+    def _state_name(self, r, prec):
+        for n in r.step.nodes:
+            if r.tid in n[N_OUTS]:
+                return f"{n[N_MODULE] or 'client'}.{n[N_ATEN]}.{n[N_ORD]}.{n[N_OUTS].index(r.tid)}"
+        return f"client.s{r.step.index}.t{r.tid}"
+
+    def refresh_alias(self, t):
+        """t is a view whose storage was written through another alias: link it to the newest version."""
+        root = t._root
+        src = self.tid(root[1])
+        out = self.new_tensor(t._meta, "activation")
+        self.add_node("view", [src], [out], {"fn": "alias"}, "alias")
+        t._tr = _TRef(self.cur, out)
+        t._rver = root[0]
+
+    def add_node(self, gop, ins, outs, attrs, aten_name, where=None):
+        st = self.cur
+        mod = self.modstack[-1] if self.modstack else ""
+        key = (mod, aten_name)
+        o = st.counts.get(key, 0)
+        st.counts[key] = o + 1
+        lib, user = where if where is not None else _where()
+        st.nodes.append([gop, ins, outs, attrs, mod, lib, user, aten_name, o])
+        for i in outs:
+            st.tensors[i][T_MODULE] = mod
+
+    # ---------------------------------------------------------------- dispatch
+    def opinfo(self, func):
+        info = self._opinfo.get(func)
+        if info is None:
+            info = self._opinfo[func] = _OpInfo(func)
+        return info
+
+    def dispatch(self, func, args, kwargs):
+        h = _HANDLERS.get(func)
+        if h is not None:
+            return h(self, func, args, kwargs)
+        info = self.opinfo(func)
+        if info.ignored:
+            return None if not func._schema.returns else self.eager(func, args, kwargs, info, read=False)
+        try:
+            margs = [_meta_of(a) for a in args]
+            mkw = {k: _meta_of(v) for k, v in kwargs.items()}
+        except _MixedDevice as e:
+            lib, user = _where()
+            raise GenieUnsupportedOp(
+                f"expected all tensors on {BACKEND}, found one on {e.args[0].device}",
+                op=str(func), module=self.modstack[-1] if self.modstack else None,
+                source=_fmt_src(lib), user=_fmt_src(user),
+                hint=f"move it with .to('{BACKEND}') (eager PyTorch would refuse the mix too)") from None
+        try:
+            mout = func(*margs, **mkw)
+        except Exception:
+            return self.eager(func, args, kwargs, info, read=True)
+        if not isinstance(mout, torch.Tensor) and not (
+                isinstance(mout, (tuple, list)) and any(isinstance(m, torch.Tensor) for m in mout)):
+            return self.eager(func, args, kwargs, info, read=True)
+        return self.record(func, info, args, kwargs, margs, mout)
+
+    def record(self, func, info, args, kwargs, margs, mout):
+        self.stats["ops"] += 1
+        name = info.name
+        self.aten_seen.setdefault(name, info.gop)
+        single = not isinstance(mout, (tuple, list))
+        mouts = [mout] if single else list(mout)
+        # inputs (before versions change)
+        skip = set(info.out_kw)
+        ins_l = _lazies(args, kwargs, skip)
+        if info.overwrite and info.mut:
+            dst = args[info.mut[0]]
+            ins_l = [x for x in ins_l if x is not dst]
+            # a partial write (through a view) also reads the rest of the storage
+            if dst._root[1] is not None or dst._meta._base is not None:
+                ins_l.append(dst)
+        ins = [self.tid(x) for x in ins_l]
+        where = _where()
+        results = []
+        outs = []
+        new_lazy = []
+        for k, m in enumerate(mouts):
+            tgt, write = info.ret_alias[k] if k < len(info.ret_alias) else (None, False)
+            if not isinstance(m, torch.Tensor):
+                results.append(m)
+                continue
+            if tgt is not None and write:
+                t = args[tgt[1]] if tgt[0] == "arg" else kwargs[tgt[1]]
+                if tuple(t._meta.shape) != tuple(t.shape) or t._meta.stride() != t.stride():
+                    raise GenieUnsupportedOp(
+                        f"in-place op changes the tensor's shape or strides, which {BACKEND} cannot defer",
+                        op=str(func), module=self.modstack[-1] if self.modstack else None,
+                        source=_fmt_src(where[0]), user=_fmt_src(where[1]),
+                        hint="use the out-of-place form (x = x.unsqueeze(0) rather than x.unsqueeze_(0))")
+                i = self.new_tensor(t._meta, "activation")
+                t._tr = _TRef(self.cur, i)
+                root = t._root
+                root[0] += 1
+                root[1] = t
+                t._rver = root[0]
+                outs.append(i)
+                results.append(t)
+                continue
+            if m.dtype not in _DT:
+                self.check_dtype(m.dtype, str(func))
+            root = None
+            if tgt is not None and tgt[0] == "arg":
+                src = args[tgt[1]]
+                if type(src) is LazyTensor:
+                    root = src._root
+            t = _wrap(m, None, root)
+            i = self.new_tensor(m, "activation")
+            t._tr = _TRef(self.cur, i)
+            outs.append(i)
+            results.append(t)
+            new_lazy.append((k, t))
+        # mutated args that are not returned (rare): bump their versions too
+        if not info.ret_alias or not info.ret_alias[0][1]:
+            for mi in info.mut:
+                t = args[mi]
+                if type(t) is LazyTensor:
+                    i = self.new_tensor(t._meta, "activation")
+                    t._tr = _TRef(self.cur, i)
+                    t._root[0] += 1
+                    t._root[1] = t
+                    t._rver = t._root[0]
+                    outs.append(i)
+        attrs = None
+        gop = info.gop
+        if info.fn is not None:
+            attrs = {"fn": info.fn}
+        if info.attrs is not None:
+            try:
+                extra = info.attrs(name, args, [x._meta for x in ins_l], [m for m in mouts if isinstance(m, torch.Tensor)])
+                attrs = {**(attrs or {}), **extra}
+            except Exception:
+                pass
+        if gop == "opaque":
+            attrs = {"name": name}
+        elif gop == "elementwise" and name in ("_to_copy", "to") and mouts and ins_l and \
+                isinstance(mouts[0], torch.Tensor) and mouts[0].dtype == ins_l[0]._meta.dtype:
+            gop, attrs = "copy", {"fn": "to"}
+        if outs:
+            self.add_node(gop, ins, outs, attrs, name, where)
+        self.pending.append((func, args, kwargs, new_lazy, where))
+        if info.random:
+            self.flush()
+        if single:
+            return results[0]
+        return type(mout)(results) if isinstance(mout, tuple) else results
+
+    def eager(self, func, args, kwargs, info, read):
+        """Ops meta cannot run (data-dependent shapes, scalar results): flush and run now."""
+        self.flush()
+        cargs = [_cpu_of(a) for a in args]
+        ckw = {k: _cpu_of(v) for k, v in kwargs.items()}
+        where = _where()
+        try:
+            res = func(*cargs, **ckw)
+        except Exception as e:
+            raise self._exec_error(func, e, where, self.modstack[-1] if self.modstack else "") from e
+        if info.ignored:
+            return res
+        self.stats["ops"] += 1
+        self.aten_seen.setdefault(info.name, info.gop)
+        ins_l = _lazies(args, kwargs)
+        ins = [self.tid(x) for x in ins_l]
+        single = not isinstance(res, (tuple, list))
+        rs = [res] if single else list(res)
+        outs, results = [], []
+        for k, r in enumerate(rs):
+            tgt, write = info.ret_alias[k] if k < len(info.ret_alias) else (None, False)
+            if isinstance(r, torch.Tensor):
+                if tgt is not None and write:
+                    t = args[tgt[1]] if tgt[0] == "arg" else kwargs[tgt[1]]
+                    i = self.new_tensor(t._meta, "activation")
+                    t._tr = _TRef(self.cur, i)
+                    results.append(t)
+                else:
+                    t = _wrap(r.to("meta"), r, None)
+                    i = self.new_tensor(t._meta, "activation")
+                    t._tr = _TRef(self.cur, i)
+                    results.append(t)
+                outs.append(i)
+            else:
+                results.append(r)
+        gop = info.gop
+        attrs = {"fn": info.fn} if info.fn else None
+        if gop == "opaque":
+            attrs = {"name": info.name}
+        if read and ins:
+            self.stats["reads"] += 1
+            for i in dict.fromkeys(ins):
+                self.cur.reads.append((i, "data-dependent " + info.name, where[0]))
+        if outs:
+            self.add_node(gop, ins, outs, attrs, info.name, where)
+        if single:
+            return results[0]
+        return type(res)(results) if isinstance(res, tuple) else results
+
+    def call_python(self, fn, name, gop, args, kwargs, out_meta, attrs):
+        """Records a torch-level function (SDPA) as one node; executes it as eager would."""
+        self.stats["ops"] += 1
+        self.aten_seen.setdefault(name, gop)
+        ins_l = _lazies(args, kwargs)
+        ins = [self.tid(x) for x in ins_l]
+        t = _wrap(out_meta, None, None)
+        i = self.new_tensor(out_meta, "activation")
+        t._tr = _TRef(self.cur, i)
+        where = _where()
+        self.add_node(gop, ins, [i], attrs, name, where)
+        self.pending.append((fn, args, kwargs, [(0, t)], where))
+        return t
+
+    # ---------------------------------------------------------------- execution
+    def _exec_error(self, func, e, where, module):
+        where = where or (None, None)
+        return GenieExecutionError(
+            f"deferred execution failed: {type(e).__name__}: {e}", op=str(getattr(func, "__name__", func)),
+            module=module or None, source=_fmt_src(where[0]), user=_fmt_src(where[1]),
+            hint="the op was recorded at the line above and failed when its value was needed; "
+                 "run the same code on the CPU to see the eager error")
+
+    def flush(self):
+        """Executes every pending op in program order on the CPU."""
+        if not self.pending:
+            return
+        t0 = time.perf_counter()
+        pend = self.pending
+        self.pending = []
+        self.in_flush = True
+        try:
+            for func, args, kwargs, outs, where in pend:
+                cargs = [_cpu_of(a) for a in args]
+                ckw = {k: _cpu_of(v) for k, v in kwargs.items()} if kwargs else kwargs
+                try:
+                    res = func(*cargs, **ckw)
+                except Exception as e:
+                    raise self._exec_error(func, e, where, "") from e
+                if outs:
+                    if len(outs) == 1 and outs[0][0] == 0 and not isinstance(res, (tuple, list)):
+                        outs[0][1]._val = res
+                    else:
+                        for k, t in outs:
+                            t._val = res[k]
+        finally:
+            self.in_flush = False
+            self.stats["flush_s"] += time.perf_counter() - t0
+
+    def read(self, t, reason):
+        """Materialises t (flushing), records the read, returns the CPU value (borrowed)."""
+        self.flush()
+        self.stats["reads"] += 1
+        lib, user = _where()
+        i = self.tid(t)
+        self.cur.reads.append((i, reason, lib))
+        return t._val
+
+    # ---------------------------------------------------------------- steps
+    def begin_forward(self, root):
+        st = self.cur
+        if st.has_forward:
+            st = Step(len(self.steps))
+            self.steps.append(st)
+            self.cur = st
+        st.has_forward = True
+        st.root = type(root).__name__
+        if id(root) not in self.roots:
+            self.roots[id(root)] = root
+            for n, m in root.named_modules():
+                self.names[m] = n
+            for n, p in list(root.named_parameters()) + list(root.named_buffers()):
+                if type(p) is LazyTensor and p._pname is None:
+                    p._pname = n
+                    r = p._tr
+                    if r is not None:
+                        rec = r.step.tensors[r.tid]
+                        if rec[T_KIND] == "input" and rec[T_MODULE] is None:
+                            rec[T_KIND], rec[T_STORAGE] = "param", n
+        self.step_active = True
+        self.root_mod = root
+
+    def end_forward(self, root, args, kwargs, out):
+        st = self.cur
+        self.step_active = False
+        ids = kwargs.get("input_ids")
+        if ids is None and args and isinstance(args[0], torch.Tensor):
+            ids = args[0]
+        pkv = kwargs.get("past_key_values")
+        if pkv is None:
+            pkv = getattr(out, "past_key_values", None) if not isinstance(out, torch.Tensor) else None
+        if hasattr(root, "prepare_inputs_for_generation") and isinstance(ids, torch.Tensor) and ids.dim() >= 1:
+            T = ids.shape[-1]
+            imported_state = any(r[T_KIND] == "state" and r[T_MODULE] is None for r in st.tensors)
+            st.phase = "decode" if (T == 1 and imported_state) else "prefill"
+            self.lm_forwards += 1
+            st.label = f"{st.phase} {self.lm_forwards - 1}" if st.phase == "decode" else st.phase
+        else:
+            st.phase = "forward"
+        if pkv is not None:
+            self.name_cache(pkv)
+
+    def name_cache(self, pkv):
+        """Marks the tensors of a KV cache object as state named <module>.k_cache / .v_cache."""
+        st = self.cur
+        for path, t in _walk(pkv, (), 0):
+            r = t._tr
+            if r is None or r.step is not st:
+                continue
+            layer = next((p for p in path if isinstance(p, int)), None)
+            kv = None
+            for p in path:
+                if isinstance(p, str):
+                    if "key" in p:
+                        kv = "k"
+                    elif "value" in p:
+                        kv = "v"
+            if kv is None and len(path) >= 2 and path[-1] in (0, 1):
+                kv = "kv"[path[-1]]
+            rec = st.tensors[r.tid]
+            mod = rec[T_MODULE] or f"layers.{layer}"
+            name = f"{mod}.{kv or 'x'}_cache"
+            if kv is None or any(x[T_STORAGE] == name and x[T_MODULE] is not None
+                                 for x in st.tensors if x is not rec):
+                name = f"{mod}.cache.{'.'.join(str(p) for p in path)}"
+            r.storage = name
+            rec[T_KIND] = "state"
+            rec[T_STORAGE] = name
+
+    # ---------------------------------------------------------------- output
+    def trace(self):
+        """The session as an SRG trace (dict). Flushes pending work first."""
+        from .dump import build_trace
+        self.flush()
+        return build_trace(self)
+
+    def save(self, path):
+        from .dump import save_trace
+        return save_trace(self.trace(), path)
+
+
+def _walk(obj, path, depth):
+    if type(obj) is LazyTensor:
+        yield path, obj
+        return
+    if depth > 5:
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, x in enumerate(obj):
+            yield from _walk(x, path + (i,), depth + 1)
+    elif isinstance(obj, dict):
+        for k, x in obj.items():
+            yield from _walk(x, path + (str(k),), depth + 1)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, (torch.nn.Module, type)):
+        for k, x in vars(obj).items():
+            if isinstance(x, (LazyTensor, list, tuple, dict)) or (hasattr(x, "__dict__") and "Layer" in type(x).__name__):
+                yield from _walk(x, path + (k,), depth + 1)
+
+
+# ====================================================================== special handlers
+
+def _h_local_scalar_dense(S, func, args, kwargs):
+    return S.read(args[0], "item").item()
+
+
+def _h_to_copy(S, func, args, kwargs):
+    dev = kwargs.get("device")
+    if dev is not None and torch.device(dev).type == "cpu":
+        v = S.read(args[0], "cpu")
+        return func(v, **kwargs)
+    info = S.opinfo(func)
+    if "device" in kwargs:
+        kwargs = dict(kwargs)
+        kwargs.pop("device")
+    return S.record(func, info, args, kwargs, [args[0]._meta], func(args[0]._meta, **kwargs))
+
+
+def _h_copy_(S, func, args, kwargs):
+    dst, src = args[0], args[1]
+    if type(dst) is LazyTensor and type(src) is not LazyTensor:
+        # host -> device: the destination becomes a new leaf fed by the client
+        S.flush()
+        dst._val.copy_(src, *args[2:])
+        dst._tr = None
+        root = dst._root
+        if root[1] is not None or dst._meta._base is not None:
+            root[0] += 1
+            root[1] = dst
+            dst._rver = root[0]
+        return dst
+    if type(dst) is not LazyTensor:
+        v = S.read(src, "cpu")
+        dst.copy_(v, *args[2:])
+        return dst
+    info = S.opinfo(func)
+    return S.record(func, info, args, kwargs, [dst._meta, src._meta], func(dst._meta, src._meta, *args[2:]))
+
+
+def _h_alias(S, func, args, kwargs):
+    """detach / alias: the same data under a new tensor object; no trace node."""
+    src = args[0]
+    m = func(src._meta)
+    t = _wrap(m, None, src._root)
+    t._tr = src._tr
+    t._rver = src._rver
+    t._pname = src._pname
+    S.pending.append((func, args, kwargs, [(0, t)], None))
+    return t
+
+
+_HANDLERS = {
+    aten.detach.default: _h_alias,
+    aten.alias.default: _h_alias,
+    aten._local_scalar_dense.default: _h_local_scalar_dense,
+    aten._to_copy.default: _h_to_copy,
+    aten.copy_.default: _h_copy_,
+}
+
+# ====================================================================== SDPA
+
+_orig_sdpa = torch.nn.functional.scaled_dot_product_attention
+
+
+def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, *args, **kwargs):
+    """F.scaled_dot_product_attention: one ``attention`` node, run as eager CPU would.
+
+    On a non-CPU device PyTorch would pick its math fallback; recording the
+    call itself keeps the CPU kernel choice (bit-identical results) and gives
+    the planner one attention node.
+    """
+    if type(query) is not LazyTensor or (torch.is_grad_enabled() and
+                                         (query.requires_grad or key.requires_grad or value.requires_grad)):
+        return _orig_sdpa(query, key, value, attn_mask, dropout_p, is_causal, *args, **kwargs)
+    q, k, v = query._meta, key._meta, value._meta
+    out = torch.empty(list(q.shape[:-1]) + [v.shape[-1]], dtype=q.dtype, device="meta")
+    attrs = {"heads": q.shape[-3] if q.dim() >= 3 else 1, "kv_heads": k.shape[-3] if k.dim() >= 3 else 1,
+             "head_dim": q.shape[-1], "causal": bool(is_causal), "masked": attn_mask is not None,
+             "_bhqk": q.numel() // max(1, q.shape[-1]) * (k.shape[-2] if k.dim() >= 2 else 1)}
+    return _S.call_python(_orig_sdpa, "scaled_dot_product_attention", "attention",
+                          (query, key, value, attn_mask, dropout_p, is_causal) + args, kwargs, out, attrs)
+
+
+# ====================================================================== module hooks
+
+def _pre_hook(mod, args):
+    S = _S
+    st = S.modstack
+    if not st:
+        lazy = any(type(a) is LazyTensor for a in args)
+        if not lazy:
+            for p in mod.parameters():
+                lazy = type(p) is LazyTensor
+                break
+        if not lazy:
+            for b in mod.buffers():
+                lazy = type(b) is LazyTensor
+                break
+        if lazy:
+            S.begin_forward(mod)
+    name = S.names.get(mod)
+    if name is None:
+        name = type(mod).__name__
+        if st:
+            name = f"{st[-1]}.{name}" if st[-1] else name
+        if S.step_active:
+            S.names[mod] = name
+    st.append(name)
+    if S.step_active:
+        S.cur.classes[name] = type(mod).__name__
+
+
+def _post_hook(mod, args, kwargs, out):
+    S = _S
+    st = S.modstack
+    if st:
+        st.pop()
+    if not st and S.step_active and S.root_mod is mod:
+        S.end_forward(mod, args, kwargs, out)
+
+
+def _pre_hook_timed(mod, args):
+    t0 = time.perf_counter()
+    r = _pre_hook(mod, args)
+    _S.stats["hook_s"] += time.perf_counter() - t0
+    return r
+
+
+def _post_hook_timed(mod, args, kwargs, out):
+    t0 = time.perf_counter()
+    r = _post_hook(mod, args, kwargs, out)
+    _S.stats["hook_s"] += time.perf_counter() - t0
+    return r
+
+
+_S = Session()
+_hooks = []
+
+
+def install():
+    """Registers the device, the SDPA interception and the module hooks (idempotent)."""
+    global DEVICE
+    if _hooks:
+        return
+    _register_backend()
+    DEVICE = torch.device(BACKEND, 0)
+    torch.nn.functional.scaled_dot_product_attention = _sdpa
+    timed = os.environ.get("GENIE_PROFILE_HOOKS") == "1"
+    _hooks.append(torch.nn.modules.module.register_module_forward_pre_hook(
+        _pre_hook_timed if timed else _pre_hook))
+    _hooks.append(torch.nn.modules.module.register_module_forward_hook(
+        _post_hook_timed if timed else _post_hook, with_kwargs=True, always_call=True))
+
+
+def session():
+    """The current capture session (borrowed)."""
+    return _S
+
+
+def new_session(name="capture"):
+    """Flushes the current session and starts a fresh one; returns the new one."""
+    global _S
+    _S.flush()
+    old_names = _S.names
+    _S = Session(name)
+    _S.names = {}
+    del old_names
+    return _S
