@@ -36,6 +36,7 @@ Design
 """
 import math
 import os
+import weakref
 import sys
 import time
 
@@ -142,6 +143,7 @@ class LazyTensor(torch.Tensor):
     _pname = None   # parameter / buffer name when it is a module's
     _root = None    # alias group [version, newest mutated alias]
     _rver = 0       # root version this tensor's _tr reflects
+    _alias = None   # the tensor this one is a tied copy of (same data, same trace tensor)
 
     __torch_function__ = torch._C._disabled_torch_function_impl
 
@@ -268,6 +270,8 @@ class _OpInfo:
             pass
         self.gop, self.fn = optable.lookup(self.name)
         self.attrs = optable.ATTRS.get(self.name)
+        if self.attrs is None and self.name.endswith("_"):
+            self.attrs = optable.ATTRS.get(self.name[:-1])
         sch = func._schema
         args = sch.arguments
         self.mut = [i for i, a in enumerate(args)
@@ -324,6 +328,17 @@ def _cpu_of(a):
     if isinstance(a, torch.device):
         return torch.device("cpu")
     return a
+
+
+def _upload_cpu(args):
+    out = []
+    for a in args:
+        if isinstance(a, torch.Tensor) and type(a) is not LazyTensor and a.dim() != 0:
+            a = _wrap(a.to("meta"), a.clone(), None)
+        elif type(a) in (list, tuple):
+            a = type(a)(_upload_cpu(a))
+        out.append(a)
+    return out
 
 
 class _MixedDevice(Exception):
@@ -400,6 +415,7 @@ class Session:
         self.step_active = False
         self.root_mod = None
         self.aten_seen = {}       # aten packet name -> genie op
+        self.buffers = set()      # names of module buffers (kind param, but not weights)
         self.lm_forwards = 0
         self.stats = {"ops": 0, "reads": 0, "flush_s": 0.0, "hook_s": 0.0}
         self.profile = False
@@ -427,6 +443,8 @@ class Session:
 
     def tid(self, t):
         """Local id in the current step of t's current version (importing it if needed)."""
+        if t._alias is not None and t._tr is None:
+            return self.tid(t._alias)
         root = t._root
         if t._rver != root[0] and root[1] is not None and root[1] is not t:
             self.refresh_alias(t)
@@ -504,6 +522,10 @@ class Session:
             margs = [_meta_of(a) for a in args]
             mkw = {k: _meta_of(v) for k, v in kwargs.items()}
         except _MixedDevice as e:
+            if info.gop == "index":  # CPU indices are allowed, as on any device: upload them
+                args = _upload_cpu(args)
+                kwargs = dict(zip(kwargs, _upload_cpu(list(kwargs.values()))))
+                return self.dispatch(func, args, kwargs)
             lib, user = _where()
             raise GenieUnsupportedOp(
                 f"expected all tensors on {BACKEND}, found one on {e.args[0].device}",
@@ -729,14 +751,26 @@ class Session:
             self.roots[id(root)] = root
             for n, m in root.named_modules():
                 self.names[m] = n
+            for n, b in root.named_buffers():
+                self.buffers.add(n)
+            self.flush()
+            tied = {}
             for n, p in list(root.named_parameters()) + list(root.named_buffers()):
-                if type(p) is LazyTensor and p._pname is None:
-                    p._pname = n
-                    r = p._tr
-                    if r is not None:
-                        rec = r.step.tensors[r.tid]
-                        if rec[T_KIND] == "input" and rec[T_MODULE] is None:
-                            rec[T_KIND], rec[T_STORAGE] = "param", n
+                if type(p) is not LazyTensor or p._pname is not None:
+                    continue
+                key = (p._val.data_ptr(), tuple(p._val.shape), p._val.stride()) if p._val is not None else None
+                first = tied.get(key) if key is not None else None
+                if first is not None and first is not p:
+                    p._pname, p._alias = first._pname, first
+                    continue
+                if key is not None:
+                    tied[key] = p
+                p._pname = n
+                r = p._tr
+                if r is not None:
+                    rec = r.step.tensors[r.tid]
+                    if rec[T_KIND] == "input" and rec[T_MODULE] is None:
+                        rec[T_KIND], rec[T_STORAGE] = "param", n
         self.step_active = True
         self.root_mod = root
 
@@ -840,6 +874,17 @@ def _h_copy_(S, func, args, kwargs):
     if type(dst) is LazyTensor and type(src) is not LazyTensor:
         # host -> device: the destination becomes a new leaf fed by the client
         S.flush()
+        if isinstance(src, torch.nn.Parameter) and dst._meta._base is None:
+            # Module.to converts a tied parameter once per owner; keep the tie:
+            # the second copy shares the first's storage (begin_forward then
+            # gives both one name and one trace tensor)
+            prev = _param_copies.get(src)
+            if prev is not None and prev[1] == src._version and prev[0].shape == dst._val.shape \
+                    and prev[0].stride() == dst._val.stride():
+                dst._val = prev[0]
+                dst._tr = None
+                return dst
+            _param_copies[src] = (dst._val, src._version)
         dst._val.copy_(src, *args[2:])
         dst._tr = None
         root = dst._root
@@ -866,6 +911,9 @@ def _h_alias(S, func, args, kwargs):
     t._pname = src._pname
     S.pending.append((func, args, kwargs, [(0, t)], None))
     return t
+
+
+_param_copies = None  # WeakIdKeyDictionary: CPU Parameter -> (weakref to its device copy, version)
 
 
 _HANDLERS = {
@@ -958,9 +1006,11 @@ _hooks = []
 
 def install():
     """Registers the device, the SDPA interception and the module hooks (idempotent)."""
-    global DEVICE
+    global DEVICE, _param_copies
     if _hooks:
         return
+    from torch.utils.weak import WeakIdKeyDictionary
+    _param_copies = WeakIdKeyDictionary()
     _register_backend()
     DEVICE = torch.device(BACKEND, 0)
     torch.nn.functional.scaled_dot_product_attention = _sdpa

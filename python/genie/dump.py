@@ -185,6 +185,8 @@ def build_trace(session):
         raise ValueError("the session recorded nothing: no op ran on remote_accelerator")
     model = dict(session.model)
     model.setdefault("aten_ops", dict(sorted(session.aten_seen.items())))
+    used = {t["storage"] for st in steps for t in st["tensors"] if t["kind"] == "param"}
+    model.setdefault("buffers", sorted(used & session.buffers))
     return {"schema": "genie.srg", "version": "1.0", "name": session.name,
             "source": f"capture torch-{torch.__version__.split('+')[0]}", "model": model, "steps": steps}
 

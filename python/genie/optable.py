@@ -90,7 +90,9 @@ for _n in ("sum mean amax amin max min argmax argmin topk sort cumsum cumprod pr
     ATEN[_n] = (_R, _n)
 for _n in ("index index_select gather scatter scatter_add scatter_reduce index_put index_put_ "
            "_index_put_impl_ index_copy index_copy_ index_add masked_scatter masked_select take "
-           "slice_scatter select_scatter nonzero repeat_interleave isin _unsafe_index").split():
+           "slice_scatter select_scatter nonzero repeat_interleave isin _unsafe_index _unique2 unique "
+           "unique_consecutive upsample_nearest2d upsample_bilinear2d upsample_bicubic2d "
+           "_upsample_nearest_exact2d _upsample_bilinear2d_aa grid_sampler_2d").split():
     ATEN[_n] = (_I, _n)
 for _n in ("zeros ones full arange empty zeros_like ones_like full_like empty_like new_zeros "
            "new_ones new_full new_empty fill fill_ zero_ scalar_tensor linspace eye normal_ "
@@ -108,8 +110,14 @@ IGNORED = {"_assert_async", "_assert_tensor_metadata", "_functional_assert_async
 
 
 def lookup(name):
-    """(genie_op, fn) for an aten packet name; ("opaque", None) when not in the table."""
-    return ATEN.get(name, ("opaque", None))
+    """(genie_op, fn) for an aten packet name; ("opaque", None) when not in the table.
+
+    In-place variants (``add_``) map like their functional op.
+    """
+    r = ATEN.get(name)
+    if r is None and name.endswith("_") and not name.startswith("_"):
+        r = ATEN.get(name[:-1])
+    return r or ("opaque", None)
 
 
 # ------------------------------------------------------------------ attrs

@@ -119,12 +119,15 @@ def validate(tr):
 
 
 def summary(tr):
-    """Totals used by tests and reports: flops, param bytes (distinct storages), nodes, opaque share."""
+    """Totals used by tests and reports: flops, param bytes (distinct storages, module buffers
+    such as GPT-2's causal-mask ``attn.bias`` excluded: they are listed in model.buffers),
+    nodes, opaque count."""
     flops = sum(n["flops"] for st in tr["steps"] for n in st["nodes"])
     params = {}
+    buffers = set((tr.get("model") or {}).get("buffers") or ())
     for st in tr["steps"]:
         for t in st["tensors"]:
-            if t["kind"] == "param":
+            if t["kind"] == "param" and t["storage"] not in buffers:
                 params[t["storage"]] = t["bytes"]
     nodes = sum(len(st["nodes"]) for st in tr["steps"])
     opaque = sum(1 for st in tr["steps"] for n in st["nodes"] if n["op"] == "opaque")
