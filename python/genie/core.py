@@ -624,7 +624,7 @@ class Session:
             gop, attrs = "copy", {"fn": "to"}
         if outs:
             self.add_node(gop, ins, outs, attrs, name, where)
-        self.pending.append((func, args, kwargs, new_lazy, where))
+        self.pending.append((func, args, kwargs, new_lazy, where, self.modstack[-1] if self.modstack else ""))
         if info.random:
             self.flush()
         if single:
@@ -691,7 +691,7 @@ class Session:
         t._tr = _TRef(self.cur, i)
         where = _where()
         self.add_node(gop, ins, [i], attrs, name, where)
-        self.pending.append((fn, args, kwargs, [(0, t)], where))
+        self.pending.append((fn, args, kwargs, [(0, t)], where, self.modstack[-1] if self.modstack else ""))
         return t
 
     # ---------------------------------------------------------------- execution
@@ -712,13 +712,13 @@ class Session:
         self.pending = []
         self.in_flush = True
         try:
-            for func, args, kwargs, outs, where in pend:
+            for func, args, kwargs, outs, where, module in pend:
                 cargs = [_cpu_of(a) for a in args]
                 ckw = {k: _cpu_of(v) for k, v in kwargs.items()} if kwargs else kwargs
                 try:
                     res = func(*cargs, **ckw)
                 except Exception as e:
-                    raise self._exec_error(func, e, where, "") from e
+                    raise self._exec_error(func, e, where, module) from e
                 if outs:
                     if len(outs) == 1 and outs[0][0] == 0 and not isinstance(res, (tuple, list)):
                         outs[0][1]._val = res
@@ -909,7 +909,7 @@ def _h_alias(S, func, args, kwargs):
     t._tr = src._tr
     t._rver = src._rver
     t._pname = src._pname
-    S.pending.append((func, args, kwargs, [(0, t)], None))
+    S.pending.append((func, args, kwargs, [(0, t)], None, ""))
     return t
 
 
@@ -977,13 +977,13 @@ def _pre_hook(mod, args):
         S.cur.classes[name] = type(mod).__name__
 
 
-def _post_hook(mod, args, kwargs, out):
+def _post_hook(mod, args, kwargs, out=None):
     S = _S
     st = S.modstack
     if st:
         st.pop()
     if not st and S.step_active and S.root_mod is mod:
-        S.end_forward(mod, args, kwargs, out)
+        S.end_forward(mod, args, kwargs or {}, out)
 
 
 def _pre_hook_timed(mod, args):
@@ -993,7 +993,7 @@ def _pre_hook_timed(mod, args):
     return r
 
 
-def _post_hook_timed(mod, args, kwargs, out):
+def _post_hook_timed(mod, args, kwargs, out=None):
     t0 = time.perf_counter()
     r = _post_hook(mod, args, kwargs, out)
     _S.stats["hook_s"] += time.perf_counter() - t0

@@ -1,0 +1,132 @@
+"""The device itself: registration, laziness, materialisation, aliasing, errors."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import genie
+from genie import GenieExecutionError, GenieUnsupportedDtype, GenieUnsupportedOp
+from genie.core import LazyTensor
+
+DEV = "remote_accelerator"
+
+
+def test_device_registered():
+    x = torch.randn(2, 3, device=DEV)
+    assert isinstance(x, LazyTensor)
+    assert x.device.type == DEV
+    assert torch.ones(3).to(DEV).device.type == DEV
+    assert nn.Linear(2, 2).to(DEV).weight.device.type == DEV
+
+
+def test_ops_are_deferred_until_read():
+    with genie.capture("lazy") as cap:
+        x = torch.ones(4).to(DEV)
+        y = (x * 3 + 1).sum()
+        assert cap.session.pending, "ops should be pending before a read"
+        assert y.item() == 16.0
+        assert not cap.session.pending
+    tr = cap.trace()
+    assert genie.validate(tr) == []
+    assert [r["reason"] for r in tr["steps"][0]["reads"]] == ["item"]
+    assert tr["steps"][0]["reads"][0]["source"].endswith("test_device.py:%d" % (test_ops_are_deferred_until_read.__code__.co_firstlineno + 5))
+
+
+def test_mlp_bit_identical_and_trace():
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 8), nn.Softmax(-1))
+    x = torch.randn(5, 16)
+    with torch.no_grad():
+        ref = m(x)
+        with genie.capture("mlp") as cap:
+            out = m.to(DEV)(x.to(DEV)).cpu()
+    assert torch.equal(ref, out)
+    tr = cap.trace()
+    assert genie.validate(tr) == []
+    ops = [n["op"] for n in tr["steps"][0]["nodes"]]
+    assert ops.count("matmul") == 2 and "softmax" in ops
+    params = {t["storage"] for t in tr["steps"][0]["tensors"] if t["kind"] == "param"}
+    assert params == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    mm = next(n for n in tr["steps"][0]["nodes"] if n["op"] == "matmul")
+    assert mm["flops"] == 2 * 5 * 32 * 16 + 5 * 32 and mm["module"] == "0"
+
+
+def test_every_read_kind():
+    with genie.capture("reads") as cap:
+        x = torch.arange(6, device=DEV).float().view(2, 3)
+        assert x.tolist() == [[0, 1, 2], [3, 4, 5]]
+        np.testing.assert_array_equal(x.numpy(), np.arange(6).reshape(2, 3))
+        assert torch.equal(x.cpu(), torch.arange(6).float().view(2, 3))
+        assert bool(x.sum() > 1)
+        assert int(x[1, 1]) == 4 and float(x[0, 2]) == 2.0
+        assert "device='remote_accelerator:0'" in repr(x)
+        if x.max() > 4:     # implicit: Python control flow on a value
+            branch = True
+        assert branch
+        assert [0, 1, 2, 3][x[0, 1].long()] == 1
+        assert f"{x.sum():.1f}" == "15.0"
+    reasons = [r["reason"] for st in cap.trace()["steps"] for r in st["reads"]]
+    for r in ("tolist", "numpy", "cpu", "bool", "int", "float", "print", "index"):
+        assert r in reasons, r
+    assert all("source" in r for st in cap.trace()["steps"] for r in st["reads"])
+
+
+def test_inplace_through_views_matches_eager():
+    def prog(dev):
+        a = torch.zeros(4, 4, device=dev)
+        b = a + 1                   # recorded before the mutation
+        v = a[:, 1]                 # a view
+        v.add_(5)                   # writes through the view into a
+        a[2] = 7                    # index_put / copy into a view
+        c = a * 2 + b
+        d = v * 1                   # v sees the write of a[2]
+        return torch.cat([c.flatten(), d])
+    ref = prog("cpu")
+    with genie.capture("views") as cap:
+        out = prog(DEV).cpu()
+    assert torch.equal(ref, out)
+    assert genie.validate(cap.trace()) == []
+
+
+def test_random_factories_follow_the_cpu_generator():
+    torch.manual_seed(3)
+    ref = torch.randn(3, 3) + torch.rand(3, 3)
+    torch.manual_seed(3)
+    out = (torch.randn(3, 3, device=DEV) + torch.rand(3, 3, device=DEV)).cpu()
+    assert torch.equal(ref, out)
+
+
+def test_unsupported_dtype_names_line_and_hint():
+    with pytest.raises(GenieUnsupportedDtype) as e:
+        torch.zeros(2, dtype=torch.complex64).to(DEV)
+    msg = str(e.value)
+    assert "complex64" in msg and "test_device.py" in msg and "hint" in msg
+
+
+def test_unsupported_op_names_op_module_and_line():
+    class M(nn.Module):
+        def forward(self, x):
+            return x.unsqueeze_(0)
+    m = M()
+    x = torch.ones(3, device=DEV)
+    with pytest.raises(GenieUnsupportedOp) as e:
+        m(x)
+    msg = str(e.value)
+    assert "unsqueeze_" in msg and "test_device.py" in msg and "out-of-place" in msg
+
+
+def test_deferred_failure_names_op_module_and_line():
+    emb = nn.Sequential(nn.Embedding(10, 4)).to(DEV)
+    idx = torch.tensor([3, 12]).to(DEV)       # 12 is out of range: fails only at execution
+    with torch.no_grad():
+        y = emb(idx)
+    with pytest.raises(GenieExecutionError) as e:
+        y.sum().item()
+    msg = str(e.value)
+    assert "embedding" in msg and "test_device.py" in msg and "hint" in msg and "module: 0" in msg
+    assert "IndexError" in msg or "index out of range" in msg
+
+
+def test_mixed_devices_refused_like_eager():
+    with pytest.raises(GenieUnsupportedOp):
+        torch.ones(3, device=DEV) + torch.ones(3)
