@@ -394,6 +394,10 @@ class Step:
         self.root = None
         self.counts = {}
         self.classes = {}     # module path -> class name (for hints / intent)
+        self.fwd_t0 = None    # forward region (step cache): tensor / node / read ranges, slots
+        self.fwd_t1 = self.fwd_n0 = self.fwd_n1 = self.fwd_reads = self.fwd_r0 = None
+        self.arg_ids = self.arg_paths = self.out_ids = self.out_paths = None
+        self.replayed = False
         self.t0 = time.perf_counter()
 
 
@@ -420,6 +424,9 @@ class Session:
         self.stats = {"ops": 0, "reads": 0, "flush_s": 0.0, "hook_s": 0.0}
         self.profile = False
         self._opinfo = {}
+        self.step_cache = os.environ.get("GENIE_STEP_CACHE", "1") != "0"
+        self.root_caches = {}     # id(root) -> stepcache.RootCache
+        self.replaying = False
 
     # ---------------------------------------------------------------- errors
     def check_dtype(self, dtype, opname):
@@ -512,6 +519,10 @@ class Session:
         return info
 
     def dispatch(self, func, args, kwargs):
+        if self.replaying:
+            raise GenieUnsupportedOp(
+                "step cache: a lazy tensor the cache did not swap was used while replaying a decode step",
+                op=str(func), hint="set GENIE_STEP_CACHE=0 to capture every step op by op")
         h = _HANDLERS.get(func)
         if h is not None:
             return h(self, func, args, kwargs)
@@ -773,6 +784,111 @@ class Session:
                         rec[T_KIND], rec[T_STORAGE] = "param", n
         self.step_active = True
         self.root_mod = root
+        if self.step_cache and hasattr(root, "prepare_inputs_for_generation"):
+            from . import stepcache
+            stepcache.install_forward(self, root)
+
+    # ---------------------------------------------------------------- step cache
+    def forward_call(self, root, orig, args, kwargs):
+        """Root forward (LLM): capture op by op, or replay a cached decode step."""
+        from . import stepcache
+        st = self.cur
+        if not self.step_active or self.root_mod is not root or self.replaying or not self.step_cache:
+            return orig(*args, **kwargs)
+        rc = self.root_caches.get(id(root))
+        if rc is None:
+            rc = self.root_caches[id(root)] = stepcache.RootCache(root)
+        self._learn(rc)
+        flat = stepcache.lazies((args, kwargs))
+        st.arg_ids = [self.tid(t) for _, t in flat]
+        st.arg_paths = [p for p, _ in flat]
+        st.fwd_t0, st.fwd_n0, st.fwd_r0 = len(st.tensors), len(st.nodes), len(st.reads)
+        r0 = st.fwd_r0
+        tpl = rc.template
+        if tpl is not None:
+            pred = tpl.predict()
+            if [list(t._meta.shape) for _, t in flat] == pred[3] and \
+                    [p for p, _ in flat] == tpl.base.argpaths:
+                return self._replay(rc, tpl, pred, orig, args, kwargs)
+            rc.template = None
+            rc.regions = []
+        out = orig(*args, **kwargs)
+        st.fwd_t1, st.fwd_n1, st.fwd_reads = len(st.tensors), len(st.nodes), len(st.reads) - r0
+        oflat = stepcache.lazies(out)
+        st.out_ids = [self.tid(t) for _, t in oflat]
+        st.out_paths = [p for p, _ in oflat]
+        st.fwd_t1 = max(st.fwd_t1, len(st.tensors))
+        return out
+
+    def _learn(self, rc):
+        """Feeds the previous step's region (if a captured decode step) to the template learner."""
+        from . import stepcache
+        if len(self.steps) < 2 or rc.template is not None:
+            return
+        prev = self.steps[-2]
+        if prev.phase != "decode" or prev.fwd_t1 is None or prev.replayed:
+            rc.regions = []
+            return
+        rc.regions.append(stepcache._Region(prev))
+        rc.regions = rc.regions[-3:]
+        if len(rc.regions) == 3 and stepcache.Template.fits(*rc.regions):
+            rc.template = stepcache.Template(*rc.regions)
+
+    def _replay(self, rc, tpl, pred, orig, args, kwargs):
+        from . import stepcache
+        st = self.cur
+        self.flush()
+        tensors, nodes, outs, _ = pred
+        swaps = rc.swap_list()
+        saved = [(d, k, d[k]) for d, k, _ in swaps]
+        to_cpu = lambda p, t: t._val if type(t) is LazyTensor else t  # noqa: E731
+        self.replaying = True
+        try:
+            for d, k, v in swaps:
+                d[k] = v._val
+            cargs = stepcache._visit(list(args), to_cpu)
+            ckw = stepcache._visit(dict(kwargs), to_cpu)
+            out = orig(*cargs, **ckw)
+        finally:
+            for d, k, v in saved:
+                d[k] = v
+            self.replaying = False
+        base = len(st.tensors)
+        for (dt, shape, kind, storage, module), dtt in zip(tensors, tpl.base.dtypes):
+            st.tensors.append([dtt, shape, kind, storage, module, False])
+        ids = st.arg_ids
+
+        def m(x):
+            return base + x[1] if x[0] == "r" else ids[x[1]]
+        for (op, ins, outs_, attrs), (mod, aten_name), (src, user, o) in zip(
+                nodes, zip(tpl.base.modules, tpl.base.atens), tpl.base.srcs):
+            st.nodes.append([op, [m(i) for i in ins], [m(i) for i in outs_], attrs, mod, src, user, aten_name, o])
+        for rid, reason, src in tpl.base.reads:
+            st.reads.append((m(rid), reason, src))
+        self.stats["ops"] += len(nodes)
+        self.stats["replayed_steps"] = self.stats.get("replayed_steps", 0) + 1
+        outs_ids = [m(x) for x in outs]
+        k = [0]
+
+        def wrap(p, t):
+            if type(t) is LazyTensor or not isinstance(t, torch.Tensor):
+                return t
+            lt = _wrap(t.to("meta"), t, None)
+            if k[0] < len(outs_ids):
+                lt._tr = _TRef(st, outs_ids[k[0]])
+            k[0] += 1
+            return lt
+        out = stepcache._visit(out, wrap)
+        if k[0] != len(outs_ids):
+            raise GenieExecutionError("step cache: the replayed forward returned a different structure",
+                                      hint="set GENIE_STEP_CACHE=0 to capture every step op by op")
+        st.fwd_t1 = len(st.tensors)
+        st.fwd_n1 = len(st.nodes)
+        st.fwd_reads = len(tpl.base.reads)
+        st.replayed = True
+        tpl.advance()
+        rc.replays += 1
+        return out
 
     def end_forward(self, root, args, kwargs, out):
         st = self.cur

@@ -1,0 +1,222 @@
+"""Step-graph cache: repeated LLM decode steps are executed once, not traced op by op.
+
+A decode step's structure repeats; only sizes that grow with the KV cache
+change, and they change by the same amount each step.  So once three
+consecutive decode steps of one model have been captured op by op, the
+cache holds a *template* of the forward region (its tensors and nodes,
+with the forward's tensor arguments and results as numbered slots), and
+it has checked that every number in the template (shapes, attributes)
+moves affinely: step3 == 2*step2 - step1, exactly.
+
+Later decode steps then run the model's unmodified forward *eagerly on the
+CPU* (parameters, buffers and the KV cache swapped to their CPU values for
+the call), so no op goes through __torch_dispatch__; the step's trace is
+the template instantiated at the next point of the progression, and the
+results are wrapped back into lazy tensors.  Guards: the same argument
+structure, dtypes, and argument shapes equal to the predicted ones; on any
+mismatch the step is captured op by op and the template relearned.
+
+The values are those of eager CPU execution of the same forward, so
+outputs stay bit-identical; the ops outside forward (generate's logits
+processing, sampling, stopping criteria) are still captured live.
+"""
+import functools
+
+import torch
+
+from . import core
+
+_NUM = (int, float)
+
+
+def _flatten(x, nums):
+    """Replaces numbers in a nested structure by '#', appending them to nums."""
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        return x
+    if isinstance(x, _NUM):
+        nums.append(x)
+        return "#"
+    if isinstance(x, (list, tuple)):
+        return tuple(_flatten(v, nums) for v in x)
+    if isinstance(x, dict):
+        return tuple((k, _flatten(v, nums)) for k, v in x.items())
+    return repr(x)
+
+
+class _Region:
+    """The forward region of one captured step, in slot form."""
+
+    def __init__(self, st):
+        t0, t1, n0, n1 = st.fwd_t0, st.fwd_t1, st.fwd_n0, st.fwd_n1
+        argpos = {}
+        for k, i in enumerate(st.arg_ids):
+            argpos.setdefault(i, k)
+        self.ok = True
+
+        def rid(x):
+            if t0 <= x < t1:
+                return ("r", x - t0)
+            if x in argpos:
+                return ("a", argpos[x])
+            self.ok = False
+            return ("x", x)
+        T = core
+        self.tensors = [(r[T.T_DTYPE][0], list(r[T.T_SHAPE]), r[T.T_KIND], r[T.T_STORAGE], r[T.T_MODULE])
+                        for r in st.tensors[t0:t1]]
+        self.dtypes = [r[T.T_DTYPE] for r in st.tensors[t0:t1]]
+        self.nodes = [(n[T.N_OP], [rid(i) for i in n[T.N_INS]], [rid(o) for o in n[T.N_OUTS]],
+                       dict(n[T.N_ATTRS]) if n[T.N_ATTRS] else None, n[T.N_MODULE], n[T.N_ATEN])
+                      for n in st.nodes[n0:n1]]
+        self.srcs = [(n[T.N_SRC], n[T.N_USER], n[T.N_ORD]) for n in st.nodes[n0:n1]]
+        self.outs = [rid(x) for x in st.out_ids]
+        r0 = st.fwd_r0
+        self.reads = [(rid(r[0]), r[1], r[2]) for r in st.reads[r0:r0 + (st.fwd_reads or 0)]]
+        self.argshapes = [list(st.tensors[i][T.T_SHAPE]) for i in st.arg_ids]
+        self.argdtypes = [st.tensors[i][T.T_DTYPE] for i in st.arg_ids]
+        self.argpaths = st.arg_paths
+        self.outpaths = st.out_paths
+        nums = []
+        self.skel = _flatten((self.tensors, [(n[0], n[1], n[2], n[3]) for n in self.nodes], self.outs,
+                              self.argshapes), nums)
+        self.nums = nums
+        self.modules = [n[4] for n in self.nodes]
+        self.atens = [n[5] for n in self.nodes]
+
+
+class Template:
+    """Three consecutive decode regions that progress affinely; instantiates the next ones."""
+
+    def __init__(self, r1, r2, r3):
+        self.base = r3
+        self.delta = [b - a for a, b in zip(r2.nums, r3.nums)]
+        self.k = 0   # steps instantiated after r3
+
+    @staticmethod
+    def fits(r1, r2, r3):
+        if not (r1.ok and r2.ok and r3.ok):
+            return False
+        if not (r1.skel == r2.skel == r3.skel and len(r1.nums) == len(r2.nums) == len(r3.nums)):
+            return False
+        if not (r1.modules == r2.modules == r3.modules and r1.atens == r2.atens == r3.atens
+                and [r[:2] for r in r1.reads] == [r[:2] for r in r2.reads] == [r[:2] for r in r3.reads]
+                and r1.argpaths == r2.argpaths == r3.argpaths and r1.outpaths == r2.outpaths == r3.outpaths
+                and r1.argdtypes == r2.argdtypes == r3.argdtypes and r1.dtypes == r2.dtypes == r3.dtypes):
+            return False
+        return all(c - b == b - a for a, b, c in zip(r1.nums, r2.nums, r3.nums))
+
+    def predict(self):
+        """(tensors, nodes, outs, argshapes) for the next step (not yet committed)."""
+        k = self.k + 1
+        nums = [b + d * k for b, d in zip(self.base.nums, self.delta)]
+        it = iter(nums)
+        tensors, nodes, outs, argshapes = _rebuild(self.base.skel, it)
+        return tensors, nodes, outs, argshapes
+
+    def advance(self):
+        self.k += 1
+
+
+def _rebuild(skel, it):
+    """Inverse of _flatten for the fixed layout used by _Region.skel."""
+    tensors_s, nodes_s, outs_s, argshapes_s = skel
+    tensors = [(t[0], [next(it) for _ in t[1]], t[2], t[3], t[4]) for t in tensors_s]
+    nodes = []
+    for op, ins, outs, attrs in nodes_s:
+        ins = [(s, next(it)) for s, _ in ins]
+        outs = [(s, next(it)) for s, _ in outs]
+        a = None
+        if attrs is not None:
+            a = {}
+            for key, v in attrs:
+                a[key] = _rebuild_val(v, it)
+        nodes.append((op, ins, outs, a))
+    outs = [(s, next(it)) for s, _ in outs_s]
+    argshapes = [[next(it) for _ in sh] for sh in argshapes_s]
+    return tensors, nodes, outs, argshapes
+
+
+def _rebuild_val(v, it):
+    if v == "#":
+        return next(it)
+    if isinstance(v, tuple):
+        return [_rebuild_val(x, it) for x in v]
+    return v
+
+
+# ---------------------------------------------------------------------- object traversal
+
+def _visit(obj, fn, path=(), depth=0):
+    """Calls fn(path, tensor) -> tensor on every tensor in obj (lists, tuples, dicts,
+    ModelOutputs, cache objects), replacing in place where the container allows; returns obj."""
+    if isinstance(obj, torch.Tensor):
+        return fn(path, obj)
+    if depth > 5:
+        return obj
+    if isinstance(obj, list):
+        for i, x in enumerate(obj):
+            obj[i] = _visit(x, fn, path + (i,), depth + 1)
+        return obj
+    if isinstance(obj, tuple):
+        new = [_visit(x, fn, path + (i,), depth + 1) for i, x in enumerate(obj)]
+        if hasattr(obj, "_fields"):
+            return type(obj)(*new)
+        return type(obj)(new) if type(obj) is not tuple else tuple(new)
+    if isinstance(obj, dict):
+        for k in list(obj.keys()):
+            v = obj[k]
+            nv = _visit(v, fn, path + (str(k),), depth + 1)
+            if nv is not v:
+                obj[k] = nv
+        return obj
+    if hasattr(obj, "__dict__") and not isinstance(obj, (torch.nn.Module, type)) and \
+            (depth == 1 or any(s in type(obj).__name__ for s in ("Cache", "Layer"))):
+        for k, v in list(vars(obj).items()):
+            if isinstance(v, (torch.Tensor, list, tuple, dict)) or hasattr(v, "__dict__"):
+                nv = _visit(v, fn, path + (k,), depth + 1)
+                if nv is not v:
+                    setattr(obj, k, nv)
+    return obj
+
+
+def lazies(obj):
+    out = []
+    _visit(obj, lambda p, t: (out.append((p, t)) if type(t) is core.LazyTensor else None) or t)
+    return out
+
+
+# ---------------------------------------------------------------------- per-root state
+
+class RootCache:
+    def __init__(self, root):
+        self.root = root
+        self.regions = []        # last captured decode regions (at most 3)
+        self.template = None
+        self.swaps = None
+        self.replays = 0
+
+    def swap_list(self):
+        if self.swaps is None:
+            sw = []
+            for m in self.root.modules():
+                for d in ("_parameters", "_buffers"):
+                    for k, v in getattr(m, d).items():
+                        if type(v) is core.LazyTensor:
+                            sw.append((getattr(m, d), k, v))
+                for k, v in vars(m).items():
+                    if type(v) is core.LazyTensor:
+                        sw.append((m.__dict__, k, v))
+            self.swaps = sw
+        return self.swaps
+
+
+def install_forward(S, root):
+    """Wraps root.forward (instance attribute) so decode steps can be replayed."""
+    if getattr(root, "_genie_wrapped", False):
+        return
+    orig = root.forward
+
+    @functools.wraps(orig)
+    def forward(*args, **kwargs):
+        return core._S.forward_call(root, orig, args, kwargs)
+    root.forward = forward
+    root._genie_wrapped = True
