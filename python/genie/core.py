@@ -34,6 +34,7 @@ Design
   gets a ``view`` node from the newest version, so the trace's data
   dependencies stay right under mutation.
 """
+import gc
 import math
 import os
 import weakref
@@ -219,9 +220,19 @@ def _category(code):
     return c
 
 
+_src_cache = {}
+
+
 def _fmt_src(loc):
     if loc is None:
         return None
+    s = _src_cache.get(loc)
+    if s is None:
+        s = _src_cache[loc] = _fmt_src_uncached(loc)
+    return s
+
+
+def _fmt_src_uncached(loc):
     code, line = loc
     fn = os.path.abspath(code.co_filename)
     for marker in ("site-packages" + os.sep, "dist-packages" + os.sep):
@@ -237,16 +248,27 @@ def _fmt_src(loc):
 
 
 def _where():
-    """(innermost non-internal frame, innermost user frame) as (code, line) pairs."""
+    """(innermost non-internal frame, innermost user frame) as (code, line) pairs.
+
+    Inside a top-level forward the user frame is the one that called the
+    model, found once per forward (begin_forward); the walk stops at the
+    first frame outside genie and torch.
+    """
     f = sys._getframe(2)
     lib = None
+    cat = _code_cat
     while f is not None:
-        c = _category(f.f_code)
+        code = f.f_code
+        c = cat.get(code)
+        if c is None:
+            c = _category(code)
         if c:
             if lib is None:
-                lib = (f.f_code, f.f_lineno)
+                lib = (code, f.f_lineno)
+                if c == 1 and _S.fwd_user is not None:
+                    return lib, _S.fwd_user
             if c == 2:
-                return lib, (f.f_code, f.f_lineno)
+                return lib, (code, f.f_lineno)
         f = f.f_back
     return lib, lib
 
@@ -341,6 +363,83 @@ def _upload_cpu(args):
     return out
 
 
+# ---- memoised shape propagation
+#
+# Meta kernels of many aten ops are Python decompositions (~100 us each).
+# Output metadata depends only on the inputs' metadata and the other
+# arguments, so it is memoised: key = (op, per-argument signature), value =
+# per output (shape, stride, offset, dtype, multi).  Replaying a hit builds
+# the meta output directly: a view of the aliased input (views, so _base and
+# aliasing stay right) or a fresh empty_strided meta tensor.
+
+_meta_cache = {}
+
+
+def _sig(a):
+    t = type(a)
+    if t is LazyTensor:
+        m = a._meta
+        return (1, m.shape, m.stride(), m.storage_offset(), m.dtype, m._base is not None)
+    if t is list or t is tuple:
+        return (2,) + tuple(_sig(x) for x in a)
+    if isinstance(a, torch.Tensor):
+        return None            # CPU tensors (mixed devices, scalars) take the slow path
+    if t is float or t is int or t is bool or a is None or t is str:
+        return (t, a)
+    if isinstance(a, (torch.dtype, torch.device, torch.layout, torch.memory_format)):
+        return a
+    return None
+
+
+def _meta_key(func, args, kwargs):
+    try:
+        sa = tuple(_sig(a) for a in args)
+        if None in sa:
+            return None
+        if kwargs:
+            sk = tuple((k, _sig(v)) for k, v in kwargs.items())
+            if any(v is None for _, v in sk):
+                return None
+            return (func, sa, sk)
+        return (func, sa)
+    except TypeError:
+        return None
+
+
+def _meta_summary(mout):
+    single = not isinstance(mout, (tuple, list))
+    outs = [mout] if single else list(mout)
+    summ = []
+    for m in outs:
+        if isinstance(m, torch.Tensor):
+            summ.append((tuple(m.shape), m.stride(), m.storage_offset(), m.dtype))
+        else:
+            summ.append(("v", m))
+    return (single, type(mout) if not single else None, tuple(summ))
+
+
+def _meta_replay(hit, info, args, kwargs):
+    single, typ, summ = hit
+    outs = []
+    for k, sm in enumerate(summ):
+        if sm[0] == "v":
+            outs.append(sm[1])
+            continue
+        shape, stride, off, dtype = sm
+        tgt, write = info.ret_alias[k] if k < len(info.ret_alias) else (None, False)
+        if tgt is not None:
+            src = args[tgt[1]] if tgt[0] == "arg" else kwargs[tgt[1]]
+            if write:
+                outs.append(src._meta)
+            else:
+                outs.append(src._meta.as_strided(shape, stride, off))
+        else:
+            outs.append(torch.empty_strided(shape, stride, dtype=dtype, device="meta"))
+    if single:
+        return outs[0]
+    return typ(outs) if typ is not list else outs
+
+
 class _MixedDevice(Exception):
     pass
 
@@ -375,7 +474,7 @@ class _TRef:
 
 
 # tensor record fields (lists, for speed)
-T_DTYPE, T_SHAPE, T_KIND, T_STORAGE, T_MODULE, T_EXT = range(6)
+T_DTYPE, T_SHAPE, T_KIND, T_STORAGE, T_MODULE, T_EXT, T_NODE = range(7)
 # node record fields
 N_OP, N_INS, N_OUTS, N_ATTRS, N_MODULE, N_SRC, N_USER, N_ATEN, N_ORD = range(9)
 
@@ -398,6 +497,14 @@ class Step:
         self.fwd_t1 = self.fwd_n0 = self.fwd_n1 = self.fwd_reads = self.fwd_r0 = None
         self.arg_ids = self.arg_paths = self.out_ids = self.out_paths = None
         self.replayed = False
+        self.state_imports = 0    # state leaves imported from earlier steps
+        self.deferred = []        # step-cache regions reserved, built by expand()
+
+    def expand(self):
+        """Builds the records of replayed forward regions (step cache)."""
+        d, self.deferred = self.deferred, []
+        for tpl, k, arg_ids, base, nbase in d:
+            tpl.expand(self, k, arg_ids, base, nbase)
         self.t0 = time.perf_counter()
 
 
@@ -427,6 +534,9 @@ class Session:
         self.step_cache = os.environ.get("GENIE_STEP_CACHE", "1") != "0"
         self.root_caches = {}     # id(root) -> stepcache.RootCache
         self.replaying = False
+        self.gc_paused = False
+        self.fwd_user = None      # the user frame that called the current top-level forward
+        self.gc_frozen = False
 
     # ---------------------------------------------------------------- errors
     def check_dtype(self, dtype, opname):
@@ -445,7 +555,7 @@ class Session:
         if dt is None:
             self.check_dtype(meta.dtype, "?")
         st = self.cur
-        st.tensors.append([dt, list(meta.shape), kind, storage, module, False])
+        st.tensors.append([dt, list(meta.shape), kind, storage, module, False, -1])
         return len(st.tensors) - 1
 
     def tid(self, t):
@@ -481,12 +591,17 @@ class Session:
             prec[T_KIND] = "state"
             prec[T_STORAGE] = r.storage
             i = self.new_tensor(t._meta, "state", r.storage)
+            st.state_imports += 1
         r.imp_step = st
         r.imp_tid = i
         return i
 
     def _state_name(self, r, prec):
-        for n in r.step.nodes:
+        k = prec[T_NODE]
+        if k >= 0 and r.step.nodes[k] is None:
+            r.step.expand()
+        if k >= 0:
+            n = r.step.nodes[k]
             if r.tid in n[N_OUTS]:
                 return f"{n[N_MODULE] or 'client'}.{n[N_ATEN]}.{n[N_ORD]}.{n[N_OUTS].index(r.tid)}"
         return f"client.s{r.step.index}.t{r.tid}"
@@ -507,9 +622,12 @@ class Session:
         o = st.counts.get(key, 0)
         st.counts[key] = o + 1
         lib, user = where if where is not None else _where()
+        k = len(st.nodes)
         st.nodes.append([gop, ins, outs, attrs, mod, lib, user, aten_name, o])
         for i in outs:
-            st.tensors[i][T_MODULE] = mod
+            rec = st.tensors[i]
+            rec[T_MODULE] = mod
+            rec[T_NODE] = k
 
     # ---------------------------------------------------------------- dispatch
     def opinfo(self, func):
@@ -529,6 +647,12 @@ class Session:
         info = self.opinfo(func)
         if info.ignored:
             return None if not func._schema.returns else self.eager(func, args, kwargs, info, read=False)
+        # shape propagation: memoised on (op, input metadata, other arguments)
+        key = _meta_key(func, args, kwargs)
+        if key is not None:
+            hit = _meta_cache.get(key)
+            if hit is not None:
+                return self.record(func, info, args, kwargs, None, _meta_replay(hit, info, args, kwargs))
         try:
             margs = [_meta_of(a) for a in args]
             mkw = {k: _meta_of(v) for k, v in kwargs.items()}
@@ -550,6 +674,8 @@ class Session:
         if not isinstance(mout, torch.Tensor) and not (
                 isinstance(mout, (tuple, list)) and any(isinstance(m, torch.Tensor) for m in mout)):
             return self.eager(func, args, kwargs, info, read=True)
+        if key is not None and len(_meta_cache) < 200000:
+            _meta_cache[key] = _meta_summary(mout)
         return self.record(func, info, args, kwargs, margs, mout)
 
     def record(self, func, info, args, kwargs, margs, mout):
@@ -724,7 +850,8 @@ class Session:
         self.in_flush = True
         try:
             for func, args, kwargs, outs, where, module in pend:
-                cargs = [_cpu_of(a) for a in args]
+                cargs = [a._val if type(a) is LazyTensor else (_cpu_of(a) if type(a) in (list, tuple) else a)
+                         for a in args]
                 ckw = {k: _cpu_of(v) for k, v in kwargs.items()} if kwargs else kwargs
                 try:
                     res = func(*cargs, **ckw)
@@ -751,6 +878,23 @@ class Session:
 
     # ---------------------------------------------------------------- steps
     def begin_forward(self, root):
+        # The garbage collector's scans of the many young capture objects cost
+        # about as much as the capture itself; it is paused for the forward
+        # pass (resumed in end_forward, or at the next capture boundary).
+        # The model, the session's trace records and the interpreter's own
+        # objects are long-lived: they are moved out of the collector's scans
+        # (gc.freeze) at every top-level forward, and given back when the
+        # session ends (new_session), so the cost of collections does not grow
+        # with the trace.
+        if not self.gc_frozen:
+            gc.collect()
+            self.gc_frozen = True
+        gc.freeze()
+        if gc.isenabled():
+            gc.disable()
+            self.gc_paused = True
+        self.fwd_user = None
+        self.fwd_user = _where()[1]
         st = self.cur
         if st.has_forward:
             st = Step(len(self.steps))
@@ -806,10 +950,9 @@ class Session:
         r0 = st.fwd_r0
         tpl = rc.template
         if tpl is not None:
-            pred = tpl.predict()
-            if [list(t._meta.shape) for _, t in flat] == pred[3] and \
+            if [list(t._meta.shape) for _, t in flat] == tpl.predict_args() and \
                     [p for p, _ in flat] == tpl.base.argpaths:
-                return self._replay(rc, tpl, pred, orig, args, kwargs)
+                return self._replay(rc, tpl, orig, args, kwargs)
             rc.template = None
             rc.regions = []
         out = orig(*args, **kwargs)
@@ -832,13 +975,13 @@ class Session:
         rc.regions.append(stepcache._Region(prev))
         rc.regions = rc.regions[-3:]
         if len(rc.regions) == 3 and stepcache.Template.fits(*rc.regions):
-            rc.template = stepcache.Template(*rc.regions)
+            tpl = stepcache.Template(*rc.regions)
+            rc.template = tpl if tpl.ok else None
 
-    def _replay(self, rc, tpl, pred, orig, args, kwargs):
+    def _replay(self, rc, tpl, orig, args, kwargs):
         from . import stepcache
         st = self.cur
         self.flush()
-        tensors, nodes, outs, _ = pred
         swaps = rc.swap_list()
         saved = [(d, k, d[k]) for d, k, _ in swaps]
         to_cpu = lambda p, t: t._val if type(t) is LazyTensor else t  # noqa: E731
@@ -853,21 +996,9 @@ class Session:
             for d, k, v in saved:
                 d[k] = v
             self.replaying = False
-        base = len(st.tensors)
-        for (dt, shape, kind, storage, module), dtt in zip(tensors, tpl.base.dtypes):
-            st.tensors.append([dtt, shape, kind, storage, module, False])
-        ids = st.arg_ids
-
-        def m(x):
-            return base + x[1] if x[0] == "r" else ids[x[1]]
-        for (op, ins, outs_, attrs), (mod, aten_name), (src, user, o) in zip(
-                nodes, zip(tpl.base.modules, tpl.base.atens), tpl.base.srcs):
-            st.nodes.append([op, [m(i) for i in ins], [m(i) for i in outs_], attrs, mod, src, user, aten_name, o])
-        for rid, reason, src in tpl.base.reads:
-            st.reads.append((m(rid), reason, src))
-        self.stats["ops"] += len(nodes)
+        outs_ids, nn = tpl.emit(st, st.arg_ids)
+        self.stats["ops"] += nn
         self.stats["replayed_steps"] = self.stats.get("replayed_steps", 0) + 1
-        outs_ids = [m(x) for x in outs]
         k = [0]
 
         def wrap(p, t):
@@ -886,11 +1017,14 @@ class Session:
         st.fwd_n1 = len(st.nodes)
         st.fwd_reads = len(tpl.base.reads)
         st.replayed = True
-        tpl.advance()
         rc.replays += 1
         return out
 
     def end_forward(self, root, args, kwargs, out):
+        self.fwd_user = None
+        if self.gc_paused:
+            gc.enable()
+            self.gc_paused = False
         st = self.cur
         self.step_active = False
         ids = kwargs.get("input_ids")
@@ -901,7 +1035,7 @@ class Session:
             pkv = getattr(out, "past_key_values", None) if not isinstance(out, torch.Tensor) else None
         if hasattr(root, "prepare_inputs_for_generation") and isinstance(ids, torch.Tensor) and ids.dim() >= 1:
             T = ids.shape[-1]
-            imported_state = any(r[T_KIND] == "state" and r[T_MODULE] is None for r in st.tensors)
+            imported_state = st.state_imports > 0
             st.phase = "decode" if (T == 1 and imported_state) else "prefill"
             self.lm_forwards += 1
             st.label = f"{st.phase} {self.lm_forwards - 1}" if st.phase == "decode" else st.phase
@@ -913,6 +1047,7 @@ class Session:
     def name_cache(self, pkv):
         """Marks the tensors of a KV cache object as state named <module>.k_cache / .v_cache."""
         st = self.cur
+        taken = None
         for path, t in _walk(pkv, (), 0):
             r = t._tr
             if r is None or r.step is not st:
@@ -930,9 +1065,11 @@ class Session:
             rec = st.tensors[r.tid]
             mod = rec[T_MODULE] or f"layers.{layer}"
             name = f"{mod}.{kv or 'x'}_cache"
-            if kv is None or any(x[T_STORAGE] == name and x[T_MODULE] is not None
-                                 for x in st.tensors if x is not rec):
+            if taken is None:
+                taken = set()
+            if kv is None or name in taken:
                 name = f"{mod}.cache.{'.'.join(str(p) for p in path)}"
+            taken.add(name)
             r.storage = name
             rec[T_KIND] = "state"
             rec[T_STORAGE] = name
@@ -1080,7 +1217,9 @@ def _pre_hook(mod, args):
                 lazy = type(b) is LazyTensor
                 break
         if lazy:
+            t0 = time.perf_counter()
             S.begin_forward(mod)
+            S.stats["step_s"] = S.stats.get("step_s", 0.0) + time.perf_counter() - t0
     name = S.names.get(mod)
     if name is None:
         name = type(mod).__name__
@@ -1099,20 +1238,28 @@ def _post_hook(mod, args, kwargs, out=None):
     if st:
         st.pop()
     if not st and S.step_active and S.root_mod is mod:
+        t0 = time.perf_counter()
         S.end_forward(mod, args, kwargs or {}, out)
+        S.stats["step_s"] = S.stats.get("step_s", 0.0) + time.perf_counter() - t0
 
+
+# Timed variants (GENIE_PROFILE_HOOKS=1, used by bench_capture.py): hook_s is
+# the hooks' own cost; the step bookkeeping they trigger at a top-level
+# forward (begin_forward / end_forward) is capture work and is excluded.
 
 def _pre_hook_timed(mod, args):
     t0 = time.perf_counter()
+    b = _S.stats.get("step_s", 0.0)
     r = _pre_hook(mod, args)
-    _S.stats["hook_s"] += time.perf_counter() - t0
+    _S.stats["hook_s"] += time.perf_counter() - t0 - (_S.stats.get("step_s", 0.0) - b)
     return r
 
 
 def _post_hook_timed(mod, args, kwargs, out=None):
     t0 = time.perf_counter()
+    b = _S.stats.get("step_s", 0.0)
     r = _post_hook(mod, args, kwargs, out)
-    _S.stats["hook_s"] += time.perf_counter() - t0
+    _S.stats["hook_s"] += time.perf_counter() - t0 - (_S.stats.get("step_s", 0.0) - b)
     return r
 
 
@@ -1146,6 +1293,8 @@ def new_session(name="capture"):
     """Flushes the current session and starts a fresh one; returns the new one."""
     global _S
     _S.flush()
+    if _S.gc_frozen:
+        gc.unfreeze()
     old_names = _S.names
     _S = Session(name)
     _S.names = {}

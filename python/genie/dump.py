@@ -11,6 +11,7 @@ vocabulary op it implements, with the group's external inputs and outputs.
 The C generators count these as one op, so captured and generated traces
 of the same model agree.
 """
+import gc
 import gzip
 import json
 import math
@@ -43,19 +44,39 @@ def _intent(cls):
 def _fuse(step):
     """Collapses each contiguous run of nodes of an intent module into one node."""
     nodes = step.nodes
-    if not step.classes:
+    intents = {}
+    for mod, cls in step.classes.items():
+        it = _intent(cls)
+        if it is not None:
+            intents[mod] = it
+    if not intents:
         return nodes
     consumers = {}
     for k, n in enumerate(nodes):
+        if n[N_MODULE] in intents:
+            for i in n[N_INS]:
+                consumers.setdefault(i, [])
+    for k, n in enumerate(nodes):
         for i in n[N_INS]:
-            consumers.setdefault(i, []).append(k)
+            c = consumers.get(i)
+            if c is not None:
+                c.append(k)
+    for n in nodes:
+        if n[N_MODULE] in intents:
+            for o in n[N_OUTS]:
+                consumers.setdefault(o, [])
+    for k, n in enumerate(nodes):
+        for i in n[N_INS]:
+            c = consumers.get(i)
+            if c is not None and (not c or c[-1] != k):
+                c.append(k)
     read_ids = {r[0] for r in step.reads}
     out = []
     k = 0
     while k < len(nodes):
         n = nodes[k]
         mod = n[N_MODULE]
-        it = _intent(step.classes.get(mod, "")) if mod else None
+        it = intents.get(mod)
         if it is None:
             out.append(n)
             k += 1
@@ -106,6 +127,7 @@ def _num(x):
 
 
 def build_step(step):
+    step.expand()
     nodes = _fuse(step)
     used = set()
     for n in nodes:
@@ -180,7 +202,13 @@ def build_step(step):
 
 
 def build_trace(session):
-    steps = [build_step(st) for st in session.steps if st.nodes or st.reads]
+    was = gc.isenabled()
+    gc.disable()          # building creates many small dicts; collector scans would double the cost
+    try:
+        steps = [build_step(st) for st in session.steps if st.nodes or st.reads or st.deferred]
+    finally:
+        if was:
+            gc.enable()
     if not steps:
         raise ValueError("the session recorded nothing: no op ran on remote_accelerator")
     model = dict(session.model)

@@ -84,12 +84,69 @@ class _Region:
 
 
 class Template:
-    """Three consecutive decode regions that progress affinely; instantiates the next ones."""
+    """Three consecutive decode regions that progress affinely; emits the next ones.
+
+    Precomputed so that emitting a step costs little per node: records whose
+    numbers do not change are shared between steps (records are never
+    mutated once a step is built), and only the numbers that move (the KV
+    length, attention sizes) are patched.
+    """
 
     def __init__(self, r1, r2, r3):
         self.base = r3
-        self.delta = [b - a for a, b in zip(r2.nums, r3.nums)]
-        self.k = 0   # steps instantiated after r3
+        self.k = 0
+        delta = [c - b for b, c in zip(r2.nums, r3.nums)]
+        it = iter(zip(r3.nums, delta))   # the layout of _Region.skel, in _flatten order
+        self.tensors = []          # [dtype, shape, kind, storage, module]
+        self.tvar = []             # (tensor index, dim, base, delta)
+        for ti, t in enumerate(r3.tensors):
+            shape = []
+            for d in range(len(t[1])):
+                b, dl = next(it)
+                shape.append(b)
+                if dl:
+                    self.tvar.append((ti, d, b, dl))
+            self.tensors.append([r3.dtypes[ti], shape, t[2], t[3], t[4]])
+        self.nodes = []            # [op, ins, outs, attrs, module, src, user, aten, ord]; ids encoded
+        self.nvar = []             # (node index, attr key, base, delta)
+        self.ok = True
+        for ni, (n, (src, user, o)) in enumerate(zip(r3.nodes, r3.srcs)):
+            op, ins, outs, attrs, module, aten_name = n
+            enc = []
+            for lst in (ins, outs):
+                e = []
+                for kind, idx in lst:
+                    _, dl = next(it)
+                    if dl:
+                        self.ok = False
+                    e.append(idx if kind == "r" else -(idx + 1))
+                enc.append(e)
+            if attrs is not None:
+                for key, v in attrs.items():
+                    nums = []
+                    _flatten(v, nums)
+                    for _ in nums:
+                        b, dl = next(it)
+                        if dl:
+                            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                                self.nvar.append((ni, key, b, dl))
+                            else:
+                                self.ok = False
+            self.nodes.append([op, enc[0], enc[1], attrs, module, src, user, aten_name, o])
+        self.outs = []
+        for kind, idx in r3.outs:
+            next(it)
+            self.outs.append(idx if kind == "r" else -(idx + 1))
+        self.args = []             # (base shape, delta shape)
+        for sh in r3.argshapes:
+            bs, ds = [], []
+            for _ in sh:
+                b, dl = next(it)
+                bs.append(b)
+                ds.append(dl)
+            self.args.append((bs, ds))
+        self.reads = [((idx if kind == "r" else -(idx + 1)), reason, src) for (kind, idx), reason, src in r3.reads]
+        self.out_node = None
 
     @staticmethod
     def fits(r1, r2, r3):
@@ -104,43 +161,67 @@ class Template:
             return False
         return all(c - b == b - a for a, b, c in zip(r1.nums, r2.nums, r3.nums))
 
-    def predict(self):
-        """(tensors, nodes, outs, argshapes) for the next step (not yet committed)."""
+    def predict_args(self):
         k = self.k + 1
-        nums = [b + d * k for b, d in zip(self.base.nums, self.delta)]
-        it = iter(nums)
-        tensors, nodes, outs, argshapes = _rebuild(self.base.skel, it)
-        return tensors, nodes, outs, argshapes
+        return [[b + d * k for b, d in zip(bs, ds)] for bs, ds in self.args]
 
-    def advance(self):
-        self.k += 1
+    def emit(self, st, arg_ids):
+        """Reserves the next step's forward region in step st; returns (output tensor ids, node count).
 
+        Only the region's outputs (which later code may look up) are built
+        now; the rest is built by expand() when the trace is written.
+        """
+        k = self.k + 1
+        base, nbase = len(st.tensors), len(st.nodes)
+        if self.out_node is None:
+            self.out_node = {}
+            for ni, n in enumerate(self.nodes):
+                for o in n[2]:
+                    if o >= 0:
+                        self.out_node[o] = ni
+        st.tensors.extend([None] * len(self.tensors))
+        st.nodes.extend([None] * len(self.nodes))
+        for i in self.outs:
+            if i >= 0:
+                t = self.tensors[i]
+                sh = list(t[1])
+                for ti, d, b, dl in self.tvar:
+                    if ti == i:
+                        sh[d] = b + dl * k
+                st.tensors[base + i] = [t[0], sh, t[2], t[3], t[4], False, nbase + self.out_node.get(i, -1)]
+        st.deferred.append((self, k, list(arg_ids), base, nbase))
+        for idx, reason, src in self.reads:
+            st.reads.append((base + idx if idx >= 0 else arg_ids[-idx - 1], reason, src))
+        self.k = k
+        return [base + i if i >= 0 else arg_ids[-i - 1] for i in self.outs], len(self.nodes)
 
-def _rebuild(skel, it):
-    """Inverse of _flatten for the fixed layout used by _Region.skel."""
-    tensors_s, nodes_s, outs_s, argshapes_s = skel
-    tensors = [(t[0], [next(it) for _ in t[1]], t[2], t[3], t[4]) for t in tensors_s]
-    nodes = []
-    for op, ins, outs, attrs in nodes_s:
-        ins = [(s, next(it)) for s, _ in ins]
-        outs = [(s, next(it)) for s, _ in outs]
-        a = None
-        if attrs is not None:
-            a = {}
-            for key, v in attrs:
-                a[key] = _rebuild_val(v, it)
-        nodes.append((op, ins, outs, a))
-    outs = [(s, next(it)) for s, _ in outs_s]
-    argshapes = [[next(it) for _ in sh] for sh in argshapes_s]
-    return tensors, nodes, outs, argshapes
-
-
-def _rebuild_val(v, it):
-    if v == "#":
-        return next(it)
-    if isinstance(v, tuple):
-        return [_rebuild_val(x, it) for x in v]
-    return v
+    def expand(self, st, k, arg_ids, base, nbase):
+        """Builds the records of a region reserved by emit()."""
+        recs = [st.tensors[base + i] or [t[0], t[1], t[2], t[3], t[4], False, -1]
+                for i, t in enumerate(self.tensors)]
+        patched = {}
+        for ti, d, b, dl in self.tvar:
+            if st.tensors[base + ti] is not None:
+                continue          # built by emit()
+            sh = patched.get(ti)
+            if sh is None:
+                sh = patched[ti] = list(recs[ti][1])
+                recs[ti][1] = sh
+            sh[d] = b + dl * k
+        st.tensors[base:base + len(recs)] = recs
+        attrs_p = {}
+        for ni, key, b, dl in self.nvar:
+            a = attrs_p.get(ni)
+            if a is None:
+                a = attrs_p[ni] = dict(self.nodes[ni][3])
+            a[key] = b + dl * k
+        for ni, n in enumerate(self.nodes):
+            ins = [base + i if i >= 0 else arg_ids[-i - 1] for i in n[1]]
+            outs = [base + i if i >= 0 else arg_ids[-i - 1] for i in n[2]]
+            for o in outs:
+                if o >= base:
+                    recs[o - base][6] = nbase + ni
+            st.nodes[nbase + ni] = [n[0], ins, outs, attrs_p.get(ni, n[3]), n[4], n[5], n[6], n[7], n[8]]
 
 
 # ---------------------------------------------------------------------- object traversal

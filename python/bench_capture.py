@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Prints the capture front end's overhead figures (issue 5).
+
+    .venv/bin/python python/bench_capture.py [--quick] [--decode N] [--llm-size small|tiny]
+
+1. Capture cost per op: a chain of small pointwise ops recorded on
+   remote_accelerator (no execution happens while recording), in us/op,
+   and the same for the ops of real models (GPT-2 prefill, ResNet-50).
+2. End-to-end overhead of capture + analysis (building the SRG trace)
+   relative to eager CPU execution of the same model, for each zoo model.
+3. LLM decode with >= 64 steps: amortised overhead with the step-graph
+   cache (and without it, for comparison).
+4. Module-hook time as a share of capture time.
+
+Timings are best of --repeat runs (default 3) on this machine, with
+torch.set_num_threads left at its default.
+"""
+import argparse
+import os
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("GENIE_PROFILE_HOOKS", "1")
+
+import torch  # noqa: E402
+
+import genie  # noqa: E402
+from genie import core, models  # noqa: E402
+
+DEV = "remote_accelerator"
+
+
+def best(f, n):
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def per_op_chain(n=5000, rep=3):
+    x = torch.randn(64)
+
+    def eager():
+        y = x
+        for _ in range(n):
+            y = y * 1.0001 + 0.5
+
+    xd = x.to(DEV)
+    rec = {}
+
+    def capture():
+        with genie.capture("chain") as cap:
+            y = xd
+            t0 = time.perf_counter()
+            for _ in range(n):
+                y = y * 1.0001 + 0.5
+            rec["record"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            cap.session.flush()
+            rec["flush"] = time.perf_counter() - t0
+    te = best(eager, rep)
+    rs, fs = [], []
+    for _ in range(rep):
+        capture()
+        rs.append(rec["record"])
+        fs.append(rec["flush"])
+    ops = 2 * n
+    return te / ops * 1e6, min(rs) / ops * 1e6, min(fs) / ops * 1e6
+
+
+def model_overhead(name, rep, **kw):
+    m, inp, run = models.MODELS[name](**kw)
+    with torch.no_grad():
+        run(m, inp)   # warm up
+        te = best(lambda: run(m, inp), rep)
+        md = m.to(DEV)
+        dinp = models.to_device(inp, DEV)
+        res = {}
+
+        def cap_run():
+            with genie.capture(name) as cap:
+                t0 = time.perf_counter()
+                run(md, dinp).cpu()
+                t1 = time.perf_counter()
+                tr = cap.trace()
+                t2 = time.perf_counter()
+            res.setdefault("runs", []).append((t1 - t0, t2 - t1, cap.session.stats.copy(), tr))
+        for _ in range(rep):
+            cap_run()
+    run_s, ana_s, stats, tr = min(res["runs"], key=lambda r: r[0] + r[1])
+    return te, run_s, ana_s, stats, tr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer repeats, smaller LLM")
+    ap.add_argument("--decode", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--llm-size", default="small", choices=["tiny", "small", "medium"])
+    ap.add_argument("--sections", default="1,2,3", help="which figures to measure (comma list)")
+    a = ap.parse_args()
+    rep = 1 if a.quick else a.repeat
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, genie {genie.__version__}")
+
+    secs = set(a.sections.split(","))
+    if "1" in secs:
+        per_op_section(rep)
+    if "2" in secs:
+        models_section(rep)
+    if "3" in secs:
+        decode_section(a, rep)
+
+
+def per_op_section(rep):
+    e, r, f = per_op_chain(rep=rep)
+    print("\n1. capture cost per op (chain of 10,000 pointwise ops on float32[64])")
+    print(f"   eager CPU: {e:.2f} us/op; recording: {r:.2f} us/op; deferred execution: {f:.2f} us/op")
+
+
+
+def models_section(rep):
+    print("\n2. end-to-end: capture + analysis vs eager CPU (same model, same inputs)")
+    print(f"   {'model':10} {'eager ms':>9} {'capture+exec ms':>16} {'analysis ms':>12} {'overhead':>9} "
+          f"{'ops':>6} {'us/op':>7} {'hooks %':>8}")
+    for name, kw in [("gpt2", {}), ("llama", {}), ("resnet50", {"image": 224}), ("dlrm", {}), ("vilt", {})]:
+        te, rs, an, st, tr = model_overhead(name, rep, **kw)
+        ops = st["ops"]
+        over = (rs + an) / te - 1
+        percap = max(0.0, (rs - st["flush_s"])) / max(1, ops) * 1e6
+        hooks = st["hook_s"] / max(1e-9, rs - st["flush_s"]) * 100
+        print(f"   {name:10} {te * 1e3:9.2f} {rs * 1e3:16.2f} {an * 1e3:12.2f} {over * 100:8.0f}% "
+              f"{ops:6d} {percap:7.1f} {hooks:7.2f}%")
+
+
+
+def decode_section(a, rep):
+    sizes = {"tiny": dict(layers=2, d=64, heads=4, vocab=512),
+             "small": dict(layers=12, d=768, heads=12, vocab=50257, max_pos=1024),
+             "medium": dict(layers=24, d=1024, heads=16, vocab=50257, max_pos=1024)}
+    size = "tiny" if a.quick else a.llm_size
+    print(f"\n3. LLM decode, GPT-2 {size} ({sizes[size]}), prompt 32, {a.decode} decode steps "
+          f"(generate(), greedy, KV cache)")
+    print("   cold = first capture in the process (shape-propagation memo empty); warm = best of the next runs")
+    for cache in ("1", "0"):
+        os.environ["GENIE_STEP_CACHE"] = cache
+        m, inp, run = models.gpt2(prompt=32, decode=a.decode, **sizes[size])
+        with torch.no_grad():
+            run(m, inp)
+            # eager timings use a CPU twin of the model, interleaved with the
+            # captured runs, so both see the same machine load; min of each
+            import copy
+            cpu_m = copy.deepcopy(m)
+            md = m.to(DEV)
+            dinp = models.to_device(inp, DEV)
+            runs, eager = [], []
+            for _ in range(max(rep, 2) + 1):
+                eager.append(best(lambda: run(cpu_m, inp), 1))
+                with genie.capture("decode") as cap:
+                    t0 = time.perf_counter()
+                    run(md, dinp).cpu()
+                    t1 = time.perf_counter()
+                    tr = cap.trace()
+                    t2 = time.perf_counter()
+                runs.append((t1 - t0, t2 - t1, cap.session.stats.copy(), len(tr["steps"])))
+            del md, dinp, cpu_m
+        te = min(eager)
+        cold, warm = runs[0], min(runs[1:], key=lambda r: r[0])
+        label = "on " if cache == "1" else "off"
+        for tag, (rs, an, st, nsteps) in (("cold", cold), ("warm", warm)):
+            print(f"   step cache {label} {tag}: eager {te:.3f} s, capture+exec {rs:.3f} s "
+                  f"(overhead {(rs / te - 1) * 100:5.1f}%), trace build {an * 1e3:6.1f} ms "
+                  f"(with it {((rs + an) / te - 1) * 100:5.1f}%), "
+                  f"{st.get('replayed_steps', 0)} of {nsteps} steps replayed")
+    os.environ["GENIE_STEP_CACHE"] = "1"
+
+
+if __name__ == "__main__":
+    main()
