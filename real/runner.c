@@ -1,0 +1,378 @@
+/*
+ * runner.c — a whole session on one executor (see runner.h).
+ *
+ * Ownership of buffers is tracked per slot: params[] and state[] (by
+ * storage id) own theirs; the prepared step's buf[] owns a buffer only
+ * where own[] says so.  Committing a produced state version moves its
+ * buffer from the step to state[]; the version it replaces moves to the
+ * step slot of the leaf that read it (so it stays readable until the
+ * next step is prepared), or is released when no leaf read it.
+ */
+#include "runner.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ========================== types ========================== */
+
+typedef struct version {
+    void *buf;          /* current version, owned; NULL if none yet */
+    uint64_t bytes;     /* its size, bytes */
+} version;
+
+struct gn_runner {
+    const gn_executor_ops *ops; /* borrowed */
+    void *ex;                   /* executor state, owned */
+    const gn_session *s;        /* borrowed */
+    uint32_t nstorages;         /* entries of params[] and state[] */
+    void **params;              /* by storage id: param buffer, owned; NULL if not a param */
+    version *state;             /* by storage id: current state version */
+    int64_t prepared;           /* prepared step, -1 if none */
+    uint32_t nbuf;              /* entries of buf[], own[] (tensors of the prepared step) */
+    void **buf;                 /* per tensor of the prepared step */
+    unsigned char *own;         /* 1 where the step owns buf[t] */
+    void **io;                  /* scratch for one node's inputs then outputs */
+    uint32_t ncap_io;           /* entries of io[] */
+};
+
+/* ========================== private helpers ========================== */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void fill_random(float *p, uint64_t n, uint64_t seed, float scale)
+{
+    uint64_t x = seed ? seed : 0x9e3779b97f4a7c15ull;
+    for (uint64_t i = 0; i < n; i++) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        uint64_t r = x * 2685821657736338717ull;
+        /* 24 random bits -> [-1, 1) */
+        p[i] = scale * ((float)(r >> 40) * (1.0f / 8388608.0f) - 1.0f);
+    }
+}
+
+static void release_step(gn_runner *r)
+{
+    for (uint32_t t = 0; t < r->nbuf; t++)
+        if (r->own[t])
+            r->ops->release(r->ex, r->buf[t]);
+    free(r->buf);
+    free(r->own);
+    r->buf = NULL;
+    r->own = NULL;
+    r->nbuf = 0;
+    r->prepared = -1;
+}
+
+/* Gives every tensor of STEP a buffer. */
+static int prepare(gn_runner *r, uint32_t step, gn_error *err)
+{
+    if (r->prepared == (int64_t)step)
+        return 0;
+    release_step(r);
+    const gn_graph *g = gn_session_step(r->s, step);
+    uint32_t n = gn_graph_ntensors(g);
+    r->buf = calloc(n ? n : 1, sizeof(void *));
+    r->own = calloc(n ? n : 1, 1);
+    if (!r->buf || !r->own) {
+        free(r->buf);
+        free(r->own);
+        r->buf = NULL;
+        r->own = NULL;
+        return gn_error_set(err, GN_ENOMEM, "steps[%u]: out of memory", step);
+    }
+    r->nbuf = n;
+    r->prepared = step;
+    for (uint32_t t = 0; t < n; t++) {
+        const gn_tensor *ten = gn_graph_tensor(g, t);
+        if (ten->kind == GN_KIND_PARAM) {
+            r->buf[t] = r->params[ten->storage];
+        } else if (ten->kind == GN_KIND_STATE && ten->producer < 0) {
+            version *v = &r->state[ten->storage];
+            if (!v->buf || v->bytes != ten->bytes) {
+                int rc = gn_error_set(err, GN_EINVAL,
+                                      "steps[%u]: tensors[%u]: state \"%s\" has no version of %llu bytes "
+                                      "(run the steps in order)",
+                                      step, t, gn_graph_storage_name(g, ten->storage),
+                                      (unsigned long long)ten->bytes);
+                release_step(r);
+                return rc;
+            }
+            r->buf[t] = v->buf;
+        } else {
+            r->buf[t] = r->ops->alloc(r->ex, (size_t)ten->bytes);
+            if (!r->buf[t]) {
+                release_step(r);
+                return gn_error_set(err, GN_ENOMEM, "steps[%u]: tensors[%u]: cannot allocate %llu bytes", step,
+                                    t, (unsigned long long)ten->bytes);
+            }
+            r->own[t] = 1;
+        }
+    }
+    return 0;
+}
+
+/* Makes the state tensors STEP produced the current versions. */
+static void commit_state(gn_runner *r, const gn_graph *g)
+{
+    for (uint32_t t = 0; t < r->nbuf; t++) {
+        const gn_tensor *ten = gn_graph_tensor(g, t);
+        if (ten->kind != GN_KIND_STATE || ten->producer < 0)
+            continue;
+        version *v = &r->state[ten->storage];
+        void *old = v->buf;
+        v->buf = r->buf[t];
+        v->bytes = ten->bytes;
+        r->own[t] = 0;
+        if (!old)
+            continue;
+        int kept = 0;
+        for (uint32_t u = 0; u < r->nbuf && !kept; u++)
+            if (r->buf[u] == old && !r->own[u] && gn_graph_tensor(g, u)->kind == GN_KIND_STATE &&
+                gn_graph_tensor(g, u)->producer < 0) {
+                r->own[u] = 1; /* the step now owns the superseded version */
+                kept = 1;
+            }
+        if (!kept)
+            r->ops->release(r->ex, old);
+    }
+}
+
+/* ========================== API ========================== */
+
+gn_runner *gn_runner_create(const gn_executor_ops *ops, const gn_session *s, uint64_t seed, float scale,
+                            gn_error *err)
+{
+    if (!ops || ops->version < 1 || !s) {
+        gn_error_set(err, GN_EINVAL, "runner: no executor or session");
+        return NULL;
+    }
+    gn_runner *r = calloc(1, sizeof(*r));
+    if (!r) {
+        gn_error_set(err, GN_ENOMEM, "runner: out of memory");
+        return NULL;
+    }
+    r->ops = ops;
+    r->s = s;
+    r->prepared = -1;
+    r->nstorages = gn_strtab_count(gn_session_storages(s));
+    r->params = calloc(r->nstorages ? r->nstorages : 1, sizeof(void *));
+    r->state = calloc(r->nstorages ? r->nstorages : 1, sizeof(version));
+    if (!r->params || !r->state) {
+        gn_error_set(err, GN_ENOMEM, "runner: out of memory");
+        gn_runner_destroy(r);
+        return NULL;
+    }
+    r->ex = ops->create(err);
+    if (!r->ex) {
+        gn_runner_destroy(r);
+        return NULL;
+    }
+    for (uint32_t st = 0; st < gn_session_nsteps(s); st++) {
+        const gn_graph *g = gn_session_step(s, st);
+        for (uint32_t t = 0; t < gn_graph_ntensors(g); t++) {
+            const gn_tensor *ten = gn_graph_tensor(g, t);
+            if ((ten->kind != GN_KIND_PARAM && ten->kind != GN_KIND_STATE) || ten->storage < 0 ||
+                (uint32_t)ten->storage >= r->nstorages) {
+                if (ten->kind == GN_KIND_PARAM || ten->kind == GN_KIND_STATE) {
+                    gn_error_set(err, GN_EINVAL, "steps[%u]: tensors[%u]: no storage", st, t);
+                    gn_runner_destroy(r);
+                    return NULL;
+                }
+                continue;
+            }
+            if (ten->kind != GN_KIND_PARAM || r->params[ten->storage])
+                continue;
+            void *buf = ops->alloc(r->ex, (size_t)ten->bytes);
+            if (!buf) {
+                gn_error_set(err, GN_ENOMEM, "runner: cannot allocate param \"%s\" (%llu bytes)",
+                             gn_graph_storage_name(g, ten->storage), (unsigned long long)ten->bytes);
+                gn_runner_destroy(r);
+                return NULL;
+            }
+            r->params[ten->storage] = buf;
+            if (ten->dtype != GN_DTYPE_F32)
+                continue;
+            uint64_t n = ten->bytes / sizeof(float);
+            float *host = malloc(n ? n * sizeof(float) : 1);
+            if (!host) {
+                gn_error_set(err, GN_ENOMEM, "runner: out of memory");
+                gn_runner_destroy(r);
+                return NULL;
+            }
+            fill_random(host, n, seed ^ fnv1a(gn_graph_storage_name(g, ten->storage)), scale);
+            int rc = ops->upload(r->ex, buf, host, (size_t)ten->bytes);
+            free(host);
+            if (rc < 0) {
+                gn_error_set(err, rc, "runner: cannot upload param \"%s\"", gn_graph_storage_name(g, ten->storage));
+                gn_runner_destroy(r);
+                return NULL;
+            }
+        }
+    }
+    return r;
+}
+
+void gn_runner_destroy(gn_runner *r)
+{
+    if (!r)
+        return;
+    release_step(r);
+    for (uint32_t i = 0; i < r->nstorages; i++) {
+        if (r->params && r->params[i])
+            r->ops->release(r->ex, r->params[i]);
+        if (r->state && r->state[i].buf)
+            r->ops->release(r->ex, r->state[i].buf);
+    }
+    if (r->ex)
+        r->ops->destroy(r->ex);
+    free(r->params);
+    free(r->state);
+    free(r->io);
+    free(r);
+}
+
+int gn_runner_set_param(gn_runner *r, const char *storage, const void *host, size_t bytes, gn_error *err)
+{
+    int32_t sid = gn_strtab_find(gn_session_storages(r->s), storage);
+    if (sid < 0 || (uint32_t)sid >= r->nstorages || !r->params[sid])
+        return gn_error_set(err, GN_ENOTFOUND, "runner: no param storage \"%s\"", storage);
+    for (uint32_t st = 0; st < gn_session_nsteps(r->s); st++) {
+        const gn_graph *g = gn_session_step(r->s, st);
+        for (uint32_t t = 0; t < gn_graph_ntensors(g); t++) {
+            const gn_tensor *ten = gn_graph_tensor(g, t);
+            if (ten->kind != GN_KIND_PARAM || ten->storage != sid)
+                continue;
+            if (ten->bytes != bytes)
+                return gn_error_set(err, GN_EINVAL, "runner: param \"%s\" has %llu bytes, not %zu", storage,
+                                    (unsigned long long)ten->bytes, bytes);
+            int rc = r->ops->upload(r->ex, r->params[sid], host, bytes);
+            return rc < 0 ? gn_error_set(err, rc, "runner: cannot upload param \"%s\"", storage) : 0;
+        }
+    }
+    return gn_error_set(err, GN_ENOTFOUND, "runner: no param storage \"%s\"", storage);
+}
+
+int gn_runner_set_input(gn_runner *r, uint32_t step, uint32_t tensor, const void *host, size_t bytes,
+                        gn_error *err)
+{
+    if (step >= gn_session_nsteps(r->s))
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: no such step", step);
+    const gn_graph *g = gn_session_step(r->s, step);
+    if (tensor >= gn_graph_ntensors(g))
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: tensors[%u]: no such tensor", step, tensor);
+    const gn_tensor *t = gn_graph_tensor(g, tensor);
+    if (t->kind != GN_KIND_INPUT || t->producer >= 0 || t->bytes != bytes)
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: tensors[%u]: not an input of %zu bytes (%s, %llu bytes)",
+                            step, tensor, bytes, gn_kind_name(t->kind), (unsigned long long)t->bytes);
+    int rc = prepare(r, step, err);
+    if (rc < 0)
+        return rc;
+    rc = r->ops->upload(r->ex, r->buf[tensor], host, bytes);
+    return rc < 0 ? gn_error_set(err, rc, "steps[%u]: tensors[%u]: upload failed", step, tensor) : 0;
+}
+
+int gn_runner_run_step(gn_runner *r, uint32_t step, gn_error *err)
+{
+    if (step >= gn_session_nsteps(r->s))
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: no such step", step);
+    int rc = prepare(r, step, err);
+    if (rc < 0)
+        return rc;
+    const gn_graph *g = gn_session_step(r->s, step);
+    const uint32_t *order = gn_graph_order(g);
+    for (uint32_t i = 0; i < gn_graph_nnodes(g); i++) {
+        uint32_t id = order[i];
+        const gn_node *n = gn_graph_node(g, id);
+        if (n->nin + n->nout > r->ncap_io) {
+            void **io = realloc(r->io, (n->nin + n->nout) * sizeof(void *));
+            if (!io)
+                return gn_error_set(err, GN_ENOMEM, "steps[%u]: out of memory", step);
+            r->io = io;
+            r->ncap_io = n->nin + n->nout;
+        }
+        const uint32_t *in = gn_graph_node_inputs(g, id), *out = gn_graph_node_outputs(g, id);
+        for (uint32_t k = 0; k < n->nin; k++)
+            r->io[k] = r->buf[in[k]];
+        for (uint32_t k = 0; k < n->nout; k++)
+            r->io[n->nin + k] = r->buf[out[k]];
+        gn_error sub = {0};
+        rc = r->ops->run(r->ex, g, id, r->io, r->io + n->nin, &sub);
+        if (rc < 0)
+            return gn_error_set(err, rc, "steps[%u]: %s", step, sub.code ? sub.msg : gn_strerror(rc));
+    }
+    commit_state(r, g);
+    return 0;
+}
+
+int gn_runner_read(gn_runner *r, uint32_t step, uint32_t tensor, void *host, size_t bytes, gn_error *err)
+{
+    if (r->prepared != (int64_t)step)
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: not the prepared step (tensors of a step are readable "
+                            "until the next step starts)", step);
+    const gn_graph *g = gn_session_step(r->s, step);
+    if (tensor >= gn_graph_ntensors(g) || gn_graph_tensor(g, tensor)->bytes != bytes)
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: tensors[%u]: no such tensor of %zu bytes", step, tensor,
+                            bytes);
+    int rc = r->ops->download(r->ex, host, r->buf[tensor], bytes);
+    return rc < 0 ? gn_error_set(err, rc, "steps[%u]: tensors[%u]: download failed", step, tensor) : 0;
+}
+
+int64_t gn_runner_find(const gn_runner *r, uint32_t step, gn_kind kind, uint32_t k)
+{
+    if (step >= gn_session_nsteps(r->s))
+        return -1;
+    const gn_graph *g = gn_session_step(r->s, step);
+    for (uint32_t t = 0; t < gn_graph_ntensors(g); t++)
+        if (gn_graph_tensor(g, t)->kind == kind && k-- == 0)
+            return t;
+    return -1;
+}
+
+int gn_runner_run_llm(gn_runner *r, const int64_t *prompt, int64_t *tokens, gn_error *err)
+{
+    int64_t prev[64], P = 0;
+    for (uint32_t st = 0; st < gn_session_nsteps(r->s); st++) {
+        const gn_graph *g = gn_session_step(r->s, st);
+        int64_t ids = gn_runner_find(r, st, GN_KIND_INPUT, 0), pos = gn_runner_find(r, st, GN_KIND_INPUT, 1);
+        int64_t out = gn_runner_find(r, st, GN_KIND_OUTPUT, 0);
+        if (ids < 0 || pos < 0 || out < 0)
+            return gn_error_set(err, GN_EINVAL, "steps[%u]: not an LLM step (token ids, positions, next token)", st);
+        const gn_tensor *ti = gn_graph_tensor(g, (uint32_t)ids), *to = gn_graph_tensor(g, (uint32_t)out);
+        if (ti->ndim != 2 || ti->dtype != GN_DTYPE_I64 || to->dtype != GN_DTYPE_I64 ||
+            (uint64_t)ti->shape[0] * 8 != to->bytes || ti->shape[0] > 64 || (st && ti->shape[1] != 1))
+            return gn_error_set(err, GN_EINVAL, "steps[%u]: LLM inputs must be i64 [B, T] (B <= 64) and the "
+                                "output i64 [B, 1]", st);
+        int64_t B = ti->shape[0], T = ti->shape[1];
+        int64_t *buf = malloc((size_t)(B * T) * 2 * sizeof(int64_t));
+        if (!buf)
+            return gn_error_set(err, GN_ENOMEM, "runner: out of memory");
+        if (st == 0)
+            P = T;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < T; t++) {
+                buf[b * T + t] = st ? prev[b] : prompt[b * T + t];
+                buf[B * T + b * T + t] = st ? P + st - 1 : t;
+            }
+        int rc = gn_runner_set_input(r, st, (uint32_t)ids, buf, (size_t)(B * T) * sizeof(int64_t), err);
+        if (rc == 0)
+            rc = gn_runner_set_input(r, st, (uint32_t)pos, buf + B * T, (size_t)(B * T) * sizeof(int64_t), err);
+        free(buf);
+        if (rc == 0)
+            rc = gn_runner_run_step(r, st, err);
+        if (rc == 0)
+            rc = gn_runner_read(r, st, (uint32_t)out, prev, (size_t)B * sizeof(int64_t), err);
+        if (rc < 0)
+            return rc;
+        if (tokens)
+            memcpy(tokens + st * B, prev, (size_t)B * sizeof(int64_t));
+    }
+    return 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * runner.h — runs a whole session on one executor (issue 4).
+ *
+ * The runner is the glue between a session (model/session.h) and an
+ * executor (executor.h): it gives every tensor a device buffer, fills the
+ * weights, carries state (the KV cache) from step to step and runs each
+ * step's nodes in topological order.  The CPU executor driven by a runner
+ * is the local reference that genie-real compares remote results with;
+ * genie-node runs its share of a plan the same way.
+ *
+ * Buffers:
+ *   - param storages: one buffer per storage, shared by every step,
+ *     allocated and filled once at create time;
+ *   - state storages: one current version per storage.  A step's state
+ *     leaf reads the current version; a state tensor the step produces
+ *     becomes the new current version once the step has run;
+ *   - everything else (inputs, activations, outputs): one buffer per
+ *     tensor of the *prepared* step, allocated zeroed when a step is
+ *     prepared (first set_input or run of that step) and released when
+ *     another step is prepared or the runner destroyed.  So tensors of a
+ *     step stay readable after it ran, until the next step starts.
+ *
+ * Parameter values are deterministic: each f32 param storage is filled
+ * from a xorshift64* stream seeded with SEED mixed with the FNV-1a hash of
+ * its storage name, uniform in [-SCALE, SCALE).  Two sessions of one model
+ * (other prompt or decode lengths) therefore get the same weights.  Params
+ * of other dtypes are zero.
+ *
+ * Allocation happens when steps are prepared, never per node: the hot
+ * path is the executor's run.
+ */
+#ifndef GN_RUNNER_H
+#define GN_RUNNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "executor.h"
+#include "session.h"
+
+typedef struct gn_runner gn_runner;
+
+/*
+ * Returns a new runner of session S (borrowed: must outlive the runner;
+ * finalized) on executor OPS (borrowed), which creates its own executor
+ * state, allocates every param storage and fills it (see above).  Caller
+ * owns the runner (gn_runner_destroy).  NULL with ERR on failure
+ * (GN_ENOMEM, GN_EINVAL for a session the runner cannot hold, the
+ * executor's own create error).
+ */
+gn_runner *gn_runner_create(const gn_executor_ops *ops, const gn_session *s, uint64_t seed, float scale,
+                            gn_error *err);
+
+/* Frees R, all its buffers and its executor state; NULL is a no-op. */
+void gn_runner_destroy(gn_runner *r);
+
+/*
+ * Replaces the contents of param storage STORAGE (its name, as in the
+ * trace) with BYTES from HOST (borrowed), e.g. real weights or a test's
+ * chosen values.  0, or GN_ENOTFOUND for no such param storage, GN_EINVAL
+ * when BYTES differs from its size.
+ */
+int gn_runner_set_param(gn_runner *r, const char *storage, const void *host, size_t bytes, gn_error *err);
+
+/*
+ * Copies BYTES from HOST (borrowed) into tensor TENSOR of step STEP, which
+ * is prepared first if it is not the prepared step.  TENSOR must be a
+ * leaf that is not a param nor a state (kind input): GN_EINVAL otherwise,
+ * or when BYTES differs from the tensor's size.
+ */
+int gn_runner_set_input(gn_runner *r, uint32_t step, uint32_t tensor, const void *host, size_t bytes,
+                        gn_error *err);
+
+/*
+ * Runs every node of step STEP in gn_graph_order (preparing the step
+ * first if needed: inputs never set are zero), then makes the state
+ * tensors it produced the current versions of their storages.  Returns 0,
+ * or the first failing node's code with ERR naming "steps[STEP]: nodes[i]:
+ * ..."; GN_EINVAL when a state leaf has no current version of its size
+ * (steps run out of order).  After a failure the state versions are
+ * unchanged.
+ */
+int gn_runner_run_step(gn_runner *r, uint32_t step, gn_error *err);
+
+/*
+ * Copies tensor TENSOR of step STEP into HOST (BYTES, its size).  STEP
+ * must be the prepared step (normally the one that just ran): any of its
+ * tensors can be read, params and state included.  0 or GN_EINVAL.
+ */
+int gn_runner_read(gn_runner *r, uint32_t step, uint32_t tensor, void *host, size_t bytes, gn_error *err);
+
+/*
+ * The K-th tensor of kind KIND in step STEP's graph, counted in id order
+ * from 0; -1 when there is none.  For LLM steps (workloads/llm.c) the
+ * inputs are 0: token ids [B, T] and 1: positions [B, T], both i64, and
+ * output 0 is the next token [B, 1] (i64).
+ */
+int64_t gn_runner_find(const gn_runner *r, uint32_t step, gn_kind kind, uint32_t k);
+
+/*
+ * Runs an LLM session (workloads/llm.c) from a prompt: step 0 gets
+ * PROMPT (B × P token ids, row-major; B and P from the step's input
+ * shape) and positions 0..P-1; decode step s >= 1 gets the token step s-1
+ * produced and position P + s - 1.  TOKENS (may be NULL) receives the
+ * nsteps × B produced tokens, step-major.  0 or a negative code with ERR.
+ */
+int gn_runner_run_llm(gn_runner *r, const int64_t *prompt, int64_t *tokens, gn_error *err);
+
+#endif /* GN_RUNNER_H */

@@ -1,0 +1,571 @@
+/*
+ * test_exec_cpu.c — the CPU executor: hand-computed cases per op, errors
+ * that name the node, and whole GPT-2 / LLaMA sessions through the runner
+ * (determinism, and prefill of P+1 tokens == prefill of P + one decode).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "executor.h"
+#include "llm.h"
+#include "runner.h"
+#include "session.h"
+
+/* ========================== one-node harness ========================== */
+
+typedef struct spec {
+    gn_dtype dt;
+    uint32_t nd;
+    int64_t sh[5];
+    void *p; /* host data: inputs read, outputs written */
+} spec;
+
+/* Builds a one-node graph OP(IN) -> OUT with ATTRS (stolen) and runs it on
+ * the CPU executor (whose buffers are host memory). */
+static int run_op(gn_op op, json_t *attrs, const spec *in, uint32_t nin, const spec *out, uint32_t nout,
+                  gn_error *err)
+{
+    gn_session *s = gn_session_create("t");
+    gn_graph *g = gn_session_add_step(s, GN_PHASE_FORWARD, "t");
+    uint32_t ti[8], to[8];
+    void *pi[8], *po[8];
+    for (uint32_t k = 0; k < nin; k++) {
+        ti[k] = (uint32_t)gn_graph_add_tensor(g, NULL, in[k].dt, GN_KIND_INPUT, in[k].nd, in[k].sh, NULL);
+        pi[k] = in[k].p;
+    }
+    for (uint32_t k = 0; k < nout; k++) {
+        to[k] = (uint32_t)gn_graph_add_tensor(g, NULL, out[k].dt, GN_KIND_OUTPUT, out[k].nd, out[k].sh, NULL);
+        po[k] = out[k].p;
+    }
+    assert_int_equal(gn_graph_add_node(g, op, ti, nin, to, nout, 0, 0, "test.mod", attrs), 0);
+    gn_error sub;
+    if (gn_session_finalize(s, &sub) < 0)
+        fail_msg("%s", sub.msg);
+    const gn_executor_ops *ops = gn_executor_cpu();
+    void *ex = ops->create(err);
+    assert_non_null(ex);
+    int rc = ops->run(ex, g, 0, pi, po, err);
+    ops->destroy(ex);
+    gn_session_destroy(s);
+    return rc;
+}
+
+#define F32(nd_, ...) {GN_DTYPE_F32, nd_, {__VA_ARGS__}, NULL}
+#define I64(nd_, ...) {GN_DTYPE_I64, nd_, {__VA_ARGS__}, NULL}
+
+static void near(const float *got, const float *want, size_t n, float tol)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(got[i] - want[i]) <= tol))
+            fail_msg("element %zu: got %.8g, expected %.8g", i, (double)got[i], (double)want[i]);
+}
+
+static void ok(int rc, const gn_error *err)
+{
+    if (rc != 0)
+        fail_msg("rc %d: %s", rc, err->msg);
+}
+
+/* ========================== per-op cases ========================== */
+
+static void test_matmul(void **state)
+{
+    float a[6] = {1, 2, 3, 4, 5, 6}, w[6] = {7, 8, 9, 10, 11, 12}, wt[6] = {7, 9, 11, 8, 10, 12};
+    float bias[2] = {0.5f, -1.0f}, y[4], want[4] = {58.5f, 63, 139.5f, 153};
+    gn_error err;
+    spec in[3] = {F32(2, 2, 3), F32(2, 3, 2), F32(1, 2)}, out[1] = {F32(2, 2, 2)};
+    in[0].p = a, in[1].p = w, in[2].p = bias, out[0].p = y;
+    ok(run_op(GN_OP_MATMUL, json_pack("{s:b,s:b}", "bias", 1, "transpose_b", 0), in, 3, out, 1, &err), &err);
+    near(y, want, 4, 0);
+    /* weight stored [n, k] (nn.Linear) */
+    in[1] = (spec)F32(2, 2, 3);
+    in[1].p = wt;
+    memset(y, 0, sizeof(y));
+    ok(run_op(GN_OP_MATMUL, json_pack("{s:b,s:b}", "bias", 1, "transpose_b", 1), in, 3, out, 1, &err), &err);
+    near(y, want, 4, 0);
+    /* batched over leading dims, no bias: [2, 1, 3] @ [3, 2] */
+    float y2[4], want2[4] = {58, 64, 139, 154};
+    spec in2[2] = {F32(3, 2, 1, 3), F32(2, 3, 2)}, out2[1] = {F32(3, 2, 1, 2)};
+    in2[0].p = a, in2[1].p = w, out2[0].p = y2;
+    ok(run_op(GN_OP_MATMUL, NULL, in2, 2, out2, 1, &err), &err);
+    near(y2, want2, 4, 0);
+    /* inner dims that disagree */
+    spec bad[2] = {F32(2, 2, 3), F32(2, 2, 2)};
+    bad[0].p = a, bad[1].p = w;
+    assert_int_equal(run_op(GN_OP_MATMUL, NULL, bad, 2, out2, 1, &err), GN_EINVAL);
+    assert_non_null(strstr(err.msg, "nodes[0]: matmul (module test.mod)"));
+    (void)state;
+}
+
+static void test_norms(void **state)
+{
+    float x[4] = {1, 2, 3, 4}, w[4] = {1, 2, 1, 1}, b[4] = {0, 0, 1, 0}, y[4];
+    float want[4] = {-1.3416408f, -0.8944272f, 1.4472136f, 1.3416408f};
+    gn_error err;
+    spec in[3] = {F32(2, 1, 4), F32(1, 4), F32(1, 4)}, out[1] = {F32(2, 1, 4)};
+    in[0].p = x, in[1].p = w, in[2].p = b, out[0].p = y;
+    ok(run_op(GN_OP_LAYER_NORM, json_pack("{s:f}", "eps", 0.0), in, 3, out, 1, &err), &err);
+    near(y, want, 4, 1e-6f);
+    float ones[4] = {1, 1, 1, 1}, wr[4] = {0.3651484f, 0.7302967f, 1.0954451f, 1.4605935f};
+    in[1].p = ones;
+    ok(run_op(GN_OP_RMS_NORM, json_pack("{s:f}", "eps", 0.0), in, 2, out, 1, &err), &err);
+    near(y, wr, 4, 1e-6f);
+    /* batch_norm: x, weight, bias, running_mean, running_var */
+    float bw[2] = {1, 2}, bb[2] = {0, 1}, bm[2] = {1, 2}, bv[2] = {4, 1}, wb[4] = {0, 0.5f, 3, 5};
+    spec bin[5] = {F32(4, 1, 2, 1, 2), F32(1, 2), F32(1, 2), F32(1, 2), F32(1, 2)}, bout[1] = {F32(4, 1, 2, 1, 2)};
+    bin[0].p = x, bin[1].p = bw, bin[2].p = bb, bin[3].p = bm, bin[4].p = bv, bout[0].p = y;
+    ok(run_op(GN_OP_BATCH_NORM, json_pack("{s:f}", "eps", 0.0), bin, 5, bout, 1, &err), &err);
+    near(y, wb, 4, 1e-6f);
+    (void)state;
+}
+
+static void test_softmax(void **state)
+{
+    float x[6] = {1, 2, 3, 0, 0, 0}, y[6];
+    float want[6] = {0.09003057f, 0.24472847f, 0.66524096f, 1 / 3.0f, 1 / 3.0f, 1 / 3.0f};
+    gn_error err;
+    spec in[1] = {F32(2, 2, 3)}, out[1] = {F32(2, 2, 3)};
+    in[0].p = x, out[0].p = y;
+    ok(run_op(GN_OP_SOFTMAX, json_pack("{s:i}", "dim", -1), in, 1, out, 1, &err), &err);
+    near(y, want, 6, 1e-7f);
+    float x2[4] = {0, 0, logf(3), 0}, w2[4] = {0.25f, 0.5f, 0.75f, 0.5f};
+    spec in2[1] = {F32(2, 2, 2)}, out2[1] = {F32(2, 2, 2)};
+    in2[0].p = x2, out2[0].p = y;
+    ok(run_op(GN_OP_SOFTMAX, json_pack("{s:i}", "dim", 0), in2, 1, out2, 1, &err), &err);
+    near(y, w2, 4, 1e-7f);
+    (void)state;
+}
+
+static float frand(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return (float)(*s >> 8) / 16777216.0f - 0.5f;
+}
+
+/* Naive causal GQA attention, straight from the definition. */
+static void naive_attention(const float *q, const float *k, const float *v, float *o, int B, int H, int KV,
+                            int T, int Tk, int dh, int causal)
+{
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                int kh = h / (H / KV), lim = causal ? Tk - T + t + 1 : Tk;
+                double s[64], m = -1e30, z = 0;
+                for (int j = 0; j < lim; j++) {
+                    double d = 0;
+                    for (int e = 0; e < dh; e++)
+                        d += (double)q[((b * H + h) * T + t) * dh + e] * k[((b * KV + kh) * Tk + j) * dh + e];
+                    s[j] = d / sqrt((double)dh);
+                    m = s[j] > m ? s[j] : m;
+                }
+                for (int j = 0; j < lim; j++)
+                    z += s[j] = exp(s[j] - m);
+                for (int e = 0; e < dh; e++) {
+                    double acc = 0;
+                    for (int j = 0; j < lim; j++)
+                        acc += s[j] / z * v[((b * KV + kh) * Tk + j) * dh + e];
+                    o[((b * H + h) * T + t) * dh + e] = (float)acc;
+                }
+            }
+}
+
+static void test_attention(void **state)
+{
+    enum { B = 2, H = 4, KV = 2, T = 3, TK = 5, DH = 4 };
+    float q[B * H * T * DH], k[B * KV * TK * DH], v[B * KV * TK * DH], y[B * H * T * DH], want[B * H * T * DH];
+    uint32_t seed = 7;
+    for (size_t i = 0; i < sizeof(q) / 4; i++)
+        q[i] = 2 * frand(&seed);
+    for (size_t i = 0; i < sizeof(k) / 4; i++) {
+        k[i] = 2 * frand(&seed);
+        v[i] = 2 * frand(&seed);
+    }
+    gn_error err;
+    spec in[3] = {F32(4, B, H, T, DH), F32(4, B, KV, TK, DH), F32(4, B, KV, TK, DH)}, out[1] = {F32(4, B, H, T, DH)};
+    in[0].p = q, in[1].p = k, in[2].p = v, out[0].p = y;
+    for (int causal = 0; causal < 2; causal++) {
+        naive_attention(q, k, v, want, B, H, KV, T, TK, DH, causal);
+        ok(run_op(GN_OP_ATTENTION,
+                  json_pack("{s:i,s:i,s:i,s:b}", "heads", H, "kv_heads", KV, "head_dim", DH, "causal", causal), in,
+                  3, out, 1, &err),
+           &err);
+        near(y, want, sizeof(y) / 4, 1e-6f);
+    }
+    /* the first query of a causal prefill sees only key 0: its output is v[0] */
+    spec pin[3] = {F32(4, 1, 1, 2, DH), F32(4, 1, 1, 2, DH), F32(4, 1, 1, 2, DH)}, pout[1] = {F32(4, 1, 1, 2, DH)};
+    pin[0].p = q, pin[1].p = k, pin[2].p = v, pout[0].p = y;
+    ok(run_op(GN_OP_ATTENTION, json_pack("{s:b}", "causal", 1), pin, 3, pout, 1, &err), &err);
+    near(y, v, DH, 1e-7f);
+    /* more queries than keys cannot be causal */
+    spec bad[3] = {F32(4, 1, 1, 3, DH), F32(4, 1, 1, 2, DH), F32(4, 1, 1, 2, DH)}, bout[1] = {F32(4, 1, 1, 3, DH)};
+    bad[0].p = q, bad[1].p = k, bad[2].p = v, bout[0].p = y;
+    assert_int_equal(run_op(GN_OP_ATTENTION, json_pack("{s:b}", "causal", 1), bad, 3, bout, 1, &err), GN_EINVAL);
+    (void)state;
+}
+
+static void test_embedding(void **state)
+{
+    float w[8] = {0, 1, 2, 3, 4, 5, 6, 7}, y[6], want[6] = {6, 7, 2, 3, 0, 1};
+    int64_t ids[3] = {3, 1, 0};
+    gn_error err;
+    spec in[2] = {F32(2, 4, 2), I64(2, 1, 3)}, out[1] = {F32(3, 1, 3, 2)};
+    in[0].p = w, in[1].p = ids, out[0].p = y;
+    ok(run_op(GN_OP_EMBEDDING, NULL, in, 2, out, 1, &err), &err);
+    near(y, want, 6, 0);
+    ids[1] = 4;
+    assert_int_equal(run_op(GN_OP_EMBEDDING, NULL, in, 2, out, 1, &err), GN_EINVAL);
+    assert_non_null(strstr(err.msg, "out of range"));
+    /* bags: [B=1, pooling 3] -> sum, mean */
+    ids[1] = 1;
+    float ws[2] = {8, 11}, wm[2] = {8 / 3.0f, 11 / 3.0f};
+    spec bout[1] = {F32(2, 1, 2)};
+    bout[0].p = y;
+    ok(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s}", "mode", "sum"), in, 2, bout, 1, &err), &err);
+    near(y, ws, 2, 0);
+    ok(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s}", "mode", "mean"), in, 2, bout, 1, &err), &err);
+    near(y, wm, 2, 1e-6f);
+    (void)state;
+}
+
+static void test_elementwise(void **state)
+{
+    float x[4] = {1, -1, 0, -2}, y[4];
+    gn_error err;
+    spec in[2] = {F32(1, 4), F32(1, 4)}, out[1] = {F32(1, 4)};
+    in[0].p = x, out[0].p = y;
+    float gelu[4] = {0.8411920f, -0.1588080f, 0, -0.0454023f};
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "gelu"), in, 1, out, 1, &err), &err);
+    near(y, gelu, 4, 1e-6f);
+    float silu[4] = {0.7310586f, -0.2689414f, 0, -0.2384058f};
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "silu"), in, 1, out, 1, &err), &err);
+    near(y, silu, 4, 1e-6f);
+    float relu[4] = {1, 0, 0, 0};
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "relu"), in, 1, out, 1, &err), &err);
+    near(y, relu, 4, 0);
+    float z[4] = {2, 3, 4, 5}, mul[4] = {2, -3, 0, -10};
+    in[1].p = z;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "mul"), in, 2, out, 1, &err), &err);
+    near(y, mul, 4, 0);
+    /* broadcast a [2] bias over [2, 2] */
+    float bias[2] = {10, 20}, add[4] = {11, 19, 10, 18};
+    spec bin[2] = {F32(2, 2, 2), F32(1, 2)}, bout[1] = {F32(2, 2, 2)};
+    bin[0].p = x, bin[1].p = bias, bout[0].p = y;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "add"), bin, 2, bout, 1, &err), &err);
+    near(y, add, 4, 0);
+    assert_int_equal(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "frobnicate"), in, 1, out, 1, &err),
+                     GN_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "frobnicate"));
+    (void)state;
+}
+
+static void test_rotary(void **state)
+{
+    /* table for positions 0 and 1, head_dim 4, theta 10000: inv_freq = {1, 0.01} */
+    int64_t pos[2] = {0, 1};
+    float cs[8], sn[8];
+    gn_error err;
+    spec tin[1] = {I64(2, 1, 2)}, tout[2] = {F32(3, 1, 2, 4), F32(3, 1, 2, 4)};
+    tin[0].p = pos, tout[0].p = cs, tout[1].p = sn;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:f}", "fn", "rotary_table", "theta", 10000.0), tin, 1, tout, 2,
+              &err),
+       &err);
+    float wc[8] = {1, 1, 1, 1, 0.5403023f, 0.99995f, 0.5403023f, 0.99995f};
+    float ws[8] = {0, 0, 0, 0, 0.8414710f, 0.00999983f, 0.8414710f, 0.00999983f};
+    near(cs, wc, 8, 1e-6f);
+    near(sn, ws, 8, 1e-6f);
+    /* x·cos + rotate_half(x)·sin, rotate_half([a, b, c, d]) = [-c, -d, a, b] */
+    float x[8] = {1, 2, 3, 4, 1, 2, 3, 4}, y[8];
+    float want[8] = {1, 2, 3, 4, -1.9841107f, 1.9599007f, 2.4623779f, 4.0197997f};
+    spec in[3] = {F32(4, 1, 1, 2, 4), F32(3, 1, 2, 4), F32(3, 1, 2, 4)}, out[1] = {F32(4, 1, 1, 2, 4)};
+    in[0].p = x, in[1].p = cs, in[2].p = sn, out[0].p = y;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "rotary"), in, 3, out, 1, &err), &err);
+    near(y, want, 8, 1e-6f);
+    (void)state;
+}
+
+static void test_reduction(void **state)
+{
+    float x[8] = {1, 5, 5, 2, -1, -3, -0.5f, -2};
+    int64_t arg[2];
+    gn_error err;
+    spec in[1] = {F32(3, 2, 1, 4)}, out[1] = {I64(2, 2, 1)};
+    in[0].p = x, out[0].p = arg;
+    ok(run_op(GN_OP_REDUCTION, json_pack("{s:s,s:i}", "fn", "argmax", "dim", -1), in, 1, out, 1, &err), &err);
+    assert_int_equal(arg[0], 1); /* first of a tie */
+    assert_int_equal(arg[1], 2);
+    float y[2], sum[2] = {13, -6.5f}, mx[2] = {5, -0.5f};
+    spec fout[1] = {F32(2, 2, 1)};
+    fout[0].p = y;
+    ok(run_op(GN_OP_REDUCTION, json_pack("{s:s}", "fn", "sum"), in, 1, fout, 1, &err), &err);
+    near(y, sum, 2, 0);
+    ok(run_op(GN_OP_REDUCTION, json_pack("{s:s}", "fn", "max"), in, 1, fout, 1, &err), &err);
+    near(y, mx, 2, 0);
+    (void)state;
+}
+
+static void test_views(void **state)
+{
+    /* [1, 3, 8] -> q [1, 2, 3, 2], k [1, 1, 3, 2], v [1, 1, 3, 2] */
+    float x[24], q[12], k[6], v[6], back[24];
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)i;
+    gn_error err;
+    spec in[1] = {F32(3, 1, 3, 8)}, out[3] = {F32(4, 1, 2, 3, 2), F32(4, 1, 1, 3, 2), F32(4, 1, 1, 3, 2)};
+    in[0].p = x, out[0].p = q, out[1].p = k, out[2].p = v;
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s}", "fn", "split_heads"), in, 1, out, 3, &err), &err);
+    assert_true(q[(1 * 3 + 2) * 2 + 1] == x[2 * 8 + 3]); /* q[0, 1, 2, 1] = x[0, 2, 1*2+1] */
+    assert_true(k[1 * 2 + 0] == x[1 * 8 + 4]);           /* k[0, 0, 1, 0] = x[0, 1, 4] */
+    assert_true(v[2 * 2 + 1] == x[2 * 8 + 7]);           /* v[0, 0, 2, 1] = x[0, 2, 7] */
+    /* round trip through four heads */
+    float h4[24];
+    spec sout[1] = {F32(4, 1, 4, 3, 2)}, min[1] = {F32(4, 1, 4, 3, 2)}, mout[1] = {F32(3, 1, 3, 8)};
+    sout[0].p = h4, min[0].p = h4, mout[0].p = back;
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s}", "fn", "split_heads"), in, 1, sout, 1, &err), &err);
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s}", "fn", "merge_heads"), min, 1, mout, 1, &err), &err);
+    near(back, x, 24, 0);
+    /* last_position [1, 3, 8] -> [1, 1, 8] */
+    float last[8];
+    spec lout[1] = {F32(3, 1, 1, 8)};
+    lout[0].p = last;
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s}", "fn", "last_position"), in, 1, lout, 1, &err), &err);
+    near(last, x + 16, 8, 0);
+    /* a reshape without fn */
+    spec rout[1] = {F32(2, 6, 4)};
+    rout[0].p = back;
+    memset(back, 0, sizeof(back));
+    ok(run_op(GN_OP_VIEW, NULL, in, 1, rout, 1, &err), &err);
+    near(back, x, 24, 0);
+    (void)state;
+}
+
+static void test_concat(void **state)
+{
+    /* the KV-cache append: [1, 2, 1, 2] ++ [1, 2, 2, 2] along dim 2 */
+    float a[4] = {1, 2, 3, 4}, b[8] = {5, 6, 7, 8, 9, 10, 11, 12}, y[12];
+    float want[12] = {1, 2, 5, 6, 7, 8, 3, 4, 9, 10, 11, 12};
+    gn_error err;
+    spec in[2] = {F32(4, 1, 2, 1, 2), F32(4, 1, 2, 2, 2)}, out[1] = {F32(4, 1, 2, 3, 2)};
+    in[0].p = a, in[1].p = b, out[0].p = y;
+    ok(run_op(GN_OP_CONCAT, json_pack("{s:i}", "dim", 2), in, 2, out, 1, &err), &err);
+    near(y, want, 12, 0);
+    /* gather along dim 1 and arange */
+    int64_t ix[2] = {1, 0}, ar[3];
+    float g[4], wg[4] = {2, 1, 4, 3};
+    spec gin[2] = {F32(2, 2, 2), I64(1, 2)}, gout[1] = {F32(2, 2, 2)};
+    gin[0].p = a, gin[1].p = ix, gout[0].p = g;
+    ok(run_op(GN_OP_INDEX, json_pack("{s:s,s:i}", "fn", "index_select", "dim", 1), gin, 2, gout, 1, &err), &err);
+    near(g, wg, 4, 0);
+    spec fout[1] = {I64(2, 1, 3)};
+    fout[0].p = ar;
+    ok(run_op(GN_OP_FILL, json_pack("{s:s}", "fn", "arange"), NULL, 0, fout, 1, &err), &err);
+    assert_true(ar[0] == 0 && ar[1] == 1 && ar[2] == 2);
+    (void)state;
+}
+
+static void test_conv_pool(void **state)
+{
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, bias[1] = {1}, y[9];
+    float want[9] = {13, 22, 17, 28, 46, 34, 25, 40, 29};
+    gn_error err;
+    spec in[3] = {F32(4, 1, 1, 3, 3), F32(4, 1, 1, 3, 3), F32(1, 1)}, out[1] = {F32(4, 1, 1, 3, 3)};
+    in[0].p = x, in[1].p = w, in[2].p = bias, out[0].p = y;
+    ok(run_op(GN_OP_CONV2D, json_pack("{s:i,s:i,s:i,s:i}", "stride", 1, "padding", 1, "groups", 1, "kernel", 3),
+              in, 3, out, 1, &err),
+       &err);
+    near(y, want, 9, 0);
+    float w2[4] = {12, 16, 24, 28};
+    spec out2[1] = {F32(4, 1, 1, 2, 2)};
+    out2[0].p = y;
+    ok(run_op(GN_OP_CONV2D, json_pack("{s:i,s:i}", "stride", 2, "padding", 1), in, 2, out2, 1, &err), &err);
+    near(y, w2, 4, 0);
+    /* pooling a 4x4 ramp */
+    float p[16], m[4], wm[4] = {6, 8, 14, 16}, avg[1];
+    for (int i = 0; i < 16; i++)
+        p[i] = (float)(i + 1);
+    spec pin[1] = {F32(4, 1, 1, 4, 4)}, pout[1] = {F32(4, 1, 1, 2, 2)}, aout[1] = {F32(4, 1, 1, 1, 1)};
+    pin[0].p = p, pout[0].p = m, aout[0].p = avg;
+    ok(run_op(GN_OP_POOL2D, json_pack("{s:s,s:i,s:i,s:i}", "fn", "max", "kernel", 3, "stride", 2, "padding", 1),
+              pin, 1, pout, 1, &err),
+       &err);
+    near(m, wm, 4, 0);
+    ok(run_op(GN_OP_POOL2D, json_pack("{s:s,s:b}", "fn", "avg", "adaptive", 1), pin, 1, aout, 1, &err), &err);
+    assert_true(avg[0] == 8.5f);
+    (void)state;
+}
+
+static void test_interaction(void **state)
+{
+    float f0[2] = {1, 2}, f1[2] = {3, 4}, f2[2] = {5, 6}, y[5], want[5] = {1, 2, 11, 17, 39};
+    gn_error err;
+    spec in[3] = {F32(2, 1, 2), F32(2, 1, 2), F32(2, 1, 2)}, out[1] = {F32(2, 1, 5)};
+    in[0].p = f0, in[1].p = f1, in[2].p = f2, out[0].p = y;
+    ok(run_op(GN_OP_INTERACTION, json_pack("{s:s,s:b}", "fn", "dot", "self", 0), in, 3, out, 1, &err), &err);
+    near(y, want, 5, 0);
+    (void)state;
+}
+
+static void test_errors_name_the_node(void **state)
+{
+    float x[4] = {0}, y[4];
+    gn_error err;
+    spec in[1] = {F32(1, 4)}, out[1] = {F32(1, 4)};
+    in[0].p = x, out[0].p = y;
+    assert_int_equal(run_op(GN_OP_OPAQUE, json_pack("{s:s}", "name", "aten::frob"), in, 1, out, 1, &err),
+                     GN_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "nodes[0]: opaque (module test.mod)"));
+    assert_non_null(strstr(err.msg, "aten::frob"));
+    spec h[1] = {{GN_DTYPE_F16, 1, {4}, x}}, ho[1] = {{GN_DTYPE_F16, 1, {4}, y}};
+    assert_int_equal(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "relu"), h, 1, ho, 1, &err),
+                     GN_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "f16"));
+    (void)state;
+}
+
+/* ========================== whole sessions ========================== */
+
+static gn_session *llm(const char *preset, uint32_t prompt, uint32_t decode)
+{
+    gn_llm_config c;
+    assert_int_equal(gn_llm_preset(preset, &c), 0);
+    c.prompt = prompt;
+    c.decode = decode;
+    gn_error err;
+    gn_session *s = gn_llm_generate(&c, &err);
+    if (!s)
+        fail_msg("%s", err.msg);
+    return s;
+}
+
+/* Logits of the prepared step ST: the argmax's input. */
+static void read_logits(gn_runner *r, const gn_session *s, uint32_t st, float *logits, size_t n)
+{
+    const gn_graph *g = gn_session_step(s, st);
+    for (uint32_t i = 0; i < gn_graph_nnodes(g); i++)
+        if (gn_graph_node(g, i)->op == GN_OP_REDUCTION) {
+            uint32_t t = gn_graph_node_inputs(g, i)[0];
+            assert_int_equal(gn_graph_tensor(g, t)->bytes, n * sizeof(float));
+            gn_error err;
+            ok(gn_runner_read(r, st, t, logits, n * sizeof(float), &err), &err);
+            return;
+        }
+    fail_msg("no argmax in step %u", st);
+}
+
+enum { PROMPT = 5, DECODE = 3, VOCAB = 512, SEED = 42 };
+
+/* Runs PRESET with prompt PR (length P) and DECODE steps; returns the
+ * tokens and the last step's logits. */
+static void run_llm(const char *preset, const int64_t *pr, uint32_t P, uint32_t decode, int64_t *tokens,
+                    float *logits, float scale)
+{
+    gn_session *s = llm(preset, P, decode);
+    gn_error err;
+    gn_runner *r = gn_runner_create(gn_executor_cpu(), s, SEED, scale, &err);
+    if (!r)
+        fail_msg("%s", err.msg);
+    if (scale > 0.02f) { /* unit norm weights: sharp attention, so positions matter */
+        const gn_graph *g = gn_session_step(s, 0);
+        static const float ones[64] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                       1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                       1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+        for (uint32_t t = 0; t < gn_graph_ntensors(g); t++) {
+            const gn_tensor *ten = gn_graph_tensor(g, t);
+            const char *name = ten->kind == GN_KIND_PARAM ? gn_graph_storage_name(g, ten->storage) : "";
+            size_t len = strlen(name);
+            if (ten->ndim == 1 && ten->bytes == sizeof(ones) && len > 7 && strcmp(name + len - 7, ".weight") == 0 &&
+                (strstr(name, "norm") || strstr(name, "ln_")))
+                ok(gn_runner_set_param(r, name, ones, sizeof(ones), &err), &err);
+        }
+    }
+    ok(gn_runner_run_llm(r, pr, tokens, &err), &err);
+    read_logits(r, s, decode, logits, VOCAB);
+    gn_runner_destroy(r);
+    gn_session_destroy(s);
+}
+
+static void check_session(const char *preset, float scale)
+{
+    int64_t prompt[PROMPT + 1] = {17, 300, 5, 511, 42, 0};
+    int64_t t1[DECODE + 1], t2[DECODE + 1], t3[2];
+    static float l1[VOCAB], l2[VOCAB], ld[VOCAB], lp[VOCAB];
+    /* determinism: two runs are bit-identical */
+    run_llm(preset, prompt, PROMPT, DECODE, t1, l1, scale);
+    run_llm(preset, prompt, PROMPT, DECODE, t2, l2, scale);
+    assert_memory_equal(t1, t2, sizeof(t1));
+    assert_memory_equal(l1, l2, sizeof(l1));
+    for (int i = 0; i <= DECODE; i++)
+        assert_true(t1[i] >= 0 && t1[i] < VOCAB);
+    /* KV cache: prefill P then decode 1 == prefill P+1, last position */
+    run_llm(preset, prompt, PROMPT, 1, t3, ld, scale);
+    assert_int_equal(t3[0], t1[0]);
+    assert_int_equal(t3[1], t1[1]);
+    prompt[PROMPT] = t1[0];
+    int64_t tp[1];
+    run_llm(preset, prompt, PROMPT + 1, 0, tp, lp, scale);
+    float mx = 0;
+    for (int i = 0; i < VOCAB; i++)
+        mx = fmaxf(mx, fabsf(lp[i]));
+    assert_true(mx > 0);
+    float worst = 0;
+    for (int i = 0; i < VOCAB; i++)
+        worst = fmaxf(worst, fabsf(ld[i] - lp[i]) / mx);
+    if (getenv("GN_TEST_VERBOSE"))
+        print_message("%s: tokens %lld %lld %lld %lld, max |logit| %g, worst relative difference %g\n", preset,
+                      (long long)t1[0], (long long)t1[1], (long long)t1[2], (long long)t1[3], (double)mx,
+                      (double)worst);
+    for (int i = 0; i < VOCAB; i++)
+        if (!(fabsf(ld[i] - lp[i]) <= 1e-5f * mx))
+            fail_msg("%s: logit %d: decode %.9g, prefill %.9g (max |logit| %.3g)", preset, i, (double)ld[i],
+                     (double)lp[i], (double)mx);
+    assert_int_equal(tp[0], t1[1]);
+}
+
+static void test_tiny_gpt2_session(void **state)
+{
+    check_session("tiny-gpt2", 0.02f);
+    check_session("tiny-gpt2", 0.25f);
+    (void)state;
+}
+
+static void test_tiny_llama_session(void **state)
+{
+    check_session("tiny-llama", 0.02f);
+    check_session("tiny-llama", 0.25f);
+    (void)state;
+}
+
+static void test_runner_state_order(void **state)
+{
+    /* a decode step before its prefill has no KV version to read */
+    gn_session *s = llm("tiny-llama", 3, 1);
+    gn_error err;
+    gn_runner *r = gn_runner_create(gn_executor_cpu(), s, SEED, 0.02f, &err);
+    assert_non_null(r);
+    assert_int_equal(gn_runner_run_step(r, 1, &err), GN_EINVAL);
+    assert_non_null(strstr(err.msg, "k_cache"));
+    gn_runner_destroy(r);
+    gn_session_destroy(s);
+    (void)state;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul),          cmocka_unit_test(test_norms),
+        cmocka_unit_test(test_softmax),         cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_embedding),       cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_rotary),          cmocka_unit_test(test_reduction),
+        cmocka_unit_test(test_views),           cmocka_unit_test(test_concat),
+        cmocka_unit_test(test_conv_pool),       cmocka_unit_test(test_interaction),
+        cmocka_unit_test(test_errors_name_the_node), cmocka_unit_test(test_tiny_gpt2_session),
+        cmocka_unit_test(test_tiny_llama_session),   cmocka_unit_test(test_runner_state_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
