@@ -886,9 +886,7 @@ class Session:
         # (gc.freeze) at every top-level forward, and given back when the
         # session ends (new_session), so the cost of collections does not grow
         # with the trace.
-        if not self.gc_frozen:
-            gc.collect()
-            self.gc_frozen = True
+        self.gc_frozen = True
         gc.freeze()
         if gc.isenabled():
             gc.disable()

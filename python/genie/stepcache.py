@@ -75,9 +75,26 @@ class _Region:
         self.argdtypes = [st.tensors[i][T.T_DTYPE] for i in st.arg_ids]
         self.argpaths = st.arg_paths
         self.outpaths = st.out_paths
-        nums = []
-        self.skel = _flatten((self.tensors, [(n[0], n[1], n[2], n[3]) for n in self.nodes], self.outs,
-                              self.argshapes), nums)
+        # numbers in a fixed order (Template.__init__ walks the same order);
+        # everything else in the skeleton, which must match exactly
+        nums, skel = [], []
+        for t in self.tensors:
+            nums.extend(t[1])
+            skel.append((t[0], len(t[1]), t[2], t[3], t[4]))
+        for op, ins, outs, attrs, module, aten_name in self.nodes:
+            for _, i in ins:
+                nums.append(i)
+            for _, i in outs:
+                nums.append(i)
+            a = tuple((key, _flatten(v, nums)) for key, v in attrs.items()) if attrs else None
+            skel.append((op, tuple(k for k, _ in ins), tuple(k for k, _ in outs), a))
+        for k, i in self.outs:
+            nums.append(i)
+            skel.append(k)
+        for sh in self.argshapes:
+            nums.extend(sh)
+            skel.append(len(sh))
+        self.skel = tuple(skel)
         self.nums = nums
         self.modules = [n[4] for n in self.nodes]
         self.atens = [n[5] for n in self.nodes]
