@@ -492,7 +492,6 @@ class Step:
         self.has_forward = False
         self.root = None
         self.counts = {}
-        self.classes = {}     # module path -> class name (for hints / intent)
         self.fwd_t0 = None    # forward region (step cache): tensor / node / read ranges, slots
         self.fwd_t1 = self.fwd_n0 = self.fwd_n1 = self.fwd_reads = self.fwd_r0 = None
         self.arg_ids = self.arg_paths = self.out_ids = self.out_paths = None
@@ -527,8 +526,11 @@ class Session:
         self.root_mod = None
         self.aten_seen = {}       # aten packet name -> genie op
         self.buffers = set()      # names of module buffers (kind param, but not weights)
+        self.classes = {}         # module path -> class name (module intent, dump.py)
         self.lm_forwards = 0
-        self.stats = {"ops": 0, "reads": 0, "flush_s": 0.0, "hook_s": 0.0}
+        self.stats = {"ops": 0, "reads": 0, "flush_s": 0.0}
+        self.hook_s = 0.0         # time in module hooks (GENIE_PROFILE_HOOKS=1), s
+        self.step_s = 0.0         # time in step begin/end bookkeeping, s
         self.profile = False
         self._opinfo = {}
         self.step_cache = os.environ.get("GENIE_STEP_CACHE", "1") != "0"
@@ -904,6 +906,7 @@ class Session:
             self.roots[id(root)] = root
             for n, m in root.named_modules():
                 self.names[m] = n
+                self.classes[n] = type(m).__name__
             for n, b in root.named_buffers():
                 self.buffers.add(n)
             self.flush()
@@ -1204,7 +1207,12 @@ def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, *ar
 def _pre_hook(mod, args):
     S = _S
     st = S.modstack
-    if not st:
+    if st:                                  # fast path: a submodule
+        name = S.names.get(mod)
+        if name is not None:
+            st.append(name)
+            return
+    else:
         lazy = any(type(a) is LazyTensor for a in args)
         if not lazy:
             for p in mod.parameters():
@@ -1217,7 +1225,7 @@ def _pre_hook(mod, args):
         if lazy:
             t0 = time.perf_counter()
             S.begin_forward(mod)
-            S.stats["step_s"] = S.stats.get("step_s", 0.0) + time.perf_counter() - t0
+            S.step_s += time.perf_counter() - t0
     name = S.names.get(mod)
     if name is None:
         name = type(mod).__name__
@@ -1225,20 +1233,21 @@ def _pre_hook(mod, args):
             name = f"{st[-1]}.{name}" if st[-1] else name
         if S.step_active:
             S.names[mod] = name
+            S.classes[name] = type(mod).__name__
     st.append(name)
-    if S.step_active:
-        S.cur.classes[name] = type(mod).__name__
 
 
 def _post_hook(mod, args, kwargs, out=None):
-    S = _S
-    st = S.modstack
+    st = _S.modstack
     if st:
         st.pop()
-    if not st and S.step_active and S.root_mod is mod:
+        if st:                              # fast path: a submodule
+            return
+    S = _S
+    if S.step_active and S.root_mod is mod:
         t0 = time.perf_counter()
         S.end_forward(mod, args, kwargs or {}, out)
-        S.stats["step_s"] = S.stats.get("step_s", 0.0) + time.perf_counter() - t0
+        S.step_s += time.perf_counter() - t0
 
 
 # Timed variants (GENIE_PROFILE_HOOKS=1, used by bench_capture.py): hook_s is
@@ -1246,21 +1255,22 @@ def _post_hook(mod, args, kwargs, out=None):
 # forward (begin_forward / end_forward) is capture work and is excluded.
 
 def _pre_hook_timed(mod, args):
-    t0 = time.perf_counter()
-    b = _S.stats.get("step_s", 0.0)
-    r = _pre_hook(mod, args)
-    _S.stats["hook_s"] += time.perf_counter() - t0 - (_S.stats.get("step_s", 0.0) - b)
-    return r
+    t0 = _pc()
+    S = _S
+    b = S.step_s
+    _pre_hook(mod, args)
+    S.hook_s += _pc() - t0 - (S.step_s - b)
 
 
 def _post_hook_timed(mod, args, kwargs, out=None):
-    t0 = time.perf_counter()
-    b = _S.stats.get("step_s", 0.0)
-    r = _post_hook(mod, args, kwargs, out)
-    _S.stats["hook_s"] += time.perf_counter() - t0 - (_S.stats.get("step_s", 0.0) - b)
-    return r
+    t0 = _pc()
+    S = _S
+    b = S.step_s
+    _post_hook(mod, args, kwargs, out)
+    S.hook_s += _pc() - t0 - (S.step_s - b)
 
 
+_pc = time.perf_counter
 _S = Session()
 _hooks = []
 
@@ -1268,18 +1278,30 @@ _hooks = []
 def install():
     """Registers the device, the SDPA interception and the module hooks (idempotent)."""
     global DEVICE, _param_copies
-    if _hooks:
+    if DEVICE is not None:
         return
     from torch.utils.weak import WeakIdKeyDictionary
     _param_copies = WeakIdKeyDictionary()
     _register_backend()
     DEVICE = torch.device(BACKEND, 0)
     torch.nn.functional.scaled_dot_product_attention = _sdpa
+    set_module_hooks(True)
+
+
+def set_module_hooks(enabled):
+    """Installs (True) or removes (False) the global module hooks.
+
+    Without them no module paths, steps or phases are recorded; used by
+    bench_capture.py to measure what the hooks cost.
+    """
     timed = os.environ.get("GENIE_PROFILE_HOOKS") == "1"
-    _hooks.append(torch.nn.modules.module.register_module_forward_pre_hook(
-        _pre_hook_timed if timed else _pre_hook))
-    _hooks.append(torch.nn.modules.module.register_module_forward_hook(
-        _post_hook_timed if timed else _post_hook, with_kwargs=True, always_call=True))
+    while len(_hooks) > 0 and not enabled:
+        _hooks.pop().remove()
+    if enabled and not _hooks:
+        _hooks.append(torch.nn.modules.module.register_module_forward_pre_hook(
+            _pre_hook_timed if timed else _pre_hook))
+        _hooks.append(torch.nn.modules.module.register_module_forward_hook(
+            _post_hook_timed if timed else _post_hook, with_kwargs=True, always_call=True))
 
 
 def session():

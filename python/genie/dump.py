@@ -41,11 +41,11 @@ def _intent(cls):
     return None
 
 
-def _fuse(step):
+def _fuse(step, classes):
     """Collapses each contiguous run of nodes of an intent module into one node."""
     nodes = step.nodes
     intents = {}
-    for mod, cls in step.classes.items():
+    for mod, cls in classes.items():
         it = _intent(cls)
         if it is not None:
             intents[mod] = it
@@ -126,9 +126,9 @@ def _num(x):
     return int(x) if float(x).is_integer() and abs(x) < 2 ** 53 else float(x)
 
 
-def build_step(step):
+def build_step(step, classes):
     step.expand()
-    nodes = _fuse(step)
+    nodes = _fuse(step, classes)
     used = set()
     for n in nodes:
         used.update(n[N_INS])
@@ -205,7 +205,7 @@ def build_trace(session):
     was = gc.isenabled()
     gc.disable()          # building creates many small dicts; collector scans would double the cost
     try:
-        steps = [build_step(st) for st in session.steps if st.nodes or st.reads or st.deferred]
+        steps = [build_step(st, session.classes) for st in session.steps if st.nodes or st.reads or st.deferred]
     finally:
         if was:
             gc.enable()
