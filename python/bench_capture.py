@@ -190,6 +190,7 @@ def decode_section(a, rep):
                     tr = cap.trace()
                     t2 = time.perf_counter()
                 runs.append((t1 - t0, t2 - t1, cap.session.stats.copy(), len(tr["steps"])))
+                del tr, cap   # an application writes its trace and drops it
             del md, dinp, cpu_m
         te = min(eager)
         cold, warm = runs[0], min(runs[1:], key=lambda r: r[0])

@@ -884,10 +884,11 @@ class Session:
         # about as much as the capture itself; it is paused for the forward
         # pass (resumed in end_forward, or at the next capture boundary).
         # The model, the session's trace records and the interpreter's own
-        # objects are long-lived: they are moved out of the collector's scans
-        # (gc.freeze) at every top-level forward, and given back when the
-        # session ends (new_session), so the cost of collections does not grow
-        # with the trace.
+        # objects are long-lived: they are moved out of the cyclic collector's
+        # scans (gc.freeze) at every top-level forward, so the cost of
+        # collections does not grow with the trace.  Reference counting still
+        # frees them; only cyclic garbage alive at that moment waits for
+        # gc.unfreeze() (genie.core.release_gc()).
         self.gc_frozen = True
         gc.freeze()
         if gc.isenabled():
@@ -1304,6 +1305,11 @@ def set_module_hooks(enabled):
             _post_hook_timed if timed else _post_hook, with_kwargs=True, always_call=True))
 
 
+def release_gc():
+    """Gives the objects genie moved out of the collector's scans back to it."""
+    gc.unfreeze()
+
+
 def session():
     """The current capture session (borrowed)."""
     return _S
@@ -1313,8 +1319,6 @@ def new_session(name="capture"):
     """Flushes the current session and starts a fresh one; returns the new one."""
     global _S
     _S.flush()
-    if _S.gc_frozen:
-        gc.unfreeze()
     old_names = _S.names
     _S = Session(name)
     _S.names = {}
