@@ -756,6 +756,8 @@ class Session:
                 attrs = {**(attrs or {}), **extra}
             except Exception:
                 pass
+        if info.mut or info.out_kw:
+            attrs = {**(attrs or {}), "inplace": True}   # outputs are new versions of mutated inputs
         if gop == "opaque":
             attrs = {"name": name}
         elif gop == "elementwise" and name in ("_to_copy", "to") and mouts and ins_l and \

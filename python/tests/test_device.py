@@ -85,7 +85,11 @@ def test_inplace_through_views_matches_eager():
     with genie.capture("views") as cap:
         out = prog(DEV).cpu()
     assert torch.equal(ref, out)
-    assert genie.validate(cap.trace()) == []
+    tr = cap.trace()
+    assert genie.validate(tr) == []
+    nodes = tr["steps"][0]["nodes"]
+    assert any((n.get("attrs") or {}).get("inplace") for n in nodes)          # mutation recorded
+    assert any((n.get("attrs") or {}).get("fn") == "alias" for n in nodes)    # stale view re-linked
 
 
 def test_random_factories_follow_the_cpu_generator():
