@@ -87,6 +87,8 @@ def _factory(ov):
         if pkt == "randperm":
             _S.flush()
         val = func(*args, **kwargs)
+        if _S.replaying:
+            return val
         _S.check_dtype(val.dtype, pkt)
         t = _wrap(val.to("meta"), val, None)
         i = _S.new_tensor(t._meta, "activation")
@@ -104,6 +106,8 @@ def _copy_from(src, dst, non_blocking=False):
 
 def _empty_memory_format(size, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
     dtype = dtype or torch.get_default_dtype()
+    if _S.replaying:   # a step-cache replay runs eagerly on the CPU
+        return torch.empty(size, dtype=dtype, memory_format=memory_format or torch.contiguous_format)
     _S.check_dtype(dtype, "empty")
     val = torch.empty(size, dtype=dtype, memory_format=memory_format or torch.contiguous_format)
     return _wrap(val.to("meta"), val, None)
@@ -111,6 +115,8 @@ def _empty_memory_format(size, dtype=None, layout=None, device=None, pin_memory=
 
 def _empty_strided(size, stride, dtype=None, layout=None, device=None, pin_memory=None):
     dtype = dtype or torch.get_default_dtype()
+    if _S.replaying:
+        return torch.empty_strided(size, stride, dtype=dtype)
     _S.check_dtype(dtype, "empty_strided")
     val = torch.empty_strided(size, stride, dtype=dtype)
     return _wrap(val.to("meta"), val, None)
@@ -640,9 +646,11 @@ class Session:
 
     def dispatch(self, func, args, kwargs):
         if self.replaying:
-            raise GenieUnsupportedOp(
-                "step cache: a lazy tensor the cache did not swap was used while replaying a decode step",
-                op=str(func), hint="set GENIE_STEP_CACHE=0 to capture every step op by op")
+            # a lazy tensor the step cache did not swap (held somewhere it
+            # does not look): the replay is eager CPU execution, so use its
+            # value (flushed before the replay) and stay on the CPU
+            self.stats["replay_unswapped"] = self.stats.get("replay_unswapped", 0) + 1
+            return func(*[_cpu_of(a) for a in args], **{k: _cpu_of(v) for k, v in kwargs.items()})
         h = _HANDLERS.get(func)
         if h is not None:
             return h(self, func, args, kwargs)
@@ -989,6 +997,7 @@ class Session:
         swaps = rc.swap_list()
         saved = [(d, k, d[k]) for d, k, _ in swaps]
         to_cpu = lambda p, t: t._val if type(t) is LazyTensor else t  # noqa: E731
+        unswapped = self.stats.get("replay_unswapped", 0)
         self.replaying = True
         try:
             for d, k, v in swaps:
@@ -1000,6 +1009,12 @@ class Session:
             for d, k, v in saved:
                 d[k] = v
             self.replaying = False
+        if self.stats.get("replay_unswapped", 0) != unswapped:
+            # values are right (eager CPU), but the forward reached state the
+            # cache does not track: stop replaying, capture op by op again
+            rc.template = None
+            rc.regions = []
+            st.label = "decode (replayed with untracked state)"
         outs_ids, nn = tpl.emit(st, st.arg_ids)
         self.stats["ops"] += nn
         self.stats["replayed_steps"] = self.stats.get("replayed_steps", 0) + 1
