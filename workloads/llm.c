@@ -9,6 +9,8 @@
  */
 #include "llm.h"
 
+#include "workload.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,11 +71,7 @@ int gn_llm_config_from_json(const json_t *obj, const char *file,
     if (!json_is_string(v) || gn_llm_preset(json_string_value(v), &c) < 0)
         return gn_error_set(err, GN_ESCHEMA, "%s: %s.model: unknown model (expected gpt2-small, gpt2-medium, gpt2-large, llama-2-7b, llama-2-13b, llama-3-8b, tiny-gpt2 or tiny-llama)",
                             file, path);
-    static const struct {
-        const char *key;
-        size_t off;
-        uint32_t lo, hi;
-    } fields[] = {
+    static const gn__field fields[] = {
         {"batch", offsetof(gn_llm_config, batch), 1, 4096},
         {"prompt", offsetof(gn_llm_config, prompt), 1, 1u << 20},
         {"decode", offsetof(gn_llm_config, decode), 0, 1u << 20},
@@ -88,25 +86,13 @@ int gn_llm_config_from_json(const json_t *obj, const char *file,
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)obj, key, val) {
-        if (strcmp(key, "model") == 0 || strcmp(key, "family") == 0 || strcmp(key, "name") == 0)
+        int handled = gn__workload_key(key, val, fields, sizeof(fields) / sizeof(fields[0]), &c, &c.dtype,
+                                       file, path, err);
+        if (handled < 0)
+            return handled;
+        if (handled)
             continue;
-        if (strcmp(key, "dtype") == 0) {
-            if (!json_is_string(val) || gn_dtype_parse(json_string_value(val), &c.dtype) < 0 ||
-                (c.dtype != GN_DTYPE_F32 && c.dtype != GN_DTYPE_F16 && c.dtype != GN_DTYPE_BF16))
-                return gn_error_set(err, GN_ESCHEMA, "%s: %s.dtype: expected f32, f16 or bf16", file, path);
-            continue;
-        }
-        size_t i, n = sizeof(fields) / sizeof(fields[0]);
-        for (i = 0; i < n; i++)
-            if (strcmp(fields[i].key, key) == 0)
-                break;
-        if (i == n)
-            return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: unknown field of an LLM workload", file, path, key);
-        if (!json_is_integer(val) || json_integer_value(val) < fields[i].lo ||
-            json_integer_value(val) > fields[i].hi)
-            return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: expected an integer in [%u, %u]",
-                                file, path, key, fields[i].lo, fields[i].hi);
-        *(uint32_t *)((char *)&c + fields[i].off) = (uint32_t)json_integer_value(val);
+        return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: unknown field of an LLM workload", file, path, key);
     }
     v = json_object_get(obj, "name");
     if (json_is_string(v))

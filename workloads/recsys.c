@@ -10,6 +10,8 @@
  */
 #include "recsys.h"
 
+#include "workload.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -128,11 +130,7 @@ int gn_recsys_config_from_json(const json_t *obj, const char *file,
     if (!json_is_string(v) || gn_recsys_preset(json_string_value(v), &c) < 0)
         return gn_error_set(err, GN_ESCHEMA, "%s: %s.model: unknown model (expected dlrm-mlperf, dlrm-kaggle or tiny-dlrm)",
                             file, path);
-    static const struct {
-        const char *key;
-        size_t off;
-        uint32_t lo, hi;
-    } fields[] = {
+    static const gn__field fields[] = {
         {"batch", offsetof(gn_recsys_config, batch), 1, 1u << 20},
         {"requests", offsetof(gn_recsys_config, requests), 1, 1u << 20},
         {"dim", offsetof(gn_recsys_config, dim), 1, 1u << 16},
@@ -154,15 +152,14 @@ int gn_recsys_config_from_json(const json_t *obj, const char *file,
         }
     }
     json_object_foreach((json_t *)obj, key, val) {
-        if (strcmp(key, "model") == 0 || strcmp(key, "family") == 0 || strcmp(key, "name") == 0 ||
-            strcmp(key, "rows") == 0)
+        int handled = gn__workload_key(key, val, fields, sizeof(fields) / sizeof(fields[0]), &c, &c.dtype,
+                                       file, path, err);
+        if (handled < 0)
+            return handled;
+        if (handled)
             continue;
-        if (strcmp(key, "dtype") == 0) {
-            if (!json_is_string(val) || gn_dtype_parse(json_string_value(val), &c.dtype) < 0 ||
-                (c.dtype != GN_DTYPE_F32 && c.dtype != GN_DTYPE_F16 && c.dtype != GN_DTYPE_BF16))
-                return gn_error_set(err, GN_ESCHEMA, "%s: %s.dtype: expected f32, f16 or bf16", file, path);
+        if (strcmp(key, "rows") == 0) /* read above */
             continue;
-        }
         if (strcmp(key, "pooling") == 0) {
             pool = val;
             continue;
@@ -177,17 +174,7 @@ int gn_recsys_config_from_json(const json_t *obj, const char *file,
             *(key[0] == 'b' ? &c.nbottom : &c.ntop) = (uint32_t)n;
             continue;
         }
-        size_t i, n = sizeof(fields) / sizeof(fields[0]);
-        for (i = 0; i < n; i++)
-            if (strcmp(fields[i].key, key) == 0)
-                break;
-        if (i == n)
-            return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: unknown field of a recsys workload", file, path, key);
-        if (!json_is_integer(val) || json_integer_value(val) < fields[i].lo ||
-            json_integer_value(val) > fields[i].hi)
-            return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: expected an integer in [%u, %u]",
-                                file, path, key, fields[i].lo, fields[i].hi);
-        *(uint32_t *)((char *)&c + fields[i].off) = (uint32_t)json_integer_value(val);
+        return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: unknown field of a recsys workload", file, path, key);
     }
     if (pool) {
         if (json_is_integer(pool)) {

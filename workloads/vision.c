@@ -12,6 +12,8 @@
  */
 #include "vision.h"
 
+#include "workload.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,11 +77,7 @@ int gn_vision_config_from_json(const json_t *obj, const char *file,
     if (!json_is_string(v) || gn_vision_preset(json_string_value(v), &c) < 0)
         return gn_error_set(err, GN_ESCHEMA, "%s: %s.model: unknown model (expected resnet50, retinanet-r50-fpn, tiny-resnet or tiny-detector)",
                             file, path);
-    static const struct {
-        const char *key;
-        size_t off;
-        uint32_t lo, hi;
-    } fields[] = {
+    static const gn__field fields[] = {
         {"batch", offsetof(gn_vision_config, batch), 1, 4096},
         {"image", offsetof(gn_vision_config, image), 32, 8192},
         {"requests", offsetof(gn_vision_config, requests), 1, 1u << 20},
@@ -92,14 +90,12 @@ int gn_vision_config_from_json(const json_t *obj, const char *file,
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)obj, key, val) {
-        if (strcmp(key, "model") == 0 || strcmp(key, "family") == 0 || strcmp(key, "name") == 0)
+        int handled = gn__workload_key(key, val, fields, sizeof(fields) / sizeof(fields[0]), &c, &c.dtype,
+                                       file, path, err);
+        if (handled < 0)
+            return handled;
+        if (handled)
             continue;
-        if (strcmp(key, "dtype") == 0) {
-            if (!json_is_string(val) || gn_dtype_parse(json_string_value(val), &c.dtype) < 0 ||
-                (c.dtype != GN_DTYPE_F32 && c.dtype != GN_DTYPE_F16 && c.dtype != GN_DTYPE_BF16))
-                return gn_error_set(err, GN_ESCHEMA, "%s: %s.dtype: expected f32, f16 or bf16", file, path);
-            continue;
-        }
         if (strcmp(key, "blocks") == 0) {
             if (!json_is_array(val) || json_array_size(val) != 4)
                 return gn_error_set(err, GN_ESCHEMA, "%s: %s.blocks: expected an array of 4 integers (blocks of layer1..layer4)", file, path);
@@ -111,17 +107,7 @@ int gn_vision_config_from_json(const json_t *obj, const char *file,
             }
             continue;
         }
-        size_t i, n = sizeof(fields) / sizeof(fields[0]);
-        for (i = 0; i < n; i++)
-            if (strcmp(fields[i].key, key) == 0)
-                break;
-        if (i == n)
-            return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: unknown field of a vision workload", file, path, key);
-        if (!json_is_integer(val) || json_integer_value(val) < fields[i].lo ||
-            json_integer_value(val) > fields[i].hi)
-            return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: expected an integer in [%u, %u]",
-                                file, path, key, fields[i].lo, fields[i].hi);
-        *(uint32_t *)((char *)&c + fields[i].off) = (uint32_t)json_integer_value(val);
+        return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: unknown field of a vision workload", file, path, key);
     }
     v = json_object_get(obj, "name");
     if (json_is_string(v))

@@ -75,3 +75,30 @@ gn_session *gn_workload_build(const json_t *obj, const char *file,
     gn_error_set(err, GN_ESCHEMA, "%s: %s.family: unknown family \"%s\" (expected llm, vision, recsys, vqa or trace)", file, path, family);
     return NULL;
 }
+
+int gn__workload_key(const char *key, const json_t *val, const gn__field *fields,
+                     size_t n, void *cfg, gn_dtype *dtype, const char *file,
+                     const char *path, gn_error *err)
+{
+    if (strcmp(key, "model") == 0 || strcmp(key, "family") == 0 || strcmp(key, "name") == 0)
+        return 1;
+    if (strcmp(key, "dtype") == 0) {
+        gn_dtype dt;
+        if (!json_is_string(val) || gn_dtype_parse(json_string_value(val), &dt) < 0 ||
+            (dt != GN_DTYPE_F32 && dt != GN_DTYPE_F16 && dt != GN_DTYPE_BF16))
+            return gn_error_set(err, GN_ESCHEMA, "%s: %s.dtype: expected f32, f16 or bf16", file, path);
+        *dtype = dt;
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(fields[i].key, key) != 0)
+            continue;
+        if (!json_is_integer(val) || json_integer_value(val) < fields[i].lo ||
+            json_integer_value(val) > fields[i].hi)
+            return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: expected an integer in [%u, %u]",
+                                file, path, key, fields[i].lo, fields[i].hi);
+        *(uint32_t *)((char *)cfg + fields[i].off) = (uint32_t)json_integer_value(val);
+        return 1;
+    }
+    return 0;
+}
