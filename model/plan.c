@@ -20,6 +20,8 @@ struct gn_plan {
     uint32_t ntasks, captasks;
     int32_t *deps;
     uint32_t ndeps, capdeps;
+    gn_item *items;
+    uint32_t nitems, capitems;
     gn_residency *res;
     uint32_t nres, capres;
     uint32_t nsteps;
@@ -48,6 +50,7 @@ void gn_plan_destroy(gn_plan *p)
     free(p->devices);
     free(p->tasks);
     free(p->deps);
+    free(p->items);
     free(p->res);
     free(p);
 }
@@ -87,6 +90,8 @@ static int add_task(gn_plan *p, const gn_task *t, const int32_t *deps,
     nt->label = label;
     nt->dep_off = p->ndeps;
     nt->ndeps = 0;
+    nt->item_off = 0;
+    nt->nitems = 0;
     for (uint32_t i = 0; i < ndeps; i++) {
         int dup = 0;
         for (uint32_t k = 0; k < nt->ndeps && !dup; k++)
@@ -116,7 +121,7 @@ int gn_plan_add_compute(gn_plan *p, uint32_t step, int32_t device,
         !(seconds >= 0) || !(issue_s >= 0))
         return GN_EINVAL;
     gn_task t = {GN_TASK_COMPUTE, step, device, -1, issuer, issue_s, seconds,
-                 flops, bytes, node, label, 0, 0};
+                 flops, bytes, node, label, 0, 0, 0, 0};
     return add_task(p, &t, deps, ndeps);
 }
 
@@ -129,8 +134,28 @@ int gn_plan_add_transfer(gn_plan *p, uint32_t step, int32_t src,
         (issuer >= 0 && !valid_device(p, issuer)) || !(bytes >= 0) || !(issue_s >= 0))
         return GN_EINVAL;
     gn_task t = {GN_TASK_TRANSFER, step, src, dst, issuer, issue_s, seconds,
-                 0, bytes, -1, label, 0, 0};
+                 0, bytes, -1, label, 0, 0, 0, 0};
     return add_task(p, &t, deps, ndeps);
+}
+
+int gn_plan_set_items(gn_plan *p, uint32_t task, const gn_item *items, uint32_t n)
+{
+    if (task >= p->ntasks || p->tasks[task].kind != GN_TASK_TRANSFER)
+        return GN_EINVAL;
+    if (n > 0 && gn__grow((void **)&p->items, &p->capitems, p->nitems + n, sizeof(*p->items)) < 0)
+        return GN_ENOMEM;
+    if (n > 0)
+        memcpy(p->items + p->nitems, items, n * sizeof(*items));
+    p->tasks[task].item_off = p->nitems;
+    p->tasks[task].nitems = n;
+    p->nitems += n;
+    return 0;
+}
+
+const gn_item *gn_plan_items(const gn_plan *p, uint32_t id)
+{
+    assert(id < p->ntasks);
+    return p->tasks[id].nitems ? p->items + p->tasks[id].item_off : NULL;
 }
 
 int gn_plan_add_residency(gn_plan *p, int32_t storage, int32_t device,

@@ -48,7 +48,23 @@ typedef struct gn_task {
     const char *label;   /* what it is ("matmul transformer.h.0.attn", "request"), borrowed from the plan */
     uint32_t dep_off;    /* private: offset into the plan's dependency array */
     uint32_t ndeps;      /* number of dependencies */
+    uint32_t item_off;   /* private: offset into the plan's item array */
+    uint32_t nitems;     /* transfer: number of tensors it carries (gn_plan_items) */
 } gn_task;
+
+/*
+ * A tensor a transfer carries: tensor TENSOR of step STEP's graph.  A
+ * param or state tensor stands for (the current version of) its storage.
+ * A transfer's bytes are its items' bytes plus metadata (headers, call
+ * arguments, graph descriptions) that carries no tensor; a transfer with
+ * no items carries metadata only.  The real backend moves exactly these
+ * tensors, so a plan that forgets one fails there instead of computing
+ * on stale data.
+ */
+typedef struct gn_item {
+    uint32_t step;
+    uint32_t tensor;
+} gn_item;
 
 typedef struct gn_residency {
     int32_t storage;     /* session storage id */
@@ -86,6 +102,16 @@ int gn_plan_add_transfer(gn_plan *p, uint32_t step, int32_t src,
                          int32_t dst, int32_t issuer, double issue_s,
                          double seconds, double bytes, const char *label,
                          const int32_t *deps, uint32_t ndeps);
+
+/*
+ * Sets the tensors transfer TASK carries (N items copied from ITEMS;
+ * replaces an earlier list).  0, or GN_EINVAL (TASK is not a transfer),
+ * GN_ENOMEM.
+ */
+int gn_plan_set_items(gn_plan *p, uint32_t task, const gn_item *items, uint32_t n);
+
+/* The items of task ID (its nitems of them; NULL when none). */
+const gn_item *gn_plan_items(const gn_plan *p, uint32_t id);
 
 /* Records a residency decision.  0 or GN_ENOMEM. */
 int gn_plan_add_residency(gn_plan *p, int32_t storage, int32_t device,

@@ -67,6 +67,8 @@ typedef struct bld {
     uint32_t nd, capd;
     int32_t *ctl;          /* tasks the application waits for before going on */
     uint32_t nctl, capctl;
+    gn_item *items;        /* scratch: tensors the next transfer carries */
+    uint32_t ni, capi;
     int32_t *stored;       /* per storage: task that uploaded it, -1 if never */
     unsigned char *mark;   /* per tensor scratch */
     char label[256];
@@ -79,6 +81,15 @@ static int dep(bld *b, int32_t task)
     if (gn__grow((void **)&b->deps, &b->capd, b->nd + 1, sizeof(*b->deps)) < 0)
         return GN_ENOMEM;
     b->deps[b->nd++] = task;
+    return 0;
+}
+
+/* Adds tensor T of step ST to what the next transfer carries. */
+static int item(bld *b, uint32_t st, uint32_t t)
+{
+    if (gn__grow((void **)&b->items, &b->capi, b->ni + 1, sizeof(*b->items)) < 0)
+        return GN_ENOMEM;
+    b->items[b->ni++] = (gn_item){st, t};
     return 0;
 }
 
@@ -132,6 +143,7 @@ static void bld_free(bld *b)
     free(b->ttask);
     free(b->ctask);
     free(b->deps);
+    free(b->items);
     free(b->ctl);
     free(b->stored);
     free(b->mark);
@@ -208,6 +220,10 @@ static int add_move(bld *b, uint32_t step, int32_t src, int32_t dst,
     int rc = gn_plan_add_transfer(b->p, step, src, dst, issuer, issue_s,
                                   xfer_s(b, src, dst, bytes), bytes, label, b->deps, b->nd);
     b->nd = 0;
+    if (rc >= 0 && b->ni > 0) {
+        int r = gn_plan_set_items(b->p, (uint32_t)rc, b->items, b->ni);
+        rc = r < 0 ? r : rc;
+    }
     if (rc < 0)
         gn_error_set(b->err, rc, "planner: cannot add transfer \"%s\": %s", label, gn_strerror(rc));
     return rc;
@@ -222,9 +238,9 @@ static int add_move(bld *b, uint32_t step, int32_t src, int32_t dst,
  * network message carries EXTRA more bytes (headers, call arguments) that
  * the device copy does not.  Returns the last task, or < 0.
  */
-static int add_xfer_extra(bld *b, uint32_t step, int to_gpu, int32_t issuer,
-                          double issue_s, double bytes, double extra,
-                          const char *label)
+static int add_xfer_hops(bld *b, uint32_t step, int to_gpu, int32_t issuer,
+                         double issue_s, double bytes, double extra,
+                         const char *label)
 {
     double launch = b->spec->launch_s;
     if (b->node == DEV_CLIENT) /* local: one PCIe copy */
@@ -247,6 +263,16 @@ static int add_xfer_extra(bld *b, uint32_t step, int to_gpu, int32_t issuer,
     return add_move(b, step, b->node, DEV_CLIENT, issuer, issue_s, bytes + extra, label);
 }
 
+/* As add_xfer_hops; every hop carries the scratch items, then cleared. */
+static int add_xfer_extra(bld *b, uint32_t step, int to_gpu, int32_t issuer,
+                          double issue_s, double bytes, double extra,
+                          const char *label)
+{
+    int rc = add_xfer_hops(b, step, to_gpu, issuer, issue_s, bytes, extra, label);
+    b->ni = 0;
+    return rc;
+}
+
 static int add_xfer(bld *b, uint32_t step, int to_gpu, int32_t issuer,
                     double issue_s, double bytes, const char *label)
 {
@@ -266,6 +292,8 @@ static int need_on_client(bld *b, uint32_t st, const gn_graph *g, uint32_t t)
     if (b->ctask[t] != NOT_HERE)
         return 0;
     dep(b, b->ttask[t]);
+    if (item(b, st, t) < 0)
+        return GN_ENOMEM;
     int x = add_xfer(b, st, 0, b->node, b->in->platform->msg_overhead_s,
                      (double)gn_graph_tensor(g, t)->bytes, label_tensor(b, "to client", g, t));
     if (x >= 0)
@@ -279,6 +307,8 @@ static int need_on_gpu(bld *b, uint32_t st, const gn_graph *g, uint32_t t)
     if (b->ttask[t] != NOT_HERE)
         return 0;
     dep(b, b->ctask[t]);
+    if (item(b, st, t) < 0)
+        return GN_ENOMEM;
     int x = add_xfer(b, st, 1, DEV_CLIENT, b->in->platform->msg_overhead_s,
                      (double)gn_graph_tensor(g, t)->bytes, label_tensor(b, "to node", g, t));
     if (x >= 0)
@@ -535,12 +565,13 @@ static int plan_local(const gn_plan_input *in, gn_plan **out, gn_error *err)
         double up = 0;
         for (uint32_t t = 0; t < gn_graph_ntensors(g); t++) {
             const gn_tensor *x = gn_graph_tensor(g, t);
-            if (x->kind == GN_KIND_INPUT) {
+            /* inputs, and params on first use: loaded with the step's inputs */
+            if (x->kind == GN_KIND_INPUT ||
+                (x->kind == GN_KIND_PARAM && !in->weights_resident && b.stored[x->storage] < 0)) {
                 up += (double)x->bytes;
                 b.mark[t] = 1;
-            } else if (x->kind == GN_KIND_PARAM && !in->weights_resident && b.stored[x->storage] < 0) {
-                up += (double)x->bytes; /* first use: loaded with the step's inputs */
-                b.mark[t] = 1;
+                if ((rc = item(&b, st, t)) < 0)
+                    break;
             }
         }
         int32_t copy = -1;
@@ -570,7 +601,11 @@ static int plan_local(const gn_plan_input *in, gn_plan **out, gn_error *err)
             if (b.mark[t]) {
                 down += (double)gn_graph_tensor(g, t)->bytes;
                 dep(&b, b.ttask[t]);
+                if ((rc = item(&b, st, t)) < 0)
+                    break;
             }
+        if (rc < 0)
+            break;
         if (down > 0) {
             int x = add_xfer(&b, st, 0, DEV_CLIENT, launch, down, "d2h results");
             rc = x < 0 ? x : ctl_add(&b, x);
@@ -606,10 +641,11 @@ static int plan_remoting(const gn_plan_input *in, gn_plan **out, gn_error *err)
             const gn_tensor *x = gn_graph_tensor(g, t);
             if (x->kind == GN_KIND_INPUT) {
                 deps_ctl(&b);
+                item(&b, st, t);
                 rc = b.ttask[t] = add_xfer_extra(&b, st, 1, DEV_CLIENT, call_s, (double)x->bytes,
                                                  call_bytes, label_tensor(&b, "cudaMemcpy h2d", g, t));
             } else if (x->kind == GN_KIND_PARAM && !in->weights_resident) {
-                if (b.stored[x->storage] < 0)
+                if (b.stored[x->storage] < 0 && item(&b, st, t) == 0)
                     b.stored[x->storage] = add_xfer_extra(&b, st, 1, DEV_CLIENT, call_s,
                                                           (double)x->bytes, call_bytes,
                                                     label_tensor(&b, "cudaMemcpy weight", g, t));
@@ -636,6 +672,7 @@ static int plan_remoting(const gn_plan_input *in, gn_plan **out, gn_error *err)
                 }
                 dep(&b, req);
                 dep(&b, b.ttask[t]);
+                item(&b, st, t);
                 int x = add_xfer_extra(&b, st, 0, b.node, send_s,
                                        (double)gn_graph_tensor(g, t)->bytes, HDR_BYTES,
                                  label_tensor(&b, "cudaMemcpy d2h", g, t));
@@ -671,13 +708,15 @@ static uint64_t step_signature(const gn_graph *g)
 /* Sends (or batches) one up-going item; with batching the bytes are summed
  * into *BATCH instead.  Returns the task id, 0 when batched, or < 0. */
 static int up_item(bld *b, uint32_t st, int batched, double *batch,
-                   double bytes, const char *label)
+                   int64_t tensor, double bytes, const char *label)
 {
     if (batched) {
         *batch += bytes;
         return -1;
     }
     deps_ctl(b);
+    if (tensor >= 0 && item(b, st, (uint32_t)tensor) < 0)
+        return GN_ENOMEM;
     return add_xfer_extra(b, st, 1, DEV_CLIENT, b->in->platform->msg_overhead_s, bytes, HDR_BYTES, label);
 }
 
@@ -713,7 +752,7 @@ static int plan_offload(const gn_plan_input *in, const offload_cfg *cfg,
             known |= sigs[i] == sig;
         if (plan_cache && !known && nsigs < 16)
             sigs[nsigs++] = sig;
-        int x = up_item(&b, st, batched, &batch,
+        int x = up_item(&b, st, batched, &batch, -1,
                         plan_cache && known ? 0 : graph_desc_bytes(g), "request");
         if (!batched && (rc = x) < 0)
             break;
@@ -729,7 +768,7 @@ static int plan_offload(const gn_plan_input *in, const offload_cfg *cfg,
                 send = !weights || (!in->weights_resident && b.stored[xt->storage] < 0);
             if (!send)
                 continue;
-            x = up_item(&b, st, batched, &batch, (double)xt->bytes, label_tensor(&b, "upload", g, t));
+            x = up_item(&b, st, batched, &batch, t, (double)xt->bytes, label_tensor(&b, "upload", g, t));
             if (!batched && x < 0) {
                 rc = x;
                 break;
@@ -743,6 +782,11 @@ static int plan_offload(const gn_plan_input *in, const offload_cfg *cfg,
             break;
         if (batched) {
             deps_ctl(&b);
+            for (uint32_t t = 0; rc >= 0 && t < nt; t++)
+                if (b.mark[t])
+                    rc = item(&b, st, t);
+            if (rc < 0)
+                break;
             rc = request = add_xfer_extra(&b, st, 1, DEV_CLIENT, send_s, batch, HDR_BYTES,
                                     cfg->semantic ? "request (batched)" : "step upload");
             if (rc < 0)
@@ -777,9 +821,11 @@ static int plan_offload(const gn_plan_input *in, const offload_cfg *cfg,
             if (batched) {
                 back += (double)gn_graph_tensor(g, t)->bytes;
                 dep(&b, b.ttask[t]);
+                rc = item(&b, st, t);
                 continue;
             }
             dep(&b, b.ttask[t]);
+            item(&b, st, t);
             x = add_xfer_extra(&b, st, 0, b.node, send_s, (double)gn_graph_tensor(g, t)->bytes, HDR_BYTES,
                          label_tensor(&b, "reply", g, t));
             rc = x < 0 ? x : ctl_add(&b, x);
