@@ -21,8 +21,8 @@ Design
 * Materialisation points (``.item() .cpu() .tolist() .numpy() print bool()
   int() float() index``, data-dependent ops) flush, are recorded as
   ``reads`` of the step with the user's source line, and return the value.
-* Module paths come from global ``nn.Module`` forward hooks (a stack of
-  names); each top-level forward starts a new *step*.
+* Module paths come from a wrapper installed as ``nn.Module.__call__`` (a
+  stack of names); each top-level forward starts a new *step*.
 * Trace identity: each LazyTensor carries a ``_tr`` (step, local id).  A
   tensor used in a later step than the one that produced it is imported
   there as a leaf: ``param`` if it is a module parameter or buffer,
@@ -34,6 +34,7 @@ Design
   gets a ``view`` node from the newest version, so the trace's data
   dependencies stay right under mutation.
 """
+import functools
 import gc
 import math
 import os
@@ -535,7 +536,6 @@ class Session:
         self.classes = {}         # module path -> class name (module intent, dump.py)
         self.lm_forwards = 0
         self.stats = {"ops": 0, "reads": 0, "flush_s": 0.0}
-        self.hook_s = 0.0         # time in module hooks (GENIE_PROFILE_HOOKS=1), s
         self.step_s = 0.0         # time in step begin/end bookkeeping, s
         self.profile = False
         self._opinfo = {}
@@ -1220,18 +1220,57 @@ def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, *ar
                           (query, key, value, attn_mask, dropout_p, is_causal) + args, kwargs, out, attrs)
 
 
-# ====================================================================== module hooks
+# ====================================================================== module boundaries
+#
+# Module paths, steps and phases come from one wrapper installed as
+# ``nn.Module.__call__`` (install(); set_module_hooks(False) restores
+# torch's).  Global forward hooks would do the same, but once any global
+# hook exists every module call takes PyTorch's slow hook-dispatch path
+# (building hook lists, a closure, try/except per call), which cost more
+# than genie's own bookkeeping.  The wrapper keeps the module-path stack
+# (push before forward, pop in ``finally``, so an exception leaves it
+# balanced, as ``always_call`` hooks did) and, when the module has no hooks
+# of its own, no global hooks are registered, it is not compiled and no JIT
+# trace is running, calls ``forward`` directly: exactly the fast path of
+# ``Module._call_impl``, one Python frame instead of two.  Anything else
+# goes through torch's own ``__call__`` unchanged.
 
-def _pre_hook(mod, args):
+_mm = torch.nn.modules.module
+_g_hooks = (_mm._global_backward_pre_hooks, _mm._global_backward_hooks, _mm._global_forward_hooks,
+            _mm._global_forward_pre_hooks)
+_gh0, _gh1, _gh2, _gh3 = _g_hooks
+_tracing = torch._C._get_tracing_state
+_torch_call = torch.nn.Module.__call__     # Module._wrapped_call_impl
+
+
+def _module_call(self, *args, **kwargs):
     S = _S
     st = S.modstack
-    if st:                                  # fast path: a submodule
-        name = S.names.get(mod)
+    if st:                                  # a submodule: the hot path
+        name = S.names.get(self)
         if name is not None:
+            if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                    or self._backward_pre_hooks or _gh0 or _gh1 or _gh2 or _gh3
+                    or self._compiled_call_impl is not None or _tracing()):
+                fwd = functools.partial(_torch_call, self)
+            else:
+                fwd = self.forward
+            if S.replaying:                 # step-cache replay: eager CPU, no paths needed
+                return fwd(*args, **kwargs)
             st.append(name)
-            return
-    else:
-        lazy = any(type(a) is LazyTensor for a in args)
+            try:
+                return fwd(*args, **kwargs)
+            finally:
+                st.pop()
+    return _module_call_slow(S, self, args, kwargs)
+
+
+def _module_call_slow(S, mod, args, kwargs):
+    """A top-level call (maybe a new step), or a module not under a known root."""
+    st = S.modstack
+    top = not st
+    if top:
+        lazy = any(type(a) is LazyTensor for a in args) or any(type(a) is LazyTensor for a in kwargs.values())
         if not lazy:
             for p in mod.parameters():
                 lazy = type(p) is LazyTensor
@@ -1241,9 +1280,9 @@ def _pre_hook(mod, args):
                 lazy = type(b) is LazyTensor
                 break
         if lazy:
-            t0 = time.perf_counter()
+            t0 = _pc()
             S.begin_forward(mod)
-            S.step_s += time.perf_counter() - t0
+            S.step_s += _pc() - t0
     name = S.names.get(mod)
     if name is None:
         name = type(mod).__name__
@@ -1253,48 +1292,24 @@ def _pre_hook(mod, args):
             S.names[mod] = name
             S.classes[name] = type(mod).__name__
     st.append(name)
-
-
-def _post_hook(mod, args, kwargs, out=None):
-    st = _S.modstack
-    if st:
+    out = None
+    try:
+        out = _torch_call(mod, *args, **kwargs)
+        return out
+    finally:
         st.pop()
-        if st:                              # fast path: a submodule
-            return
-    S = _S
-    if S.step_active and S.root_mod is mod:
-        t0 = time.perf_counter()
-        S.end_forward(mod, args, kwargs or {}, out)
-        S.step_s += time.perf_counter() - t0
-
-
-# Timed variants (GENIE_PROFILE_HOOKS=1, used by bench_capture.py): hook_s is
-# the hooks' own cost; the step bookkeeping they trigger at a top-level
-# forward (begin_forward / end_forward) is capture work and is excluded.
-
-def _pre_hook_timed(mod, args):
-    t0 = _pc()
-    S = _S
-    b = S.step_s
-    _pre_hook(mod, args)
-    S.hook_s += _pc() - t0 - (S.step_s - b)
-
-
-def _post_hook_timed(mod, args, kwargs, out=None):
-    t0 = _pc()
-    S = _S
-    b = S.step_s
-    _post_hook(mod, args, kwargs, out)
-    S.hook_s += _pc() - t0 - (S.step_s - b)
+        if not st and S.step_active and S.root_mod is mod:
+            t0 = _pc()
+            S.end_forward(mod, args, kwargs, out)
+            S.step_s += _pc() - t0
 
 
 _pc = time.perf_counter
 _S = Session()
-_hooks = []
 
 
 def install():
-    """Registers the device, the SDPA interception and the module hooks (idempotent)."""
+    """Registers the device, the SDPA interception and the module-call wrapper (idempotent)."""
     global DEVICE, _param_copies
     if DEVICE is not None:
         return
@@ -1307,19 +1322,17 @@ def install():
 
 
 def set_module_hooks(enabled):
-    """Installs (True) or removes (False) the global module hooks.
+    """Installs (True) or removes (False) genie's ``nn.Module.__call__`` wrapper.
 
-    Without them no module paths, steps or phases are recorded; used by
-    bench_capture.py to measure what the hooks cost.
+    Without it no module paths, steps or phases are recorded; used by
+    bench_capture.py to measure what module tracking costs.  Removing it
+    restores torch's ``__call__`` only if nobody replaced genie's since.
     """
-    timed = os.environ.get("GENIE_PROFILE_HOOKS") == "1"
-    while len(_hooks) > 0 and not enabled:
-        _hooks.pop().remove()
-    if enabled and not _hooks:
-        _hooks.append(torch.nn.modules.module.register_module_forward_pre_hook(
-            _pre_hook_timed if timed else _pre_hook))
-        _hooks.append(torch.nn.modules.module.register_module_forward_hook(
-            _post_hook_timed if timed else _post_hook, with_kwargs=True, always_call=True))
+    cur = torch.nn.Module.__dict__.get("__call__")
+    if enabled and cur is not _module_call:
+        torch.nn.Module.__call__ = _module_call
+    elif not enabled and cur is _module_call:
+        torch.nn.Module.__call__ = _torch_call
 
 
 def release_gc():
