@@ -53,7 +53,9 @@ int gn_conn_send(gn_conn *c, uint16_t type, uint64_t session,
     int n = len ? 2 : 1;
     size_t left = sizeof(hdr) + len;
     while (left > 0) {
-        ssize_t w = writev(c->fd, iov, n);
+        /* sendmsg, not writev: a peer that went away is EPIPE, not SIGPIPE */
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -115,4 +117,59 @@ int gn_conn_recv(gn_conn *c, gn_frame *f, const void **payload,
     *f = x;
     *payload = c->buf;
     return 0;
+}
+
+/* ========================== plan transfers over connections ========================== */
+
+static gn_conn *link_conn(gn_conn_link *cl, int32_t machine, gn_error *err)
+{
+    uint32_t k = cl->is_client ? (uint32_t)machine : 0;
+    if (cl->is_client && (machine < 0 || k >= cl->n))
+        return gn_error_set(err, GN_EINVAL, "no connection to machine %d", machine), NULL;
+    return cl->conns[k];
+}
+
+static int link_send(void *ctx, int32_t machine, uint32_t task, const struct iovec *iov, int niov, size_t len,
+                     gn_error *err)
+{
+    gn_conn_link *cl = ctx;
+    gn_conn *c = link_conn(cl, machine, err);
+    if (!c)
+        return GN_EINVAL;
+    if (niov != 1 || iov[0].iov_len != len)
+        return gn_error_set(err, GN_EINVAL, "one contiguous payload expected");
+    return gn_conn_send(c, GN_FRAME_DATA, cl->session, task, iov[0].iov_base, len, err);
+}
+
+static int link_recv(void *ctx, int32_t machine, uint32_t task, const void **payload, size_t *len, gn_error *err)
+{
+    gn_conn_link *cl = ctx;
+    gn_conn *c = link_conn(cl, machine, err);
+    if (!c)
+        return GN_EINVAL;
+    gn_frame f;
+    int rc = gn_conn_recv(c, &f, payload, err);
+    if (rc == 1)
+        return gn_error_set(err, GN_EIO, "machine %d closed the connection while task %u was due", machine, task);
+    if (rc < 0)
+        return rc;
+    if (f.type == GN_FRAME_ERROR)
+        return gn_error_set(err, GN_EIO, "machine %d failed: %.*s", machine, (int)(f.length < 400 ? f.length : 400),
+                            (const char *)*payload);
+    if (f.type != GN_FRAME_DATA || f.request != task)
+        return gn_error_set(err, GN_EPARSE, "expected the data of task %u, got a %s frame (request %llu)", task,
+                            gn_frame_name(f.type) ? gn_frame_name(f.type) : "?", (unsigned long long)f.request);
+    *len = (size_t)f.length;
+    return 0;
+}
+
+void gn_conn_link_init(gn_conn_link *cl, gn_conn **conns, uint32_t n, int is_client, uint64_t session)
+{
+    cl->conns = conns;
+    cl->n = n;
+    cl->is_client = is_client;
+    cl->session = session;
+    cl->link.ctx = cl;
+    cl->link.send = link_send;
+    cl->link.recv = link_recv;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "planrun.h"
 #include "wire.h"
 
 typedef struct gn_conn gn_conn;
@@ -46,5 +47,22 @@ int gn_conn_send(gn_conn *c, uint16_t type, uint64_t session,
  */
 int gn_conn_recv(gn_conn *c, gn_frame *f, const void **payload,
                  gn_error *err);
+
+/*
+ * A plan's transfers over connections (planrun.h's gn_link): DATA frames
+ * whose request id is the task id.  On the client, CONNS[k] reaches node
+ * k; on a node, CONNS[0] reaches the client, which relays anything meant
+ * for another node.  An ERROR frame where data was due fails the receive
+ * with the peer's text.  CL borrows CONNS.
+ */
+typedef struct gn_conn_link {
+    gn_conn **conns;
+    uint32_t n;
+    int is_client;
+    uint64_t session;
+    gn_link link;   /* pass &cl->link to gn_planrun */
+} gn_conn_link;
+
+void gn_conn_link_init(gn_conn_link *cl, gn_conn **conns, uint32_t n, int is_client, uint64_t session);
 
 #endif /* GN_CONN_H */

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cost.h"
+
 /* ========================== types ========================== */
 
 typedef struct version {
@@ -26,11 +28,15 @@ struct gn_runner {
     const gn_session *s;        /* borrowed */
     uint32_t nstorages;         /* entries of params[] and state[] */
     void **params;              /* by storage id: param buffer, owned; NULL if not a param */
+    unsigned char *pvalid;      /* by storage id: the param holds its values (seeded or written) */
     version *state;             /* by storage id: current state version */
     int64_t prepared;           /* prepared step, -1 if none */
     uint32_t nbuf;              /* entries of buf[], own[] (tensors of the prepared step) */
     void **buf;                 /* per tensor of the prepared step */
     unsigned char *own;         /* 1 where the step owns buf[t] */
+    unsigned char *valid;       /* 1 where tensor t of the prepared step holds its value */
+    int dirty;                  /* the prepared step ran nodes whose state is not committed */
+    int lenient;                /* GN_RUNNER_PARTIAL: missing state is allocated, not an error */
     void **io;                  /* scratch for one node's inputs then outputs */
     uint32_t ncap_io;           /* entries of io[] */
 };
@@ -65,27 +71,40 @@ static void release_step(gn_runner *r)
             r->ops->release(r->ex, r->buf[t]);
     free(r->buf);
     free(r->own);
+    free(r->valid);
     r->buf = NULL;
     r->own = NULL;
+    r->valid = NULL;
     r->nbuf = 0;
     r->prepared = -1;
+    r->dirty = 0;
 }
+
+static void commit_state(gn_runner *r, const gn_graph *g);
 
 /* Gives every tensor of STEP a buffer. */
 static int prepare(gn_runner *r, uint32_t step, gn_error *err)
 {
     if (r->prepared == (int64_t)step)
         return 0;
+    if (r->prepared > (int64_t)step)
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: step %lld already started (steps run in order)", step,
+                            (long long)r->prepared);
+    if (r->dirty)
+        commit_state(r, gn_session_step(r->s, (uint32_t)r->prepared));
     release_step(r);
     const gn_graph *g = gn_session_step(r->s, step);
     uint32_t n = gn_graph_ntensors(g);
     r->buf = calloc(n ? n : 1, sizeof(void *));
     r->own = calloc(n ? n : 1, 1);
-    if (!r->buf || !r->own) {
+    r->valid = calloc(n ? n : 1, 1);
+    if (!r->buf || !r->own || !r->valid) {
         free(r->buf);
         free(r->own);
+        free(r->valid);
         r->buf = NULL;
         r->own = NULL;
+        r->valid = NULL;
         return gn_error_set(err, GN_ENOMEM, "steps[%u]: out of memory", step);
     }
     r->nbuf = n;
@@ -94,8 +113,20 @@ static int prepare(gn_runner *r, uint32_t step, gn_error *err)
         const gn_tensor *ten = gn_graph_tensor(g, t);
         if (ten->kind == GN_KIND_PARAM) {
             r->buf[t] = r->params[ten->storage];
+            r->valid[t] = r->pvalid[ten->storage];
         } else if (ten->kind == GN_KIND_STATE && ten->producer < 0) {
             version *v = &r->state[ten->storage];
+            if ((!v->buf || v->bytes != ten->bytes) && r->lenient) {
+                /* a machine that gets this state from elsewhere (a transfer) */
+                r->buf[t] = r->ops->alloc(r->ex, (size_t)ten->bytes);
+                if (!r->buf[t]) {
+                    release_step(r);
+                    return gn_error_set(err, GN_ENOMEM, "steps[%u]: tensors[%u]: cannot allocate %llu bytes",
+                                        step, t, (unsigned long long)ten->bytes);
+                }
+                r->own[t] = 1;
+                continue;
+            }
             if (!v->buf || v->bytes != ten->bytes) {
                 int rc = gn_error_set(err, GN_EINVAL,
                                       "steps[%u]: tensors[%u]: state \"%s\" has no version of %llu bytes "
@@ -106,6 +137,7 @@ static int prepare(gn_runner *r, uint32_t step, gn_error *err)
                 return rc;
             }
             r->buf[t] = v->buf;
+            r->valid[t] = 1;
         } else {
             r->buf[t] = r->ops->alloc(r->ex, (size_t)ten->bytes);
             if (!r->buf[t]) {
@@ -122,9 +154,10 @@ static int prepare(gn_runner *r, uint32_t step, gn_error *err)
 /* Makes the state tensors STEP produced the current versions. */
 static void commit_state(gn_runner *r, const gn_graph *g)
 {
+    r->dirty = 0;
     for (uint32_t t = 0; t < r->nbuf; t++) {
         const gn_tensor *ten = gn_graph_tensor(g, t);
-        if (ten->kind != GN_KIND_STATE || ten->producer < 0)
+        if (ten->kind != GN_KIND_STATE || ten->producer < 0 || !r->valid[t])
             continue;
         version *v = &r->state[ten->storage];
         void *old = v->buf;
@@ -145,10 +178,44 @@ static void commit_state(gn_runner *r, const gn_graph *g)
     }
 }
 
+/* Runs node ID of the prepared step G (inputs must be valid). */
+static int run_one(gn_runner *r, uint32_t step, const gn_graph *g, uint32_t id, gn_error *err)
+{
+    const gn_node *n = gn_graph_node(g, id);
+    if (n->nin + n->nout > r->ncap_io) {
+        void **io = realloc(r->io, (n->nin + n->nout) * sizeof(void *));
+        if (!io)
+            return gn_error_set(err, GN_ENOMEM, "steps[%u]: out of memory", step);
+        r->io = io;
+        r->ncap_io = n->nin + n->nout;
+    }
+    const uint32_t *in = gn_graph_node_inputs(g, id), *out = gn_graph_node_outputs(g, id);
+    for (uint32_t k = 0; k < n->nin; k++)
+        r->io[k] = r->buf[in[k]];
+    for (uint32_t k = 0; k < n->nout; k++)
+        r->io[n->nin + k] = r->buf[out[k]];
+    gn_error sub = {0};
+    int rc = r->ops->run(r->ex, g, id, r->io, r->io + n->nin, &sub);
+    if (rc < 0)
+        return gn_error_set(err, rc, "steps[%u]: %s", step, sub.code ? sub.msg : gn_strerror(rc));
+    for (uint32_t k = 0; k < n->nout; k++) {
+        r->valid[out[k]] = 1;
+        if (gn_graph_tensor(g, out[k])->kind == GN_KIND_STATE)
+            r->dirty = 1;
+    }
+    return 0;
+}
+
 /* ========================== API ========================== */
 
 gn_runner *gn_runner_create(const gn_executor_ops *ops, const gn_session *s, uint64_t seed, float scale,
                             gn_error *err)
+{
+    return gn_runner_create_ex(ops, s, seed, scale, 0, err);
+}
+
+gn_runner *gn_runner_create_ex(const gn_executor_ops *ops, const gn_session *s, uint64_t seed, float scale,
+                               unsigned flags, gn_error *err)
 {
     if (!ops || ops->version < 1 || !s) {
         gn_error_set(err, GN_EINVAL, "runner: no executor or session");
@@ -162,10 +229,12 @@ gn_runner *gn_runner_create(const gn_executor_ops *ops, const gn_session *s, uin
     r->ops = ops;
     r->s = s;
     r->prepared = -1;
+    r->lenient = (flags & GN_RUNNER_PARTIAL) != 0;
     r->nstorages = gn_strtab_count(gn_session_storages(s));
     r->params = calloc(r->nstorages ? r->nstorages : 1, sizeof(void *));
+    r->pvalid = calloc(r->nstorages ? r->nstorages : 1, 1);
     r->state = calloc(r->nstorages ? r->nstorages : 1, sizeof(version));
-    if (!r->params || !r->state) {
+    if (!r->params || !r->state || !r->pvalid) {
         gn_error_set(err, GN_ENOMEM, "runner: out of memory");
         gn_runner_destroy(r);
         return NULL;
@@ -198,6 +267,9 @@ gn_runner *gn_runner_create(const gn_executor_ops *ops, const gn_session *s, uin
                 return NULL;
             }
             r->params[ten->storage] = buf;
+            if (flags & GN_RUNNER_NO_PARAMS)
+                continue; /* zero until written */
+            r->pvalid[ten->storage] = 1;
             if (ten->dtype != GN_DTYPE_F32)
                 continue;
             uint64_t n = ten->bytes / sizeof(float);
@@ -234,6 +306,7 @@ void gn_runner_destroy(gn_runner *r)
     if (r->ex)
         r->ops->destroy(r->ex);
     free(r->params);
+    free(r->pvalid);
     free(r->state);
     free(r->io);
     free(r);
@@ -254,6 +327,8 @@ int gn_runner_set_param(gn_runner *r, const char *storage, const void *host, siz
                 return gn_error_set(err, GN_EINVAL, "runner: param \"%s\" has %llu bytes, not %zu", storage,
                                     (unsigned long long)ten->bytes, bytes);
             int rc = r->ops->upload(r->ex, r->params[sid], host, bytes);
+            if (rc == 0)
+                r->pvalid[sid] = 1;
             return rc < 0 ? gn_error_set(err, rc, "runner: cannot upload param \"%s\"", storage) : 0;
         }
     }
@@ -276,6 +351,8 @@ int gn_runner_set_input(gn_runner *r, uint32_t step, uint32_t tensor, const void
     if (rc < 0)
         return rc;
     rc = r->ops->upload(r->ex, r->buf[tensor], host, bytes);
+    if (rc == 0)
+        r->valid[tensor] = 1;
     return rc < 0 ? gn_error_set(err, rc, "steps[%u]: tensors[%u]: upload failed", step, tensor) : 0;
 }
 
@@ -288,40 +365,117 @@ int gn_runner_run_step(gn_runner *r, uint32_t step, gn_error *err)
         return rc;
     const gn_graph *g = gn_session_step(r->s, step);
     const uint32_t *order = gn_graph_order(g);
-    for (uint32_t i = 0; i < gn_graph_nnodes(g); i++) {
-        uint32_t id = order[i];
-        const gn_node *n = gn_graph_node(g, id);
-        if (n->nin + n->nout > r->ncap_io) {
-            void **io = realloc(r->io, (n->nin + n->nout) * sizeof(void *));
-            if (!io)
-                return gn_error_set(err, GN_ENOMEM, "steps[%u]: out of memory", step);
-            r->io = io;
-            r->ncap_io = n->nin + n->nout;
-        }
-        const uint32_t *in = gn_graph_node_inputs(g, id), *out = gn_graph_node_outputs(g, id);
-        for (uint32_t k = 0; k < n->nin; k++)
-            r->io[k] = r->buf[in[k]];
-        for (uint32_t k = 0; k < n->nout; k++)
-            r->io[n->nin + k] = r->buf[out[k]];
-        gn_error sub = {0};
-        rc = r->ops->run(r->ex, g, id, r->io, r->io + n->nin, &sub);
-        if (rc < 0)
-            return gn_error_set(err, rc, "steps[%u]: %s", step, sub.code ? sub.msg : gn_strerror(rc));
-    }
+    for (uint32_t i = 0; i < gn_graph_nnodes(g); i++)
+        if ((rc = run_one(r, step, g, order[i], err)) < 0)
+            return rc;
     commit_state(r, g);
     return 0;
 }
 
+/* Makes tensor T of the prepared step hold its value: it does, or it is
+ * the output of a view (which launches nothing, so a plan never places
+ * it) whose input can be made to. */
+static int ensure(gn_runner *r, uint32_t step, const gn_graph *g, uint32_t t, int depth, gn_error *err)
+{
+    const gn_tensor *x = gn_graph_tensor(g, t);
+    if (!r->valid[t] && x->kind == GN_KIND_PARAM && r->pvalid[x->storage])
+        r->valid[t] = 1; /* written through another tensor of the same storage */
+    if (r->valid[t])
+        return 0;
+    int32_t p = x->producer;
+    if (p < 0 || gn_cost_launches(g, (uint32_t)p) || depth > 64)
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: tensors[%u] (%s %s) is not here: nothing computed or "
+                            "delivered it", step, t, gn_kind_name(gn_graph_tensor(g, t)->kind),
+                            gn_graph_tensor(g, t)->name ? gn_graph_tensor(g, t)->name : "");
+    const uint32_t *in = gn_graph_node_inputs(g, (uint32_t)p);
+    for (uint32_t k = 0; k < gn_graph_node(g, (uint32_t)p)->nin; k++) {
+        int rc = ensure(r, step, g, in[k], depth + 1, err);
+        if (rc < 0)
+            return rc;
+    }
+    return run_one(r, step, g, (uint32_t)p, err);
+}
+
+int gn_runner_run_node(gn_runner *r, uint32_t step, uint32_t node, gn_error *err)
+{
+    if (step >= gn_session_nsteps(r->s))
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: no such step", step);
+    const gn_graph *g = gn_session_step(r->s, step);
+    if (node >= gn_graph_nnodes(g))
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: nodes[%u]: no such node", step, node);
+    int rc = prepare(r, step, err);
+    if (rc < 0)
+        return rc;
+    const uint32_t *in = gn_graph_node_inputs(g, node);
+    for (uint32_t k = 0; k < gn_graph_node(g, node)->nin; k++)
+        if ((rc = ensure(r, step, g, in[k], 0, err)) < 0)
+            return rc;
+    return run_one(r, step, g, node, err);
+}
+
+int gn_runner_write(gn_runner *r, uint32_t step, uint32_t tensor, const void *host, size_t bytes, gn_error *err)
+{
+    if (step >= gn_session_nsteps(r->s))
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: no such step", step);
+    const gn_graph *g = gn_session_step(r->s, step);
+    if (tensor >= gn_graph_ntensors(g) || gn_graph_tensor(g, tensor)->bytes != bytes)
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: tensors[%u]: no such tensor of %zu bytes", step, tensor,
+                            bytes);
+    int rc = prepare(r, step, err);
+    if (rc < 0)
+        return rc;
+    const gn_tensor *t = gn_graph_tensor(g, tensor);
+    if (t->kind == GN_KIND_STATE && t->producer < 0) {
+        /* the storage's current version, so it outlives the step */
+        version *v = &r->state[t->storage];
+        if (r->own[tensor] || !v->buf) {
+            if (v->buf && v->buf != r->buf[tensor])
+                r->ops->release(r->ex, v->buf);
+            if (!r->buf[tensor] && !(r->buf[tensor] = r->ops->alloc(r->ex, bytes)))
+                return gn_error_set(err, GN_ENOMEM, "steps[%u]: tensors[%u]: out of memory", step, tensor);
+            v->buf = r->buf[tensor];
+            v->bytes = bytes;
+            r->own[tensor] = 0;
+        }
+    }
+    rc = r->ops->upload(r->ex, r->buf[tensor], host, bytes);
+    if (rc < 0)
+        return gn_error_set(err, rc, "steps[%u]: tensors[%u]: upload failed", step, tensor);
+    r->valid[tensor] = 1;
+    if (t->kind == GN_KIND_PARAM)
+        r->pvalid[t->storage] = 1;
+    if (t->kind == GN_KIND_STATE && t->producer >= 0)
+        r->dirty = 1;
+    return 0;
+}
+
+const gn_session *gn_runner_session(const gn_runner *r)
+{
+    return r->s;
+}
+
+int gn_runner_valid(const gn_runner *r, uint32_t step, uint32_t tensor)
+{
+    if (r->prepared != (int64_t)step || tensor >= r->nbuf)
+        return 0;
+    return r->valid[tensor];
+}
+
 int gn_runner_read(gn_runner *r, uint32_t step, uint32_t tensor, void *host, size_t bytes, gn_error *err)
 {
-    if (r->prepared != (int64_t)step)
+    if (step >= gn_session_nsteps(r->s) || r->prepared > (int64_t)step)
         return gn_error_set(err, GN_EINVAL, "steps[%u]: not the prepared step (tensors of a step are readable "
                             "until the next step starts)", step);
     const gn_graph *g = gn_session_step(r->s, step);
     if (tensor >= gn_graph_ntensors(g) || gn_graph_tensor(g, tensor)->bytes != bytes)
         return gn_error_set(err, GN_EINVAL, "steps[%u]: tensors[%u]: no such tensor of %zu bytes", step, tensor,
                             bytes);
-    int rc = r->ops->download(r->ex, host, r->buf[tensor], bytes);
+    int rc = prepare(r, step, err);
+    if (rc == 0)
+        rc = ensure(r, step, g, tensor, 0, err);
+    if (rc < 0)
+        return rc;
+    rc = r->ops->download(r->ex, host, r->buf[tensor], bytes);
     return rc < 0 ? gn_error_set(err, rc, "steps[%u]: tensors[%u]: download failed", step, tensor) : 0;
 }
 

@@ -52,6 +52,17 @@ typedef struct gn_runner gn_runner;
 gn_runner *gn_runner_create(const gn_executor_ops *ops, const gn_session *s, uint64_t seed, float scale,
                             gn_error *err);
 
+/* Flags of gn_runner_create_ex. */
+enum {
+    GN_RUNNER_NO_PARAMS = 1, /* params start zero and not valid: a plan must deliver them */
+    GN_RUNNER_PARTIAL = 2,   /* a machine running part of a plan: a state leaf with no current
+                              * version is allocated (a transfer will deliver it), not an error */
+};
+
+/* As gn_runner_create, with FLAGS (GN_RUNNER_*). */
+gn_runner *gn_runner_create_ex(const gn_executor_ops *ops, const gn_session *s, uint64_t seed, float scale,
+                               unsigned flags, gn_error *err);
+
 /* Frees R, all its buffers and its executor state; NULL is a no-op. */
 void gn_runner_destroy(gn_runner *r);
 
@@ -84,9 +95,35 @@ int gn_runner_set_input(gn_runner *r, uint32_t step, uint32_t tensor, const void
 int gn_runner_run_step(gn_runner *r, uint32_t step, gn_error *err);
 
 /*
+ * Runs node NODE of step STEP alone (preparing the step first; a step
+ * before the prepared one is GN_EINVAL).  Its inputs must hold values:
+ * set, written, computed here, or the outputs of views over such tensors
+ * (views are run on demand: plans never place them).  Otherwise
+ * GN_EINVAL naming the missing tensor — a plan that forgot a transfer
+ * fails here instead of computing on zeros.  State the node produces
+ * becomes current when the next step is prepared.
+ */
+int gn_runner_run_node(gn_runner *r, uint32_t step, uint32_t node, gn_error *err);
+
+/*
+ * Copies BYTES from HOST into tensor TENSOR of step STEP, whatever its
+ * kind (a transfer delivering it): a param writes its storage, a state
+ * leaf becomes its storage's current version, anything else the step's
+ * buffer.  0 or GN_EINVAL (no such tensor of that size, an earlier step).
+ */
+int gn_runner_write(gn_runner *r, uint32_t step, uint32_t tensor, const void *host, size_t bytes, gn_error *err);
+
+/* The session R runs (borrowed). */
+const gn_session *gn_runner_session(const gn_runner *r);
+
+/* Whether tensor TENSOR of step STEP holds its value (STEP prepared). */
+int gn_runner_valid(const gn_runner *r, uint32_t step, uint32_t tensor);
+
+/*
  * Copies tensor TENSOR of step STEP into HOST (BYTES, its size).  STEP
- * must be the prepared step (normally the one that just ran): any of its
- * tensors can be read, params and state included.  0 or GN_EINVAL.
+ * must be the prepared step (normally the one that just ran) or a later
+ * one (then prepared): any of its tensors that holds a value can be read,
+ * params and state included (views are run on demand).  0 or GN_EINVAL.
  */
 int gn_runner_read(gn_runner *r, uint32_t step, uint32_t tensor, void *host, size_t bytes, gn_error *err);
 

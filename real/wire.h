@@ -31,7 +31,8 @@
     X(RUN, 4, "run")       /* client -> node: run a cached plan */          \
     X(RESULT, 5, "result") /* node -> client: a run finished */             \
     X(ERROR, 6, "error")   /* either way: a request failed (text payload) */\
-    X(BYE, 7, "bye")       /* client -> node: end the session */
+    X(BYE, 7, "bye")       /* client -> node: end the session */             \
+    X(DATA, 8, "data")     /* either way: the tensors of one plan transfer */
 
 typedef enum gn_frame_type {
 #define GN_FRAME_ENUM(id, code, name) GN_FRAME_##id = code,

@@ -1,0 +1,287 @@
+/*
+ * planrun.c — one machine's share of a plan, executed for real (see
+ * planrun.h).
+ */
+#include "planrun.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "grow.h"
+
+#define PAYLOAD_HDR 16u /* task, nitems, metadata bytes */
+#define ITEM_HDR 16u    /* step, tensor, bytes */
+
+int64_t gn_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+int64_t gn_planrun_payload_task(const void *payload, size_t len)
+{
+    return len < PAYLOAD_HDR ? -1 : (int64_t)get32(payload);
+}
+
+static int32_t machine_of(const gn_plan *p, int32_t dev)
+{
+    return gn_plan_device(p, (uint32_t)dev)->machine;
+}
+
+/* Bytes the items of task ID carry. */
+static uint64_t item_bytes(const gn_plan *p, const gn_session *s, uint32_t id)
+{
+    const gn_item *it = gn_plan_items(p, id);
+    uint64_t sum = 0;
+    for (uint32_t k = 0; k < gn_plan_task(p, id)->nitems; k++)
+        sum += gn_graph_tensor(gn_session_step(s, it[k].step), it[k].tensor)->bytes;
+    return sum;
+}
+
+/* Whether machine M has something to do for task T (relays included). */
+static int concerns(const gn_plan *p, const gn_task *t, int32_t m)
+{
+    if (t->kind == GN_TASK_COMPUTE)
+        return machine_of(p, t->device) == m;
+    int32_t a = machine_of(p, t->device), b = machine_of(p, t->dst);
+    return a == m || b == m || (m == GN_MACHINE_CLIENT && a != b);
+}
+
+int gn_planrun_check(const gn_plan *p, const gn_session *s, uint32_t nodes, gn_error *err)
+{
+    for (uint32_t d = 0; d < gn_plan_ndevices(p); d++) {
+        int32_t m = gn_plan_device(p, d)->machine;
+        if (m < GN_MACHINE_CLIENT || m >= (int32_t)nodes)
+            return gn_error_set(err, GN_EINVAL, "plan: device %s is on machine %d, but there are %u nodes",
+                                gn_plan_device(p, d)->name, m, nodes);
+    }
+    int64_t *last = malloc(((size_t)nodes + 1) * sizeof(*last));
+    if (!last)
+        return gn_error_set(err, GN_ENOMEM, "plan check: out of memory");
+    for (uint32_t m = 0; m <= nodes; m++)
+        last[m] = -1;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < gn_plan_ntasks(p); i++) {
+        const gn_task *t = gn_plan_task(p, i);
+        if (t->step >= gn_session_nsteps(s)) {
+            rc = gn_error_set(err, GN_EINVAL, "plan: task %u (%s): step %u, the session has %u", i, t->label,
+                              t->step, gn_session_nsteps(s));
+            break;
+        }
+        const gn_graph *g = gn_session_step(s, t->step);
+        if (t->kind == GN_TASK_COMPUTE && (t->node < 0 || (uint32_t)t->node >= gn_graph_nnodes(g)))
+            rc = gn_error_set(err, GN_EUNSUPPORTED, "plan: task %u (%s): no graph node to run", i, t->label);
+        const gn_item *it = gn_plan_items(p, i);
+        for (uint32_t k = 0; rc == 0 && k < t->nitems; k++)
+            if (it[k].step >= gn_session_nsteps(s) ||
+                it[k].tensor >= gn_graph_ntensors(gn_session_step(s, it[k].step)))
+                rc = gn_error_set(err, GN_EINVAL, "plan: task %u (%s): item %u names no tensor", i, t->label, k);
+        if (rc == 0 && t->kind == GN_TASK_TRANSFER && (double)item_bytes(p, s, i) > t->bytes + 0.5)
+            rc = gn_error_set(err, GN_EINVAL, "plan: task %u (%s): its items hold %llu bytes, more than its %.0f",
+                              i, t->label, (unsigned long long)item_bytes(p, s, i), t->bytes);
+        for (int32_t m = GN_MACHINE_CLIENT; rc == 0 && m < (int32_t)nodes; m++) {
+            if (!concerns(p, t, m))
+                continue;
+            if ((int64_t)t->step < last[m + 1])
+                rc = gn_error_set(err, GN_EUNSUPPORTED,
+                                  "plan: task %u (%s) of step %u comes after step %lld on machine %d: the real "
+                                  "backend runs one step at a time per machine",
+                                  i, t->label, t->step, (long long)last[m + 1], m);
+            last[m + 1] = t->step;
+        }
+    }
+    free(last);
+    return rc;
+}
+
+/* ========================== running ========================== */
+
+typedef struct run {
+    const gn_plan *p;
+    const gn_session *s;
+    gn_runner *r;
+    int32_t m;
+    const gn_link *link;
+    unsigned char *buf; /* scratch: a payload being built, or one tensor */
+    uint64_t cap64;
+} run;
+
+static int reserve(run *x, uint64_t bytes)
+{
+    if (bytes <= x->cap64)
+        return 0;
+    unsigned char *b = realloc(x->buf, bytes);
+    if (!b)
+        return GN_ENOMEM;
+    x->buf = b;
+    x->cap64 = bytes;
+    return 0;
+}
+
+static uint64_t tensor_bytes(const run *x, const gn_item *it)
+{
+    return gn_graph_tensor(gn_session_step(x->s, it->step), it->tensor)->bytes;
+}
+
+/* Builds the DATA payload of task ID in the scratch buffer. */
+static int build_payload(run *x, uint32_t id, size_t *len, gn_error *err)
+{
+    const gn_task *t = gn_plan_task(x->p, id);
+    const gn_item *it = gn_plan_items(x->p, id);
+    uint64_t data = item_bytes(x->p, x->s, id);
+    uint64_t meta = t->bytes > (double)data ? (uint64_t)(t->bytes - (double)data + 0.5) : 0;
+    uint64_t total = PAYLOAD_HDR + (uint64_t)t->nitems * ITEM_HDR + data + meta;
+    if (reserve(x, total) < 0)
+        return gn_error_set(err, GN_ENOMEM, "out of memory for a %llu-byte payload", (unsigned long long)total);
+    put32(x->buf, id);
+    put32(x->buf + 4, t->nitems);
+    put64(x->buf + 8, meta);
+    uint64_t off = PAYLOAD_HDR;
+    for (uint32_t k = 0; k < t->nitems; k++) {
+        uint64_t b = tensor_bytes(x, &it[k]);
+        put32(x->buf + off, it[k].step);
+        put32(x->buf + off + 4, it[k].tensor);
+        put64(x->buf + off + 8, b);
+        off += ITEM_HDR;
+        int rc = gn_runner_read(x->r, it[k].step, it[k].tensor, x->buf + off, (size_t)b, err);
+        if (rc < 0)
+            return rc;
+        off += b;
+    }
+    memset(x->buf + off, 0, (size_t)meta);
+    *len = (size_t)total;
+    return 0;
+}
+
+/* Checks a received DATA payload against task ID and writes its items. */
+static int take_payload(run *x, uint32_t id, const unsigned char *pl, size_t len, gn_error *err)
+{
+    const gn_task *t = gn_plan_task(x->p, id);
+    const gn_item *it = gn_plan_items(x->p, id);
+    if (len < PAYLOAD_HDR || get32(pl) != id || get32(pl + 4) != t->nitems)
+        return gn_error_set(err, GN_EPARSE, "data payload does not match the task (%zu bytes)", len);
+    uint64_t meta = get64(pl + 8), off = PAYLOAD_HDR;
+    for (uint32_t k = 0; k < t->nitems; k++) {
+        uint64_t b = tensor_bytes(x, &it[k]);
+        if (len - off < ITEM_HDR || get32(pl + off) != it[k].step || get32(pl + off + 4) != it[k].tensor ||
+            get64(pl + off + 8) != b || len - off - ITEM_HDR < b)
+            return gn_error_set(err, GN_EPARSE, "data payload: item %u is not steps[%u].tensors[%u] of %llu bytes",
+                                k, it[k].step, it[k].tensor, (unsigned long long)b);
+        off += ITEM_HDR;
+        int rc = gn_runner_write(x->r, it[k].step, it[k].tensor, pl + off, (size_t)b, err);
+        if (rc < 0)
+            return rc;
+        off += b;
+    }
+    if (len - off != meta)
+        return gn_error_set(err, GN_EPARSE, "data payload: %llu trailing bytes, %llu announced",
+                            (unsigned long long)(len - off), (unsigned long long)meta);
+    return 0;
+}
+
+/* A copy inside the machine: each item through host memory and back. */
+static int local_copy(run *x, uint32_t id, gn_error *err)
+{
+    const gn_task *t = gn_plan_task(x->p, id);
+    const gn_item *it = gn_plan_items(x->p, id);
+    for (uint32_t k = 0; k < t->nitems; k++) {
+        uint64_t b = tensor_bytes(x, &it[k]);
+        if (reserve(x, b ? b : 1) < 0)
+            return gn_error_set(err, GN_ENOMEM, "out of memory");
+        int rc = gn_runner_read(x->r, it[k].step, it[k].tensor, x->buf, (size_t)b, err);
+        if (rc == 0)
+            rc = gn_runner_write(x->r, it[k].step, it[k].tensor, x->buf, (size_t)b, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
+{
+    const gn_task *t = gn_plan_task(x->p, id);
+    int rc = 0;
+    tt->start_ns = gn_now_ns();
+    if (t->kind == GN_TASK_COMPUTE) {
+        rc = gn_runner_run_node(x->r, t->step, (uint32_t)t->node, err);
+    } else {
+        int32_t a = machine_of(x->p, t->device), b = machine_of(x->p, t->dst);
+        const void *pl;
+        size_t len;
+        if (a == b) {
+            rc = local_copy(x, id, err);
+        } else if (a == x->m) {
+            rc = build_payload(x, id, &len, err);
+            struct iovec iov = {x->buf, len};
+            if (rc == 0)
+                rc = x->link->send(x->link->ctx, b, id, &iov, 1, len, err);
+        } else if (b == x->m) {
+            rc = x->link->recv(x->link->ctx, a, id, &pl, &len, err);
+            tt->start_ns = gn_now_ns(); /* the sender knows when it started */
+            if (rc == 0)
+                rc = take_payload(x, id, pl, len, err);
+        } else { /* the client relays node -> node */
+            rc = x->link->recv(x->link->ctx, a, id, &pl, &len, err);
+            struct iovec iov = {(void *)pl, len};
+            if (rc == 0)
+                rc = x->link->send(x->link->ctx, b, id, &iov, 1, len, err);
+        }
+    }
+    tt->end_ns = gn_now_ns();
+    return rc;
+}
+
+int gn_planrun(const gn_plan *p, gn_runner *r, int32_t machine, const gn_link *link, gn_step_hook hook,
+               void *hctx, gn_task_time *times, gn_error *err)
+{
+    run x = {p, gn_runner_session(r), r, machine, link, NULL, 0};
+    int64_t step = -1;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < gn_plan_ntasks(p); i++) {
+        const gn_task *t = gn_plan_task(p, i);
+        gn_task_time tt = {0, 0};
+        if (!concerns(p, t, machine)) {
+            if (times)
+                times[i] = tt;
+            continue;
+        }
+        if ((int64_t)t->step > step && hook) {
+            if ((rc = hook(hctx, r, t->step, err)) < 0)
+                break;
+        }
+        if ((int64_t)t->step > step)
+            step = t->step;
+        gn_error sub = {0};
+        rc = do_task(&x, i, &tt, &sub);
+        if (rc < 0)
+            gn_error_set(err, rc, "task %u (%s): %s", i, t->label, sub.msg);
+        if (times)
+            times[i] = tt;
+    }
+    free(x.buf);
+    return rc;
+}

@@ -1,0 +1,214 @@
+/*
+ * test_planrun.c — plans run for real match local execution.
+ *
+ * Every strategy's plan of every family's tiny workload is run across two
+ * machines in this process: the client here, "node 0" in a thread, joined
+ * by a socket pair carrying real frames (conn.h).  The client's outputs
+ * must equal the local reference bit for bit (same CPU executor), a node
+ * that starts without weights must get them from the plan, and a plan
+ * that forgets a transfer must fail with a message naming the tensor.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "conn.h"
+#include "executor.h"
+#include "outputs.h"
+#include "planrun.h"
+#include "planwire.h"
+#include "platform.h"
+#include "strategy.h"
+#include "workload.h"
+
+#define SEED 7
+#define SCALE 0.25f
+
+static gn_session *build(const char *json)
+{
+    gn_error err;
+    json_error_t jerr;
+    json_t *obj = json_loads(json, 0, &jerr);
+    assert_non_null(obj);
+    char label[64];
+    gn_session *s = gn_workload_build(obj, "test", "$", label, sizeof(label), &err);
+    json_decref(obj);
+    if (!s)
+        fail_msg("%s", err.msg);
+    return s;
+}
+
+typedef struct node_arg {
+    const gn_plan *plan; /* decoded from the wire, as genie-node gets it */
+    const gn_session *s;
+    int fd;
+    int warm;
+    int rc;
+    gn_error err;
+} node_arg;
+
+static void *node_main(void *arg)
+{
+    node_arg *a = arg;
+    gn_conn *c = gn_conn_create(a->fd, (size_t)1 << 30);
+    gn_runner *r = gn_runner_create_ex(gn_executor_cpu(), a->s, SEED, SCALE,
+                                       GN_RUNNER_PARTIAL | (a->warm ? 0 : GN_RUNNER_NO_PARAMS), &a->err);
+    gn_conn_link cl;
+    gn_conn_link_init(&cl, &c, 1, 0, 1);
+    a->rc = r ? gn_planrun(a->plan, r, 0, &cl.link, NULL, NULL, NULL, &a->err) : GN_ENOMEM;
+    if (a->rc < 0) { /* tell the client, as genie-node does */
+        gn_conn_send(c, GN_FRAME_ERROR, 1, 0, a->err.msg, strlen(a->err.msg), NULL);
+    }
+    gn_runner_destroy(r);
+    gn_conn_destroy(c);
+    return NULL;
+}
+
+/* Runs P across the client and one node; returns the client's rc. */
+static int run_real(const gn_session *s, const gn_plan *p, int warm, gn_outputs *o, gn_error *err)
+{
+    /* the node gets the plan through the wire encoding */
+    unsigned char *buf;
+    size_t len;
+    gn_plan *np = NULL;
+    assert_int_equal(gn_planwire_encode(p, &buf, &len), 0);
+    if (gn_planwire_decode(buf, len, &np, err) < 0)
+        fail_msg("%s", err->msg);
+    free(buf);
+    if (gn_planrun_check(np, s, 1, err) < 0)
+        fail_msg("%s", err->msg);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    node_arg a = {np, s, sv[1], warm, 0, {0}};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, node_main, &a), 0);
+    gn_conn *c = gn_conn_create(sv[0], (size_t)1 << 30);
+    gn_runner *r = gn_runner_create_ex(gn_executor_cpu(), s, SEED, SCALE, GN_RUNNER_PARTIAL, err);
+    assert_non_null(r);
+    gn_conn_link cl;
+    gn_conn_link_init(&cl, &c, 1, 1, 1);
+    int rc = gn_outputs_client_run(p, r, &cl.link, SEED, o, NULL, err);
+    if (rc < 0)
+        shutdown(sv[0], SHUT_RDWR); /* unblock the node */
+    pthread_join(th, NULL);
+    gn_runner_destroy(r);
+    gn_conn_destroy(c);
+    gn_plan_destroy(np);
+    if (rc == 0 && a.rc < 0) {
+        *err = a.err;
+        rc = a.rc;
+    }
+    return rc;
+}
+
+static const char *const workloads[] = {
+    "{\"family\": \"llm\", \"model\": \"tiny-gpt2\", \"prompt\": 8, \"decode\": 3}",
+    "{\"family\": \"llm\", \"model\": \"tiny-llama\", \"prompt\": 8, \"decode\": 3}",
+    "{\"family\": \"vision\", \"model\": \"tiny-resnet\", \"requests\": 2}",
+    "{\"family\": \"vision\", \"model\": \"tiny-detector\"}",
+    "{\"family\": \"recsys\", \"model\": \"tiny-dlrm\", \"requests\": 2}",
+    "{\"family\": \"vqa\", \"model\": \"tiny-vqa\"}",
+    NULL};
+
+/* Every strategy, every family: the real run's outputs are the reference's. */
+static void test_parity_all(void **state)
+{
+    const char *const strategies[] = {"local", "remoting", "blind", "genie", NULL};
+    for (int w = 0; workloads[w]; w++) {
+        gn_session *s = build(workloads[w]);
+        gn_error err;
+        gn_outputs *ref = gn_outputs_create(s);
+        if (gn_outputs_reference(gn_executor_cpu(), s, SEED, SCALE, ref, &err) < 0)
+            fail_msg("%s: reference: %s", workloads[w], err.msg);
+        for (int k = 0; strategies[k]; k++) {
+            for (int warm = 0; warm < 2; warm++) {
+                gn_platform pf;
+                gn_platform_default(&pf);
+                gn_plan_input in = {s, &pf, warm, NULL, "test", "$"};
+                gn_plan *p;
+                if (gn_strategy_plan(strategies[k], &in, &p, &err) < 0)
+                    fail_msg("%s: %s: %s", workloads[w], strategies[k], err.msg);
+                gn_outputs *got = gn_outputs_create(s);
+                if (run_real(s, p, warm, got, &err) < 0)
+                    fail_msg("%s: %s (warm %d): %s", workloads[w], strategies[k], warm, err.msg);
+                double rel;
+                int same;
+                if (gn_outputs_compare(got, ref, &rel, &same, &err) < 0)
+                    fail_msg("%s: %s: %s", workloads[w], strategies[k], err.msg);
+                if (!same)
+                    fail_msg("%s: %s (warm %d): outputs differ from the reference (max rel %g)", workloads[w],
+                             strategies[k], warm, rel);
+                gn_outputs_destroy(got);
+                gn_plan_destroy(p);
+            }
+        }
+        gn_outputs_destroy(ref);
+        gn_session_destroy(s);
+    }
+}
+
+/* A plan that forgets to ship the weights to a cold node fails, naming
+ * what is missing, instead of computing on zeros. */
+static void test_missing_transfer(void **state)
+{
+    gn_session *s = build(workloads[0]);
+    gn_platform pf;
+    gn_platform_default(&pf);
+    gn_plan_input in = {s, &pf, 1 /* plans as if weights were there */, NULL, "test", "$"};
+    gn_plan *p;
+    gn_error err;
+    assert_int_equal(gn_strategy_plan("genie", &in, &p, &err), 0);
+    int rc = run_real(s, p, 0 /* but the node starts cold */, NULL, &err);
+    assert_true(rc < 0);
+    if (!strstr(err.msg, "not here") || !strstr(err.msg, "param"))
+        fail_msg("unexpected error: %s", err.msg);
+    gn_plan_destroy(p);
+    gn_session_destroy(s);
+}
+
+/* The plan decoder rejects every truncation of a valid plan. */
+static void test_planwire_truncated(void **state)
+{
+    gn_session *s = build(workloads[4]);
+    gn_platform pf;
+    gn_platform_default(&pf);
+    gn_plan_input in = {s, &pf, 0, NULL, "test", "$"};
+    gn_plan *p, *q;
+    gn_error err;
+    assert_int_equal(gn_strategy_plan("remoting", &in, &p, &err), 0);
+    unsigned char *buf;
+    size_t len;
+    assert_int_equal(gn_planwire_encode(p, &buf, &len), 0);
+    assert_int_equal(gn_planwire_decode(buf, len, &q, &err), 0);
+    assert_int_equal(gn_plan_ntasks(q), gn_plan_ntasks(p));
+    for (uint32_t i = 0; i < gn_plan_ntasks(p); i++) {
+        assert_int_equal(gn_plan_task(q, i)->nitems, gn_plan_task(p, i)->nitems);
+        assert_int_equal(gn_plan_task(q, i)->node, gn_plan_task(p, i)->node);
+    }
+    gn_plan_destroy(q);
+    for (size_t cut = 0; cut < len; cut += 1 + cut / 16) {
+        assert_int_equal(gn_planwire_decode(buf, cut, &q, &err), GN_EPARSE);
+        assert_null(q);
+    }
+    free(buf);
+    gn_plan_destroy(p);
+    gn_session_destroy(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parity_all),
+        cmocka_unit_test(test_missing_transfer),
+        cmocka_unit_test(test_planwire_truncated),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
