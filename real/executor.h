@@ -48,4 +48,12 @@ typedef struct gn_executor_ops {
 /* The CPU executor (always present). */
 const gn_executor_ops *gn_executor_cpu(void);
 
+/*
+ * The executor called NAME: "cpu", or "cuda" in builds that found the CUDA
+ * toolkit (real/executors.c).  Returns a static table (never freed), or
+ * NULL for an unknown name or one this build lacks.  A table returned for
+ * "cuda" may still fail in create when the machine has no CUDA device.
+ */
+const gn_executor_ops *gn_executor_find(const char *name);
+
 #endif /* GN_EXECUTOR_H */

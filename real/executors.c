@@ -1,0 +1,30 @@
+/*
+ * executors.c — executors by name (issue 4).
+ *
+ * Programs choose an executor with a flag (`--exec cpu`, `--exec cuda`);
+ * this is the one place that maps those names to ops tables, so a new
+ * executor is added here once and every program learns its name.  Which
+ * executors exist is fixed at build time (the CUDA one only where the
+ * toolkit was found, GN_HAVE_CUDA); whether a CUDA device is present is
+ * only known when the executor's create runs.
+ */
+#include "executor.h"
+
+#include <string.h>
+
+#ifdef GN_HAVE_CUDA
+#include "exec_cuda_int.h"
+#endif
+
+const gn_executor_ops *gn_executor_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    if (strcmp(name, "cpu") == 0)
+        return gn_executor_cpu();
+#ifdef GN_HAVE_CUDA
+    if (strcmp(name, "cuda") == 0)
+        return gn__executor_cuda();
+#endif
+    return NULL;
+}
