@@ -19,8 +19,8 @@
 #include <string.h>
 
 static const gn_gpu_spec gpu_presets[] = {
-    {"h100", 989.4e12, 66.9e12, 3.35e12, 80e9, 0.6, 0.8, 5e-6},
-    {"a100", 312e12, 19.5e12, 2.039e12, 80e9, 0.6, 0.8, 5e-6},
+    {"h100", 989.4e12, 66.9e12, 3.35e12, 80e9, 0.6, 0.8, 5e-6, {0}},
+    {"a100", 312e12, 19.5e12, 2.039e12, 80e9, 0.6, 0.8, 5e-6, {0}},
 };
 
 /* name, Gb/s, one-way latency (us): RDMA-class NICs through one switch */
@@ -107,13 +107,37 @@ static int gpu_field(jctx *c, const json_t *obj, const char *path,
 static int gpu_overrides(jctx *c, const json_t *obj, const char *path,
                          gn_gpu_spec *gpu)
 {
-    double launch_us = gpu->launch_s * 1e6;
+    double launch_us = gpu->launch_s * 1e6, f32 = gpu->flops_f32 / 1e9, f16 = gpu->flops_f16 / 1e9;
+    double mem_gbs = gpu->mem_bw / 1e9, gmem = gpu->mem_bytes / 1073741824.0;
     int rc;
     if ((rc = num(c, obj, path, "efficiency_compute", &gpu->eff_compute, 1e-3, 1)) < 0 ||
         (rc = num(c, obj, path, "efficiency_memory", &gpu->eff_memory, 1e-3, 1)) < 0 ||
-        (rc = num(c, obj, path, "launch_us", &launch_us, 0, 1e6)) < 0)
+        (rc = num(c, obj, path, "launch_us", &launch_us, 0, 1e6)) < 0 ||
+        (rc = num(c, obj, path, "peak_gflops_f32", &f32, 1e-3, 1e9)) < 0 ||
+        (rc = num(c, obj, path, "peak_gflops_f16", &f16, 1e-3, 1e9)) < 0 ||
+        (rc = num(c, obj, path, "memory_gbs", &mem_gbs, 1e-3, 1e9)) < 0 ||
+        (rc = num(c, obj, path, "gpu_memory_gib", &gmem, 1e-6, 1e9)) < 0)
         return rc;
+    json_t *ops = json_object_get(obj, "op_gflops");
+    const char *key;
+    json_t *v;
+    if (ops && !json_is_object(ops))
+        return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_gflops: expected an object {op: GFLOP/s}", c->file, path);
+    json_object_foreach(ops, key, v) {
+        gn_op op;
+        if (gn_op_parse(key, &op) < 0)
+            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_gflops.%s: not an op of the vocabulary", c->file,
+                                path, key);
+        if (!json_is_number(v) || !(json_number_value(v) > 0) || json_number_value(v) > 1e9)
+            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_gflops.%s: expected a number in (0, 1e9]", c->file,
+                                path, key);
+        gpu->op_flops[op] = json_number_value(v) * 1e9;
+    }
     gpu->launch_s = launch_us * 1e-6;
+    gpu->flops_f32 = f32 * 1e9;
+    gpu->flops_f16 = f16 * 1e9;
+    gpu->mem_bw = mem_gbs * 1e9;
+    gpu->mem_bytes = gmem * 1073741824.0;
     return 0;
 }
 
@@ -195,6 +219,18 @@ int gn_platform_apply_json(gn_platform *p, const json_t *obj,
         q.net_bw = gbps * 1e9 / 8;
         q.net_latency = lat_us * 1e-6;
         q.msg_overhead_s = ovh_us * 1e-6;
+    }
+    const json_t *hc = json_object_get(obj, "host_copy");
+    snprintf(sub, sizeof(sub), "%s.host_copy", path);
+    if ((rc = want_object(&c, hc, sub)) < 0)
+        return rc;
+    if (hc) {
+        double gbps = q.pcie_bw * 8 / 1e9, lat_us = q.pcie_latency * 1e6;
+        if ((rc = num(&c, hc, sub, "bandwidth_gbps", &gbps, 1e-3, 1e6)) < 0 ||
+            (rc = num(&c, hc, sub, "latency_us", &lat_us, 0, 1e7)) < 0)
+            return rc;
+        q.pcie_bw = gbps * 1e9 / 8;
+        q.pcie_latency = lat_us * 1e-6;
     }
     *p = q;
     return 0;

@@ -25,6 +25,10 @@ typedef struct gn_gpu_spec {
     double eff_compute;     /* achievable fraction of peak FLOP/s, 0..1 */
     double eff_memory;      /* achievable fraction of memory bandwidth, 0..1 */
     double launch_s;        /* host-side cost to launch one kernel, s */
+    /* measured throughput per op, FLOP/s (0: peak x eff_compute); a
+     * calibrated device (genie-real --calibrate) fills these, because a
+     * real executor is no single roofline */
+    double op_flops[GN_OP_COUNT];
 } gn_gpu_spec;
 
 typedef struct gn_platform {
@@ -60,8 +64,11 @@ void gn_platform_default(gn_platform *p);
  * Returns 0 or GN_ESCHEMA with ERR filled; *P is unchanged on error.
  * Fields: client {gpu, cpu_gflops}, node {gpu, gpus, count, cpu_cores,
  * memory_gib}, network {preset, bandwidth_gbps, latency_us,
- * msg_overhead_us}, gpu overrides {efficiency_compute, efficiency_memory,
- * launch_us}.
+ * msg_overhead_us}, host_copy {bandwidth_gbps, latency_us} (host <->
+ * device copies: PCIe), gpu overrides in client and node
+ * {efficiency_compute, efficiency_memory, launch_us, peak_gflops_f32,
+ * peak_gflops_f16, memory_gbs, memory_gib (node: host memory; use
+ * gpu_memory_gib), op_gflops {OP: GFLOP/s}}.
  */
 int gn_platform_apply_json(gn_platform *p, const json_t *obj,
                            const char *file, const char *path,
