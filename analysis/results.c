@@ -233,3 +233,19 @@ fail:
     r->names = gn_strtab_create();
     return GN_EDB;
 }
+
+int gn_results_add_metric(gn_results *r, int64_t run, const char *name, double value, const char *unit,
+                          gn_error *err)
+{
+    sqlite3_reset(r->metric);
+    sqlite3_bind_int64(r->metric, 1, run);
+    sqlite3_bind_text(r->metric, 2, name, -1, SQLITE_TRANSIENT);
+    if (isnan(value))
+        sqlite3_bind_null(r->metric, 3);
+    else
+        sqlite3_bind_double(r->metric, 3, value);
+    sqlite3_bind_text(r->metric, 4, unit, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(r->metric) != SQLITE_DONE)
+        return db_error(r, err, "insert metric");
+    return 0;
+}

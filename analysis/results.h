@@ -53,6 +53,11 @@ int64_t gn_results_add_run(gn_results *r, const gn_run_info *info,
                            const double *end, const gn_metrics *m,
                            gn_error *err);
 
+/* Adds metric NAME = VALUE (NaN: NULL) in UNIT to run RUN, e.g. a
+ * backend's own figures (parity, node memory).  0 or GN_EDB with ERR. */
+int gn_results_add_metric(gn_results *r, int64_t run, const char *name, double value, const char *unit,
+                          gn_error *err);
+
 /* The underlying connection (borrowed), for queries in reports. */
 struct sqlite3 *gn_results_db(gn_results *r);
 

@@ -20,6 +20,13 @@ int64_t gn_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t gn_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void put32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
@@ -225,6 +232,7 @@ static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
 {
     const gn_task *t = gn_plan_task(x->p, id);
     int rc = 0;
+    int64_t cpu0 = gn_thread_cpu_ns(); /* blocking waits cost no CPU */
     tt->start_ns = gn_now_ns();
     if (t->kind == GN_TASK_COMPUTE) {
         rc = gn_runner_run_node(x->r, t->step, (uint32_t)t->node, err);
@@ -252,6 +260,7 @@ static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
         }
     }
     tt->end_ns = gn_now_ns();
+    tt->cpu_ns = gn_thread_cpu_ns() - cpu0;
     return rc;
 }
 
@@ -263,7 +272,7 @@ int gn_planrun(const gn_plan *p, gn_runner *r, int32_t machine, const gn_link *l
     int rc = 0;
     for (uint32_t i = 0; rc == 0 && i < gn_plan_ntasks(p); i++) {
         const gn_task *t = gn_plan_task(p, i);
-        gn_task_time tt = {0, 0};
+        gn_task_time tt = {0, 0, 0};
         if (!concerns(p, t, machine)) {
             if (times)
                 times[i] = tt;

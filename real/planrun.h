@@ -67,6 +67,7 @@ typedef int (*gn_step_hook)(void *ctx, gn_runner *r, uint32_t step, gn_error *er
 typedef struct gn_task_time {
     int64_t start_ns;
     int64_t end_ns;
+    int64_t cpu_ns;   /* CPU time of the calling thread in the task (waits excluded) */
 } gn_task_time;
 
 /*
@@ -94,5 +95,8 @@ int64_t gn_planrun_payload_task(const void *payload, size_t len);
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 int64_t gn_now_ns(void);
+
+/* The calling thread's CPU time, in nanoseconds. */
+int64_t gn_thread_cpu_ns(void);
 
 #endif /* GN_PLANRUN_H */

@@ -4,6 +4,7 @@
  */
 #include "wire.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ========================== CRC32C ========================== */
@@ -26,8 +27,37 @@ static void crc_init(void)
     crc_ready = 1;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The SSE4.2 crc32 instruction computes CRC32C itself: ~8 bytes a cycle
+ * instead of slicing-by-8's ~1, so checksums do not halve a 10 Gb/s
+ * stream.  Chosen at run time; same results as the tables (test_wire). */
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *b, size_t len)
+{
+    uint64_t c = ~crc;
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, b, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        b += 8;
+        len -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (len--)
+        c32 = __builtin_ia32_crc32qi(c32, *b++);
+    return ~c32;
+}
+#define HAVE_CRC_HW 1
+#endif
+
 uint32_t gn_crc32c(uint32_t crc, const void *p, size_t len)
 {
+#ifdef HAVE_CRC_HW
+    static int hw = -1;
+    if (hw < 0)
+        hw = __builtin_cpu_supports("sse4.2") && !getenv("GN_CRC_SOFTWARE");
+    if (hw)
+        return crc_hw(crc, p, len);
+#endif
     const uint8_t *b = p;
     if (!crc_ready)
         crc_init();

@@ -132,7 +132,7 @@ static void test_parity_all(void **state)
             for (int warm = 0; warm < 2; warm++) {
                 gn_platform pf;
                 gn_platform_default(&pf);
-                gn_plan_input in = {s, &pf, warm, NULL, "test", "$"};
+                gn_plan_input in = {.session = s, .platform = &pf, .weights_resident = warm, .file = "test", .path = "$"};
                 gn_plan *p;
                 if (gn_strategy_plan(strategies[k], &in, &p, &err) < 0)
                     fail_msg("%s: %s: %s", workloads[w], strategies[k], err.msg);
@@ -162,7 +162,7 @@ static void test_missing_transfer(void **state)
     gn_session *s = build(workloads[0]);
     gn_platform pf;
     gn_platform_default(&pf);
-    gn_plan_input in = {s, &pf, 1 /* plans as if weights were there */, NULL, "test", "$"};
+    gn_plan_input in = {.session = s, .platform = &pf, .weights_resident = 1 /* plans as if weights were there */, .file = "test", .path = "$"};
     gn_plan *p;
     gn_error err;
     assert_int_equal(gn_strategy_plan("genie", &in, &p, &err), 0);
@@ -180,7 +180,7 @@ static void test_planwire_truncated(void **state)
     gn_session *s = build(workloads[4]);
     gn_platform pf;
     gn_platform_default(&pf);
-    gn_plan_input in = {s, &pf, 0, NULL, "test", "$"};
+    gn_plan_input in = {.session = s, .platform = &pf, .file = "test", .path = "$"};
     gn_plan *p, *q;
     gn_error err;
     assert_int_equal(gn_strategy_plan("remoting", &in, &p, &err), 0);

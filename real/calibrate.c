@@ -1,0 +1,260 @@
+/*
+ * calibrate.c — measures this machine for the simulator (see
+ * calibrate.h).
+ */
+#include "calibrate.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "conn.h"
+#include "cost.h"
+#include "executor.h"
+#include "feed.h"
+#include "planrun.h"
+#include "runner.h"
+
+#define PINGS 2000
+#define SMALL_SENDS 20000
+#define BIG_FRAME ((size_t)8 << 20)
+#define BIG_FRAMES 64
+
+/* ========================== executor ========================== */
+
+static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, gn_error *err)
+{
+    double flops[GN_OP_COUNT] = {0}, secs[GN_OP_COUNT] = {0}, count[GN_OP_COUNT] = {0};
+    double launch = INFINITY, best_mm = 0;
+    for (uint32_t w = 0; w < n; w++) {
+        gn_runner *r = gn_runner_create(gn_executor_cpu(), ss[w], 1, 0.25f, err);
+        if (!r)
+            return err->code;
+        for (uint32_t st = 0; st < gn_session_nsteps(ss[w]); st++) {
+            int rc = gn_feed_step(r, st, 1, err);
+            if (rc == 0)
+                rc = gn_runner_run_step(r, st, err);
+            if (rc < 0) {
+                gn_runner_destroy(r);
+                return rc;
+            }
+            const gn_graph *g = gn_session_step(ss[w], st);
+            for (uint32_t id = 0; id < gn_graph_nnodes(g); id++) {
+                if (!gn_cost_launches(g, id))
+                    continue;
+                double best = INFINITY;
+                for (int k = 0; k < 3; k++) {
+                    int64_t t0 = gn_now_ns();
+                    if ((rc = gn_runner_run_node(r, st, id, err)) < 0) {
+                        gn_runner_destroy(r);
+                        return rc;
+                    }
+                    double t = (double)(gn_now_ns() - t0) * 1e-9;
+                    best = t < best ? t : best;
+                }
+                const gn_node *nd = gn_graph_node(g, id);
+                flops[nd->op] += nd->flops;
+                secs[nd->op] += best;
+                count[nd->op] += 1;
+                launch = best < launch ? best : launch;
+                if (nd->op == GN_OP_MATMUL && nd->flops / best > best_mm)
+                    best_mm = nd->flops / best;
+            }
+        }
+        gn_runner_destroy(r);
+    }
+    c->launch_us = isfinite(launch) ? launch * 1e6 : 1;
+    for (int op = 0; op < GN_OP_COUNT; op++) {
+        double t = secs[op] - count[op] * launch;
+        c->op_gflops[op] = flops[op] > 0 && t > 0 ? flops[op] / t / 1e9 : 0;
+    }
+    c->peak_gflops = best_mm > 0 ? best_mm / 1e9 : 1;
+    return 0;
+}
+
+static double copy_gbs(void)
+{
+    size_t n = (size_t)256 << 20;
+    char *a = malloc(n), *b = malloc(n);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return 1;
+    }
+    memset(a, 1, n);
+    memset(b, 2, n);
+    double best = INFINITY;
+    for (int k = 0; k < 3; k++) {
+        int64_t t0 = gn_now_ns();
+        memcpy(b, a, n);
+        double t = (double)(gn_now_ns() - t0) * 1e-9;
+        best = t < best ? t : best;
+    }
+    volatile char sink = b[n - 1];
+    (void)sink;
+    free(a);
+    free(b);
+    return 2.0 * (double)n / best / 1e9; /* read + write */
+}
+
+/* ========================== network ========================== */
+
+typedef struct peer {
+    int lfd;
+    int rc;
+} peer;
+
+/* The far end: echoes pings, drains small sends, acknowledges the bulk. */
+static void *far_end(void *arg)
+{
+    peer *p = arg;
+    int fd = accept(p->lfd, NULL, NULL), one = 1;
+    if (fd < 0) {
+        p->rc = -1;
+        return NULL;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    gn_conn *c = gn_conn_create(fd, BIG_FRAME + 64);
+    gn_frame f;
+    const void *pl;
+    gn_error err;
+    p->rc = 0;
+    for (int i = 0; i < PINGS && p->rc == 0; i++)
+        if (gn_conn_recv(c, &f, &pl, &err) != 0 || gn_conn_send(c, GN_FRAME_DATA, 0, f.request, pl, (size_t)f.length,
+                                                               &err) != 0)
+            p->rc = -1;
+    for (int i = 0; i < SMALL_SENDS + BIG_FRAMES && p->rc == 0; i++)
+        if (gn_conn_recv(c, &f, &pl, &err) != 0)
+            p->rc = -1;
+    if (p->rc == 0)
+        gn_conn_send(c, GN_FRAME_DATA, 0, 0, NULL, 0, &err);
+    gn_conn_destroy(c);
+    return NULL;
+}
+
+static int time_network(gn_calibration *c, gn_error *err)
+{
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    peer p = {socket(AF_INET, SOCK_STREAM, 0), 0};
+    if (p.lfd < 0 || bind(p.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(p.lfd, 1) < 0 ||
+        getsockname(p.lfd, (struct sockaddr *)&sa, &len) < 0)
+        return gn_error_set(err, GN_EIO, "loopback listen: %s", strerror(errno));
+    pthread_t th;
+    pthread_create(&th, NULL, far_end, &p);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        close(p.lfd);
+        pthread_join(th, NULL);
+        return gn_error_set(err, GN_EIO, "loopback connect: %s", strerror(errno));
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    gn_conn *cn = gn_conn_create(fd, BIG_FRAME + 64);
+    char small[64] = {0};
+    char *big = calloc(1, BIG_FRAME);
+    gn_frame f;
+    const void *pl;
+    int rc = big ? 0 : GN_ENOMEM;
+    /* latency: ping-pong */
+    double best_rtt = INFINITY;
+    for (int i = 0; i < PINGS && rc == 0; i++) {
+        int64_t t0 = gn_now_ns();
+        rc = gn_conn_send(cn, GN_FRAME_DATA, 0, (uint64_t)i, small, sizeof(small), err);
+        if (rc == 0)
+            rc = gn_conn_recv(cn, &f, &pl, err);
+        double t = (double)(gn_now_ns() - t0) * 1e-9;
+        best_rtt = t < best_rtt ? t : best_rtt;
+    }
+    /* per-message CPU at the sender */
+    int64_t cpu0 = gn_thread_cpu_ns();
+    for (int i = 0; i < SMALL_SENDS && rc == 0; i++)
+        rc = gn_conn_send(cn, GN_FRAME_DATA, 0, 0, small, sizeof(small), err);
+    double per_msg = (double)(gn_thread_cpu_ns() - cpu0) * 1e-9 / SMALL_SENDS;
+    /* bandwidth: bulk one way, then the acknowledgement */
+    int64_t t0 = gn_now_ns();
+    for (int i = 0; i < BIG_FRAMES && rc == 0; i++)
+        rc = gn_conn_send(cn, GN_FRAME_DATA, 0, 0, big, BIG_FRAME, err);
+    if (rc == 0)
+        rc = gn_conn_recv(cn, &f, &pl, err);
+    double bulk = (double)(gn_now_ns() - t0) * 1e-9;
+    gn_conn_destroy(cn);
+    pthread_join(th, NULL);
+    close(p.lfd);
+    free(big);
+    if (rc != 0 || p.rc != 0)
+        return rc < 0 ? rc : gn_error_set(err, GN_EIO, "loopback measurement failed");
+    c->msg_overhead_us = per_msg * 1e6;
+    /* one way: half the round trip, less the sender's own cost */
+    c->net_latency_us = fmax(best_rtt / 2 - per_msg, 0) * 1e6;
+    c->net_gbps = (double)BIG_FRAME * BIG_FRAMES * 8 / bulk / 1e9;
+    return 0;
+}
+
+int gn_calibrate(gn_session *const *s, uint32_t n, FILE *log, gn_calibration *out, gn_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (log)
+        fprintf(log, "calibrate: executor on %u sessions' ops\n", n);
+    int rc = time_executor(s, n, out, err);
+    if (rc < 0)
+        return rc;
+    if (log)
+        fprintf(log, "calibrate: memory copy\n");
+    out->memory_gbs = copy_gbs();
+    if (log)
+        fprintf(log, "calibrate: loopback TCP\n");
+    if ((rc = time_network(out, err)) < 0)
+        return rc;
+    if (log) {
+        fprintf(log, "  per-op cost %.2f us, best matmul %.1f GFLOP/s, copy %.1f GB/s\n", out->launch_us,
+                out->peak_gflops, out->memory_gbs);
+        for (int op = 0; op < GN_OP_COUNT; op++)
+            if (out->op_gflops[op] > 0)
+                fprintf(log, "  %-14s %8.2f GFLOP/s\n", gn_op_name((gn_op)op), out->op_gflops[op]);
+        fprintf(log, "  loopback %.2f Gb/s, one-way %.1f us, %.2f us CPU per message\n", out->net_gbps,
+                out->net_latency_us, out->msg_overhead_us);
+    }
+    return 0;
+}
+
+int gn_calibration_save(const gn_calibration *c, const char *path, gn_error *err)
+{
+    json_t *ops = json_object();
+    for (int op = 0; op < GN_OP_COUNT; op++)
+        if (c->op_gflops[op] > 0)
+            json_object_set_new(ops, gn_op_name((gn_op)op), json_real(c->op_gflops[op]));
+    /* the executor is the "GPU" of the client and of the node alike */
+    json_t *gpu = json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:O}", "peak_gflops_f32", c->peak_gflops,
+                            "peak_gflops_f16", c->peak_gflops, "memory_gbs", c->memory_gbs, "efficiency_compute",
+                            1.0, "efficiency_memory", 1.0, "launch_us", c->launch_us, "gpu_memory_gib", 8.0,
+                            "op_gflops", ops);
+    json_t *client = json_deep_copy(gpu), *nd = json_deep_copy(gpu);
+    json_object_set_new(client, "cpu_gflops", json_real(c->peak_gflops));
+    json_object_set_new(nd, "count", json_integer(1));
+    json_object_set_new(nd, "gpus", json_integer(1));
+    json_t *doc = json_pack("{s:s,s:o,s:o,s:{s:f,s:f,s:f},s:{s:f,s:f}}", "description",
+                            "measured by genie-real --calibrate: the CPU executor as the accelerator of client and "
+                            "node, loopback TCP as the network",
+                            "client", client, "node", nd, "network", "bandwidth_gbps", c->net_gbps, "latency_us",
+                            c->net_latency_us, "msg_overhead_us", c->msg_overhead_us, "host_copy", "bandwidth_gbps",
+                            c->memory_gbs * 8, "latency_us", 0.0);
+    json_decref(gpu);
+    json_decref(ops);
+    int rc = doc && json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS) == 0
+                 ? 0
+                 : gn_error_set(err, GN_EIO, "cannot write %s", path);
+    json_decref(doc);
+    return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * calibrate.h — measures this machine for the simulator (issue 4).
+ *
+ * `genie-real --calibrate` describes the real backend as a platform the
+ * simulator understands (model/platform.h), so that genie-sim run with
+ * that platform predicts genie-real:
+ *
+ *   executor   per op class, the FLOP/s the CPU executor reaches on the
+ *              ops of the given sessions (each node timed alone, best
+ *              of 3, less the fixed cost), and the fixed cost of one op
+ *              (launch_us: the smallest op's time);
+ *   memory     bytes/s of a large copy (memory-bound ops, host copies);
+ *   network    loopback TCP with Genie's framing between two threads:
+ *              one-way latency (ping-pong / 2), bandwidth of 8 MB frames,
+ *              and the sender's CPU time per small message.
+ *
+ * Node and client run the same executor, so both "GPUs" of the platform
+ * are this executor; the node count is 1.
+ */
+#ifndef GN_CALIBRATE_H
+#define GN_CALIBRATE_H
+
+#include <stdio.h>
+
+#include "error.h"
+#include "op.h"
+#include "session.h"
+
+typedef struct gn_calibration {
+    double op_gflops[GN_OP_COUNT]; /* 0: op not seen */
+    double peak_gflops;            /* best matmul rate */
+    double launch_us;              /* per-op fixed cost */
+    double memory_gbs;             /* large-copy bandwidth */
+    double net_gbps;               /* loopback bandwidth, Gb/s */
+    double net_latency_us;         /* one-way */
+    double msg_overhead_us;        /* sender CPU per message */
+} gn_calibration;
+
+/* Measures into *OUT, timing the executor on the ops of the N sessions
+ * S (borrowed; e.g. the experiment's own workloads: the op shapes it
+ * will run), printing progress to LOG (may be NULL).  0 or a code with
+ * ERR. */
+int gn_calibrate(gn_session *const *s, uint32_t n, FILE *log, gn_calibration *out, gn_error *err);
+
+/* Writes *C as a platform file (the experiment "platform" object).  0 or
+ * GN_EIO with ERR. */
+int gn_calibration_save(const gn_calibration *c, const char *path, gn_error *err);
+
+#endif /* GN_CALIBRATE_H */
