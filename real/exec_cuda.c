@@ -68,7 +68,9 @@ typedef struct ctx {
 } ctx;
 
 /* Scores per attention chunk, floats: bounds the scratch of long prompts. */
+#ifndef ATTN_SCRATCH_MAX
 #define ATTN_SCRATCH_MAX ((size_t)64 << 20)
+#endif
 
 /* ========================== private helpers ========================== */
 
