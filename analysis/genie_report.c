@@ -14,29 +14,44 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "compare.h"
 #include "report.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: genie-report RESULTS.sqlite [--experiment ID] [--plot FILE.png]\n"
+               "       genie-report RESULTS.sqlite --compare [--sim ID] [--real ID] [--plot FILE.png]\n"
                "\n"
                "Prints the table of an experiment stored by genie-sim (or genie-real) and,\n"
-               "with --plot, redraws its plot; the newest experiment by default.\n");
+               "with --plot, redraws its plot; the newest experiment by default.\n"
+               "\n"
+               "--compare joins a genie-sim and a genie-real experiment of the database on\n"
+               "workload, strategy and point and prints the simulator's error per run, per\n"
+               "step and per strategy, and whether the strategies rank the same; --plot\n"
+               "draws predicted against measured latency.  By default the newest real\n"
+               "experiment and the newest sim experiment of the same name.\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"experiment", required_argument, NULL, 'e'},
                                              {"plot", required_argument, NULL, 'p'},
+                                             {"compare", no_argument, NULL, 'c'},
+                                             {"sim", required_argument, NULL, 's'},
+                                             {"real", required_argument, NULL, 'r'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    long long id = -1;
+    long long id = -1, sim_id = -1, real_id = -1;
+    int compare = 0;
     const char *plot = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "e:p:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'e': id = atoll(optarg); break;
         case 'p': plot = optarg; break;
+        case 'c': compare = 1; break;
+        case 's': sim_id = atoll(optarg); compare = 1; break;
+        case 'r': real_id = atoll(optarg); compare = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -55,6 +70,39 @@ int main(int argc, char **argv)
         fprintf(stderr, "genie-report: %s: %s\n", path, sqlite3_errmsg(db));
         sqlite3_close(db);
         return 1;
+    }
+    if (compare) {
+        gn_error err;
+        if (real_id < 0)
+            real_id = gn_report_newest(db, "real", NULL);
+        const char *rname = NULL;
+        sqlite3_stmt *q;
+        char namebuf[256] = "";
+        if (sqlite3_prepare_v2(db, "SELECT name FROM experiments WHERE id = ?", -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, real_id);
+            if (sqlite3_step(q) == SQLITE_ROW)
+                snprintf(namebuf, sizeof(namebuf), "%s", (const char *)sqlite3_column_text(q, 0));
+            sqlite3_finalize(q);
+            rname = namebuf[0] ? namebuf : NULL;
+        }
+        if (sim_id < 0)
+            sim_id = gn_report_newest(db, "sim", rname);
+        if (real_id < 0 || sim_id < 0) {
+            fprintf(stderr, "genie-report: %s: needs a genie-sim and a genie-real experiment%s%s (found %s)\n", path,
+                    rname ? " named " : "", rname ? rname : "", real_id < 0 ? "no real one" : "no sim one");
+            sqlite3_close(db);
+            return 1;
+        }
+        printf("simulated: experiment %lld, measured: experiment %lld%s%s\n\n", sim_id, real_id,
+               rname ? ", " : "", rname ? rname : "");
+        int status = 0;
+        if (gn_report_compare(db, sim_id, real_id, stdout, plot, &err) < 0) {
+            fprintf(stderr, "genie-report: %s\n", err.msg);
+            status = 1;
+        } else if (plot)
+            printf("\nplot: %s\n", plot);
+        sqlite3_close(db);
+        return status;
     }
     sqlite3_stmt *st;
     const char *name = NULL, *rev = NULL, *cmd = NULL, *xkey = NULL;

@@ -376,6 +376,16 @@ out:
     return rc;
 }
 
+static void free_workloads(workload *ws, uint32_t nw)
+{
+    for (uint32_t w = 0; w < nw; w++) {
+        gn_session_destroy(ws[w].s);
+        free(ws[w].trace);
+        gn_outputs_destroy(ws[w].ref);
+    }
+    free(ws);
+}
+
 /* ========================== main ========================== */
 
 int main(int argc, char **argv)
@@ -515,13 +525,14 @@ int main(int argc, char **argv)
         free(ss);
         if (rc == 0)
             rc = gn_calibration_save(&cal, path, &err);
-        if (rc < 0) {
+        if (rc < 0)
             fprintf(stderr, "genie-real: calibration: %s\n", err.msg);
-            return 1;
-        }
-        if (!quiet)
+        else if (!quiet)
             printf("platform file: %s (from the ops of %s)\n", path, file);
-        return 0;
+        free_workloads(ws, nw);
+        json_decref(pfdoc);
+        gn_experiment_destroy(e);
+        return rc < 0 ? 1 : 0;
     }
 
     /* planning platforms: the experiment's, then the platform file */
@@ -671,12 +682,7 @@ int main(int argc, char **argv)
         printf("\nresults: %s (experiment id %lld, revision %s)\ntook %.1f s for %u runs\n", dbpath,
                (long long)exp_id, rev, now() - t_start, total);
     gn_results_close(db);
-    for (uint32_t w = 0; w < nw; w++) {
-        gn_session_destroy(ws[w].s);
-        free(ws[w].trace);
-        gn_outputs_destroy(ws[w].ref);
-    }
-    free(ws);
+    free_workloads(ws, nw);
     json_decref(pfdoc);
     gn_experiment_destroy(e);
     return failed;

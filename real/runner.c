@@ -160,6 +160,8 @@ static void commit_state(gn_runner *r, const gn_graph *g)
         if (ten->kind != GN_KIND_STATE || ten->producer < 0 || !r->valid[t])
             continue;
         version *v = &r->state[ten->storage];
+        if (v->buf == r->buf[t])
+            continue; /* committed already (nodes run again after a commit) */
         void *old = v->buf;
         v->buf = r->buf[t];
         v->bytes = ten->bytes;

@@ -1,0 +1,234 @@
+/*
+ * compare.c — the simulator against the real runtime (see compare.h).
+ */
+#include "compare.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+typedef struct pair {
+    char workload[64], strategy[64], point[128];
+    int64_t sim_run, real_run;
+    double sim, real;     /* end-to-end latency, s */
+    double step_err_med;  /* median |error| of step durations, fraction */
+    double step_err_max;
+} pair;
+
+static int db_fail(sqlite3 *db, gn_error *err, const char *what)
+{
+    return gn_error_set(err, GN_EDB, "compare: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    if (n == 0)
+        return NAN;
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Step durations of RUN (end of step s minus end of step s-1), up to CAP. */
+static int step_times(sqlite3 *db, int64_t run, double *out, int cap)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT step, max(end_s) FROM events WHERE run_id = ? GROUP BY step ORDER BY step",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, run);
+    int n = 0;
+    double prev = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && n < cap) {
+        double end = sqlite3_column_double(st, 1);
+        out[n++] = end - prev;
+        prev = end;
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, pair **out, int *n, gn_error *err)
+{
+    static const char q[] =
+        "SELECT s.workload, s.strategy, coalesce(s.point, ''), s.id, r.id, ms.value, mr.value"
+        " FROM runs s JOIN runs r ON r.workload = s.workload AND r.strategy = s.strategy"
+        "  AND coalesce(r.point, '') = coalesce(s.point, '')"
+        " JOIN metrics ms ON ms.run_id = s.id AND ms.name = 'latency'"
+        " JOIN metrics mr ON mr.run_id = r.id AND mr.name = 'latency'"
+        " WHERE s.experiment_id = ? AND r.experiment_id = ? AND s.status = 'ok' AND r.status = 'ok'"
+        " ORDER BY s.id, r.id";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(db, err, "query");
+    sqlite3_bind_int64(st, 1, sim);
+    sqlite3_bind_int64(st, 2, real);
+    pair *v = NULL;
+    int cnt = 0, cap = 0;
+    int64_t last_sim = -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_int64(st, 3) == last_sim)
+            continue; /* repeated real runs: the first one */
+        last_sim = sqlite3_column_int64(st, 3);
+        if (cnt == cap) {
+            cap = cap ? 2 * cap : 32;
+            pair *g = realloc(v, (size_t)cap * sizeof(*v));
+            if (!g) {
+                free(v);
+                sqlite3_finalize(st);
+                return gn_error_set(err, GN_ENOMEM, "compare: out of memory");
+            }
+            v = g;
+        }
+        pair *p = &v[cnt++];
+        memset(p, 0, sizeof(*p));
+        snprintf(p->workload, sizeof(p->workload), "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(p->strategy, sizeof(p->strategy), "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(p->point, sizeof(p->point), "%s", (const char *)sqlite3_column_text(st, 2));
+        p->sim_run = sqlite3_column_int64(st, 3);
+        p->real_run = sqlite3_column_int64(st, 4);
+        p->sim = sqlite3_column_double(st, 5);
+        p->real = sqlite3_column_double(st, 6);
+    }
+    sqlite3_finalize(st);
+    for (int i = 0; i < cnt; i++) {
+        double a[512], b[512], e[512];
+        int na = step_times(db, v[i].sim_run, a, 512), nb = step_times(db, v[i].real_run, b, 512), ne = 0;
+        for (int k = 0; k < na && k < nb; k++)
+            if (b[k] > 0)
+                e[ne++] = fabs(a[k] - b[k]) / b[k];
+        double mx = 0;
+        for (int k = 0; k < ne; k++)
+            mx = e[k] > mx ? e[k] : mx;
+        v[i].step_err_med = median(e, ne);
+        v[i].step_err_max = ne ? mx : NAN;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, FILE *out, const char *png, gn_error *err)
+{
+    pair *v = NULL;
+    int n = 0, rc = load_pairs(db, sim, real, &v, &n, err);
+    if (rc < 0)
+        return rc;
+    if (n == 0) {
+        free(v);
+        return gn_error_set(err, GN_ENOTFOUND, "compare: experiments %lld (sim) and %lld (real) share no "
+                            "successful run", (long long)sim, (long long)real);
+    }
+    fprintf(out, "%-14s %-10s %-12s %12s %12s %9s %14s %14s\n", "workload", "strategy", "point", "sim",
+            "real", "error", "step |err| med", "step |err| max");
+    for (int i = 0; i < n; i++)
+        fprintf(out, "%-14s %-10s %-12s %9.3f ms %9.3f ms %+8.1f%% %13.1f%% %13.1f%%\n", v[i].workload,
+                v[i].strategy, v[i].point, v[i].sim * 1e3, v[i].real * 1e3, 100 * (v[i].sim - v[i].real) / v[i].real,
+                100 * v[i].step_err_med, 100 * v[i].step_err_max);
+    /* per strategy: median and worst |error| of end-to-end latency */
+    fprintf(out, "\nend-to-end latency, |sim - real| / real, per strategy:\n");
+    double all[4096];
+    int nall = 0;
+    for (int i = 0; i < n; i++) {
+        int seen = 0;
+        for (int k = 0; k < i; k++)
+            seen |= strcmp(v[k].strategy, v[i].strategy) == 0;
+        if (seen)
+            continue;
+        double e[4096], mx = 0;
+        int ne = 0;
+        for (int k = 0; k < n && ne < 4096; k++)
+            if (strcmp(v[k].strategy, v[i].strategy) == 0) {
+                e[ne] = fabs(v[k].sim - v[k].real) / v[k].real;
+                mx = e[ne] > mx ? e[ne] : mx;
+                if (nall < 4096)
+                    all[nall++] = e[ne];
+                ne++;
+            }
+        fprintf(out, "  %-10s median %5.1f%%  worst %5.1f%%  (%d runs)\n", v[i].strategy, 100 * median(e, ne),
+                100 * mx, ne);
+    }
+    fprintf(out, "  %-10s median %5.1f%%  (%d runs)\n", "all", 100 * median(all, nall), nall);
+    /* ranking of strategies per workload and point */
+    int groups = 0, agree = 0;
+    for (int i = 0; i < n; i++) {
+        int seen = 0;
+        for (int k = 0; k < i; k++)
+            seen |= !strcmp(v[k].workload, v[i].workload) && !strcmp(v[k].point, v[i].point);
+        if (seen)
+            continue;
+        groups++;
+        int discordant = 0;
+        for (int a = 0; a < n; a++)
+            for (int b = a + 1; b < n; b++) {
+                if (strcmp(v[a].workload, v[i].workload) || strcmp(v[a].point, v[i].point) ||
+                    strcmp(v[b].workload, v[i].workload) || strcmp(v[b].point, v[i].point))
+                    continue;
+                if ((v[a].sim - v[b].sim) * (v[a].real - v[b].real) < 0)
+                    discordant++;
+            }
+        agree += discordant == 0;
+        fprintf(out, "%s %s %s: strategy ranking %s", i == 0 ? "\nranking (by latency):\n " : " ",
+                v[i].workload, v[i].point, discordant ? "DIFFERS" : "matches");
+        if (discordant)
+            fprintf(out, " (%d discordant pairs)", discordant);
+        fprintf(out, "\n");
+    }
+    fprintf(out, "  %d of %d rankings match\n", agree, groups);
+    if (png) {
+        FILE *gp = popen("gnuplot 2>&1", "w");
+        if (!gp) {
+            free(v);
+            return gn_error_set(err, GN_EIO, "compare: cannot start gnuplot: %s", strerror(errno));
+        }
+        double lo = INFINITY, hi = 0;
+        for (int i = 0; i < n; i++) {
+            lo = fmin(lo, fmin(v[i].sim, v[i].real));
+            hi = fmax(hi, fmax(v[i].sim, v[i].real));
+        }
+        fprintf(gp, "set terminal pngcairo size 800,700 noenhanced\nset output '%s'\n"
+                    "set logscale xy\nset xlabel 'measured (genie-real), ms'\nset ylabel 'predicted (genie-sim), ms'\n"
+                    "set title 'simulator vs real runtime: end-to-end latency per run'\nset key left top\n"
+                    "set xrange [%g:%g]\nset yrange [%g:%g]\n"
+                    "plot x title 'exact' lc rgb 'gray', 1.25*x title '+25%%' dt 2 lc rgb 'gray', "
+                    "0.8*x title '-20%%' dt 2 lc rgb 'gray', '-' using 1:2 with points pt 7 title 'runs'\n",
+                png, lo * 1e3 / 1.5, hi * 1e3 * 1.5, lo * 1e3 / 1.5, hi * 1e3 * 1.5);
+        for (int i = 0; i < n; i++)
+            fprintf(gp, "%g %g\n", v[i].real * 1e3, v[i].sim * 1e3);
+        fprintf(gp, "e\n");
+        int status = pclose(gp);
+        if (status != 0) {
+            free(v);
+            return gn_error_set(err, GN_EIO, "compare: gnuplot failed (status %d)", status);
+        }
+    }
+    free(v);
+    return 0;
+}
+
+int64_t gn_report_newest(sqlite3 *db, const char *backend, const char *name)
+{
+    sqlite3_stmt *st;
+    int64_t id = -1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT e.id FROM experiments e WHERE (?2 IS NULL OR e.name = ?2) AND EXISTS (SELECT 1 "
+                           "FROM runs r WHERE r.experiment_id = e.id AND r.backend = ?1) ORDER BY e.id DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, backend, -1, SQLITE_STATIC);
+    if (name)
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return id;
+}
