@@ -84,6 +84,11 @@ def _factory(ov):
     func = getattr(getattr(aten, pkt), name or "default")
 
     def kernel(*args, **kwargs):
+        S = _S
+        if S.tail is not None:
+            S.tail_sync(ov)
+        elif S.tail_log is not None:
+            S.tail_log.append((ov, None, len(S.cur.nodes), len(S.cur.nodes) + 1))
         kwargs["device"] = torch.device("cpu")
         if pkt == "randperm":
             _S.flush()
@@ -91,7 +96,7 @@ def _factory(ov):
         if _S.replaying:
             return val
         _S.check_dtype(val.dtype, pkt)
-        t = _wrap(val.to("meta"), val, None)
+        t = _wrap_val(val, None)
         i = _S.new_tensor(t._meta, "activation")
         t._tr = _TRef(_S.cur, i)
         _S.stats["ops"] += 1
@@ -111,7 +116,7 @@ def _empty_memory_format(size, dtype=None, layout=None, device=None, pin_memory=
         return torch.empty(size, dtype=dtype, memory_format=memory_format or torch.contiguous_format)
     _S.check_dtype(dtype, "empty")
     val = torch.empty(size, dtype=dtype, memory_format=memory_format or torch.contiguous_format)
-    return _wrap(val.to("meta"), val, None)
+    return _wrap_val(val, None)
 
 
 def _empty_strided(size, stride, dtype=None, layout=None, device=None, pin_memory=None):
@@ -120,7 +125,7 @@ def _empty_strided(size, stride, dtype=None, layout=None, device=None, pin_memor
         return torch.empty_strided(size, stride, dtype=dtype)
     _S.check_dtype(dtype, "empty_strided")
     val = torch.empty_strided(size, stride, dtype=dtype)
-    return _wrap(val.to("meta"), val, None)
+    return _wrap_val(val, None)
 
 
 DEVICE = None  # torch.device("remote_accelerator", 0), set by install()
@@ -128,6 +133,46 @@ DEVICE = None  # torch.device("remote_accelerator", 0), set by install()
 # ====================================================================== LazyTensor
 
 _mk = torch.Tensor._make_wrapper_subclass
+
+
+def _wrap_val(val, root):
+    """A LazyTensor holding the CPU value val; its meta tensor is built on first use (_MetaOf)."""
+    t = _mk(LazyTensor, val.size(), strides=val.stride(), storage_offset=val.storage_offset(),
+            dtype=val.dtype, device=DEVICE)
+    t._val = val
+    if root is None:
+        root = [0, None]
+    t._root = root
+    t._rver = root[0]
+    return t
+
+
+def _meta_from_val(v):
+    """The meta tensor of CPU tensor v; a view stays a view (shape propagation keys on it)."""
+    b = v._base
+    if b is not None:
+        try:
+            return torch.empty_strided(b.size(), b.stride(), dtype=b.dtype, device="meta").as_strided(
+                v.size(), v.stride(), v.storage_offset())
+        except RuntimeError:
+            pass
+    return v.to("meta")
+
+
+class _MetaOf:
+    """LazyTensor._meta when only the value is known: computed once, on first access.
+
+    A non-data descriptor, so a meta tensor stored on the instance (every
+    recorded op's output) is found first and this costs nothing there.
+    """
+
+    def __get__(self, t, typ=None):
+        if t is None:
+            return None
+        v = t._val
+        m = _meta_from_val(v) if v is not None else None
+        t._meta = m
+        return m
 
 
 def _wrap(meta, val, root):
@@ -145,7 +190,7 @@ def _wrap(meta, val, root):
 class LazyTensor(torch.Tensor):
     """A tensor on remote_accelerator: deferred, recorded, executed on demand."""
 
-    _meta = None    # meta tensor: shape, strides, dtype
+    _meta = _MetaOf()  # meta tensor: shape, strides, dtype (built from _val on first use when unset)
     _val = None     # CPU tensor once executed (or allocated)
     _tr = None      # _TRef: where the current version lives in the trace
     _pname = None   # parameter / buffer name when it is a module's
@@ -280,6 +325,21 @@ def _where():
     return lib, lib
 
 
+def _lib_frame():
+    """(code, line) of the innermost frame outside genie and torch (the op's library line)."""
+    f = sys._getframe(2)
+    cat = _code_cat
+    while f is not None:
+        code = f.f_code
+        c = cat.get(code)
+        if c is None:
+            c = _category(code)
+        if c:
+            return code, f.f_lineno
+        f = f.f_back
+    return None
+
+
 _DT = {}
 for _tdt in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32,
              torch.int16, torch.int8, torch.uint8, torch.bool):
@@ -363,7 +423,7 @@ def _upload_cpu(args):
     out = []
     for a in args:
         if isinstance(a, torch.Tensor) and type(a) is not LazyTensor and a.dim() != 0:
-            a = _wrap(a.to("meta"), a.clone(), None)
+            a = _wrap_val(a.clone(), None)
         elif type(a) in (list, tuple):
             a = type(a)(_upload_cpu(a))
         out.append(a)
@@ -505,6 +565,7 @@ class Step:
         self.replayed = False
         self.state_imports = 0    # state leaves imported from earlier steps
         self.deferred = []        # step-cache regions reserved, built by expand()
+        self.tail_events = None   # (aten op, how handled, node range) after the forward (step cache)
 
     def expand(self):
         """Builds the records of replayed forward regions (step cache)."""
@@ -545,6 +606,9 @@ class Session:
         self.gc_paused = False
         self.fwd_user = None      # the user frame that called the current top-level forward
         self.gc_frozen = False
+        self.tail_log = None      # events of the decode-step tail being captured (step cache)
+        self.tail = None          # stepcache.TailRun: the tail being replayed, or None
+        self.ev_path = None       # how the last dispatched op was handled ("rec", "alias", None)
 
     # ---------------------------------------------------------------- errors
     def check_dtype(self, dtype, opname):
@@ -651,6 +715,66 @@ class Session:
             # value (flushed before the replay) and stay on the CPU
             self.stats["replay_unswapped"] = self.stats.get("replay_unswapped", 0) + 1
             return func(*[_cpu_of(a) for a in args], **{k: _cpu_of(v) for k, v in kwargs.items()})
+        if self.tail is not None:
+            return self.tail_dispatch(func, args, kwargs)
+        log = self.tail_log
+        if log is None:
+            return self._dispatch(func, args, kwargs)
+        # a decode step's tail being captured: log the events for the tail template
+        n0 = len(self.cur.nodes)
+        self.ev_path = None
+        res = self._dispatch(func, args, kwargs)
+        log.append((func, self.ev_path, n0, len(self.cur.nodes)))
+        return res
+
+    def tail_dispatch(self, func, args, kwargs):
+        """An op in the tail of a replayed decode step (stepcache.TailTemplate).
+
+        The op is the template's next event (same aten overload, same library
+        line): it runs at once on the CPU values and is recorded by record()
+        with the template's attributes, without shape propagation, deferral
+        or a stack walk.  Anything else ends the tail replay for this step:
+        from there ops are captured as usual.
+        """
+        run = self.tail
+        j = run.j
+        evs = run.tpl.events
+        ev = evs[j] if j < len(evs) else None
+        if ev is None or ev.func is not func:
+            self.tail = None
+            self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+            return self._dispatch(func, args, kwargs)
+        run.j = j + 1
+        path = ev.path
+        if path is None:                 # reads, uploads, data-dependent ops: as usual
+            return self._dispatch(func, args, kwargs)
+        if self.pending:
+            self.flush()
+        if path == "alias":              # no node: the same trace tensor under a new object
+            src = args[0]
+            t = _wrap_val(func(src._val), src._root)
+            t._tr = src._tr
+            t._rver = src._rver
+            t._pname = src._pname
+            return t
+        if _lib_frame() != ev.where[0]:
+            self.tail = None
+            self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+            return self._dispatch(func, args, kwargs)
+        info = self.opinfo(func)
+        try:
+            res = func(*[_cpu_of(a) for a in args], **{k: _cpu_of(v) for k, v in kwargs.items()})
+        except Exception as e:
+            raise self._exec_error(func, e, ev.where, "") from e
+        self.stats["tail_ops"] = self.stats.get("tail_ops", 0) + 1
+        k = run.k
+        if not ev.shapes_ok(res, k):
+            self.tail = None             # sizes left the progression: derive this node's attributes
+            self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+            return self.record(func, info, args, kwargs, None, res, executed=True)
+        return self.record(func, info, args, kwargs, None, res, executed=True, ev=ev, kstep=k)
+
+    def _dispatch(self, func, args, kwargs):
         h = _HANDLERS.get(func)
         if h is not None:
             return h(self, func, args, kwargs)
@@ -670,7 +794,9 @@ class Session:
             if info.gop == "index":  # CPU indices are allowed, as on any device: upload them
                 args = _upload_cpu(args)
                 kwargs = dict(zip(kwargs, _upload_cpu(list(kwargs.values()))))
-                return self.dispatch(func, args, kwargs)
+                res = self._dispatch(func, args, kwargs)
+                self.ev_path = None      # uploads leaves: not replayable as a tail event
+                return res
             lib, user = _where()
             raise GenieUnsupportedOp(
                 f"expected all tensors on {BACKEND}, found one on {e.args[0].device}",
@@ -688,7 +814,15 @@ class Session:
             _meta_cache[key] = _meta_summary(mout)
         return self.record(func, info, args, kwargs, margs, mout)
 
-    def record(self, func, info, args, kwargs, margs, mout):
+    def record(self, func, info, args, kwargs, margs, mout, executed=False, ev=None, kstep=0):
+        """Records one op whose output metadata is mout (meta tensors) and defers it.
+
+        executed: mout are the op's CPU results, already computed (step-cache
+        tail replay): the outputs hold them and nothing is deferred.  With ev
+        (a tail event of stepcache.TailTemplate) the node's attributes and
+        source come from the template, instantiated at its kstep-th step,
+        instead of being derived again.
+        """
         self.stats["ops"] += 1
         name = info.name
         self.aten_seen.setdefault(name, info.gop)
@@ -704,7 +838,7 @@ class Session:
             if dst._root[1] is not None or dst._meta._base is not None:
                 ins_l.append(dst)
         ins = [self.tid(x) for x in ins_l]
-        where = _where()
+        where = _where() if ev is None else ev.where
         results = []
         outs = []
         new_lazy = []
@@ -715,13 +849,13 @@ class Session:
                 continue
             if tgt is not None and write:
                 t = args[tgt[1]] if tgt[0] == "arg" else kwargs[tgt[1]]
-                if tuple(t._meta.shape) != tuple(t.shape) or t._meta.stride() != t.stride():
+                if not executed and (tuple(t._meta.shape) != tuple(t.shape) or t._meta.stride() != t.stride()):
                     raise GenieUnsupportedOp(
                         f"in-place op changes the tensor's shape or strides, which {BACKEND} cannot defer",
                         op=str(func), module=self.modstack[-1] if self.modstack else None,
                         source=_fmt_src(where[0]), user=_fmt_src(where[1]),
                         hint="use the out-of-place form (x = x.unsqueeze(0) rather than x.unsqueeze_(0))")
-                i = self.new_tensor(t._meta, "activation")
+                i = self.new_tensor(m if executed else t._meta, "activation")
                 t._tr = _TRef(self.cur, i)
                 root = t._root
                 root[0] += 1
@@ -737,7 +871,7 @@ class Session:
                 src = args[tgt[1]]
                 if type(src) is LazyTensor:
                     root = src._root
-            t = _wrap(m, None, root)
+            t = _wrap(m, None, root) if not executed else _wrap_val(m, root)
             i = self.new_tensor(m, "activation")
             t._tr = _TRef(self.cur, i)
             outs.append(i)
@@ -754,6 +888,12 @@ class Session:
                     t._root[1] = t
                     t._rver = t._root[0]
                     outs.append(i)
+        if ev is not None:
+            if outs:
+                self.add_node(ev.gop, ins, outs, ev.attrs_at(kstep), name, where)
+            if single:
+                return results[0]
+            return type(mout)(results) if isinstance(mout, tuple) else results
         attrs = None
         gop = info.gop
         if info.fn is not None:
@@ -773,8 +913,10 @@ class Session:
             gop, attrs = "copy", {"fn": "to"}
         if outs:
             self.add_node(gop, ins, outs, attrs, name, where)
-        self.pending.append((func, args, kwargs, new_lazy, where, self.modstack[-1] if self.modstack else ""))
-        if info.random:
+        self.ev_path = "rec"
+        if not executed:
+            self.pending.append((func, args, kwargs, new_lazy, where, self.modstack[-1] if self.modstack else ""))
+        if info.random and not executed:
             self.flush()
         if single:
             return results[0]
@@ -808,7 +950,7 @@ class Session:
                     t._tr = _TRef(self.cur, i)
                     results.append(t)
                 else:
-                    t = _wrap(r.to("meta"), r, None)
+                    t = _wrap_val(r, None)
                     i = self.new_tensor(t._meta, "activation")
                     t._tr = _TRef(self.cur, i)
                     results.append(t)
@@ -899,6 +1041,8 @@ class Session:
         # collections does not grow with the trace.  Reference counting still
         # frees them; only cyclic garbage alive at that moment waits for
         # gc.unfreeze() (genie.core.release_gc()).
+        self.tail = None
+        self.tail_log = None
         self.gc_frozen = True
         gc.freeze()
         if gc.isenabled():
@@ -965,8 +1109,7 @@ class Session:
             if [list(t._meta.shape) for _, t in flat] == tpl.predict_args() and \
                     [p for p, _ in flat] == tpl.base.argpaths:
                 return self._replay(rc, tpl, orig, args, kwargs)
-            rc.template = None
-            rc.regions = []
+            rc.reset()
         out = orig(*args, **kwargs)
         st.fwd_t1, st.fwd_n1, st.fwd_reads = len(st.tensors), len(st.nodes), len(st.reads) - r0
         oflat = stepcache.lazies(out)
@@ -976,11 +1119,22 @@ class Session:
         return out
 
     def _learn(self, rc):
-        """Feeds the previous step's region (if a captured decode step) to the template learner."""
+        """Feeds the previous step's forward region and tail (if a decode step) to the template learners."""
         from . import stepcache
-        if len(self.steps) < 2 or rc.template is not None:
+        if len(self.steps) < 2:
             return
         prev = self.steps[-2]
+        if rc.tail_tpl is None:
+            if prev.phase == "decode" and prev.tail_events is not None:
+                rc.tails.append(stepcache._TailRegion(prev))
+                rc.tails = rc.tails[-3:]
+                if len(rc.tails) == 3 and stepcache.TailTemplate.fits(*rc.tails):
+                    rc.tail_tpl = stepcache.TailTemplate(*rc.tails)
+                    rc.tails = []
+            else:
+                rc.tails = []
+        if rc.template is not None:
+            return
         if prev.phase != "decode" or prev.fwd_t1 is None or prev.replayed:
             rc.regions = []
             return
@@ -1012,8 +1166,7 @@ class Session:
         if self.stats.get("replay_unswapped", 0) != unswapped:
             # values are right (eager CPU), but the forward reached state the
             # cache does not track: stop replaying, capture op by op again
-            rc.template = None
-            rc.regions = []
+            rc.reset()
             st.label = "decode (replayed with untracked state)"
         outs_ids, nn = tpl.emit(st, st.arg_ids)
         self.stats["ops"] += nn
@@ -1023,7 +1176,7 @@ class Session:
         def wrap(p, t):
             if type(t) is LazyTensor or not isinstance(t, torch.Tensor):
                 return t
-            lt = _wrap(t.to("meta"), t, None)
+            lt = _wrap_val(t, None)
             if k[0] < len(outs_ids):
                 lt._tr = _TRef(st, outs_ids[k[0]])
             k[0] += 1
@@ -1060,8 +1213,28 @@ class Session:
             st.label = f"{st.phase} {self.lm_forwards - 1}" if st.phase == "decode" else st.phase
         else:
             st.phase = "forward"
-        if pkv is not None:
+        if pkv is not None and not st.replayed:   # a replayed step's records are named by the template
             self.name_cache(pkv)
+        rc = self.root_caches.get(id(root)) if st.phase == "decode" else None
+        if rc is not None:
+            tpl = rc.tail_tpl
+            if tpl is None:
+                st.tail_events = []
+                self.tail_log = st.tail_events     # learn this step's tail
+            elif st.replayed:
+                from .stepcache import TailRun
+                self.tail = TailRun(tpl, st.index - tpl.base_index)
+
+    def tail_sync(self, key):
+        """A factory kernel ran during a tail replay: advance past its event (or end the replay)."""
+        run = self.tail
+        j = run.j
+        evs = run.tpl.events
+        if j < len(evs) and evs[j].func == key:
+            run.j = j + 1
+        else:
+            self.tail = None
+            self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
 
     def name_cache(self, pkv):
         """Marks the tensors of a KV cache object as state named <module>.k_cache / .v_cache."""
@@ -1182,6 +1355,7 @@ def _h_alias(S, func, args, kwargs):
     t._rver = src._rver
     t._pname = src._pname
     S.pending.append((func, args, kwargs, [(0, t)], None, ""))
+    S.ev_path = "alias"
     return t
 
 

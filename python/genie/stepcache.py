@@ -241,6 +241,152 @@ class Template:
             st.nodes[nbase + ni] = [n[0], ins, outs, attrs_p.get(ni, n[3]), n[4], n[5], n[6], n[7], n[8]]
 
 
+# ---------------------------------------------------------------------- decode-step tails
+
+def _subst(x, it):
+    """x with its numbers (in _flatten order) replaced by the next values of it."""
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        return x
+    if isinstance(x, _NUM):
+        return next(it)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_subst(v, it) for v in x)
+    if isinstance(x, dict):
+        return {k: _subst(v, it) for k, v in x.items()}
+    return x
+
+
+class _TailRegion:
+    """The tail of one captured decode step: the events after its forward.
+
+    Events are what core.Session.dispatch logged (aten overload, how it was
+    handled, the nodes it added) and the factory kernels; an event replays
+    cheaply only if it was an ordinary recorded op ("rec", exactly one node)
+    or an alias ("alias", no node); every other event (reads, uploads,
+    data-dependent ops, factories) is captured as usual on replay too.
+    """
+
+    def __init__(self, st):
+        self.index = st.index
+        T = core
+        nums, skel, events = [], [], []
+        for func, path, n0, n1 in st.tail_events:
+            node = None
+            if path == "rec" and n1 == n0 + 1:
+                node = st.nodes[n0]
+            elif path != "alias":
+                path = None
+            if node is None:
+                skel.append((func, path))
+                events.append((func, path, None, None))
+                continue
+            attrs = node[T.N_ATTRS]
+            a = tuple((k, _flatten(v, nums)) for k, v in attrs.items()) if attrs else None
+            shapes = [list(st.tensors[o][T.T_SHAPE]) for o in node[T.N_OUTS]]
+            for sh in shapes:
+                nums.extend(sh)
+            skel.append((func, path, node[T.N_OP], node[T.N_ATEN], node[T.N_SRC], node[T.N_USER], a,
+                         tuple(len(sh) for sh in shapes)))
+            events.append((func, path, node, shapes))
+        self.skel = tuple(skel)
+        self.nums = nums
+        self.events = events
+
+
+class _TailEvent:
+    __slots__ = ("func", "path", "gop", "where", "attrs", "avar", "shapes", "svar")
+
+    def attrs_at(self, k):
+        """The node's attributes at step k of the progression (shared when constant)."""
+        if not self.avar:
+            return self.attrs
+        a = dict(self.attrs)
+        for key, base, delta in self.avar:
+            it = iter([b + d * k for b, d in zip(base, delta)])
+            a[key] = _subst(self.attrs[key], it)
+        return a
+
+    def shapes_ok(self, res, k):
+        """Whether the op's CPU results have the shapes the progression predicts at step k."""
+        sh = self.shapes
+        if isinstance(res, torch.Tensor):
+            rs = (res,)
+        else:
+            rs = [x for x in res if isinstance(x, torch.Tensor)]
+        if len(rs) > len(sh):
+            return False
+        if self.svar:
+            sh = [list(x) for x in sh]
+            for i, d, b, dl in self.svar:
+                sh[i][d] = b + dl * k
+        for x, s in zip(rs, sh):
+            if list(x.shape) != s:
+                return False
+        return True
+
+
+class TailTemplate:
+    """Three consecutive decode-step tails with the same events whose numbers move affinely.
+
+    Replaying a tail (core.Session.tail_dispatch) still records every op
+    through the usual record() path, so tensor ids, imports of earlier steps'
+    state and reads are exactly those of op-by-op capture; the template only
+    supplies each node's attributes and source line (and so skips shape
+    propagation, deferral and the stack walk), after checking that the op is
+    the expected aten overload called from the expected library line and
+    that its outputs have the predicted shapes.
+    """
+
+    def __init__(self, r1, r2, r3):
+        self.base_index = r3.index
+        delta = [c - b for b, c in zip(r2.nums, r3.nums)]
+        it = iter(zip(r3.nums, delta))
+        self.events = []
+        for func, path, node, shapes in r3.events:
+            ev = _TailEvent()
+            ev.func, ev.path = func, path
+            ev.gop = ev.where = ev.attrs = ev.shapes = None
+            ev.avar, ev.svar = [], []
+            if node is not None:
+                ev.gop = node[core.N_OP]
+                ev.where = (node[core.N_SRC], node[core.N_USER])
+                ev.attrs = node[core.N_ATTRS]
+                if ev.attrs:
+                    for key, v in ev.attrs.items():
+                        nums = []
+                        _flatten(v, nums)
+                        bs, ds = [], []
+                        for _ in nums:
+                            b, dl = next(it)
+                            bs.append(b)
+                            ds.append(dl)
+                        if any(ds):
+                            ev.avar.append((key, bs, ds))
+                ev.shapes = shapes
+                for i, sh in enumerate(shapes):
+                    for d in range(len(sh)):
+                        b, dl = next(it)
+                        if dl:
+                            ev.svar.append((i, d, b, dl))
+            self.events.append(ev)
+
+    @staticmethod
+    def fits(r1, r2, r3):
+        if not (r1.skel == r2.skel == r3.skel and len(r1.nums) == len(r2.nums) == len(r3.nums)):
+            return False
+        if r2.index != r1.index + 1 or r3.index != r2.index + 1:
+            return False
+        return all(c - b == b - a for a, b, c in zip(r1.nums, r2.nums, r3.nums))
+
+
+class TailRun:
+    """A tail being replayed: the template, the step's place k in the progression, the next event."""
+    __slots__ = ("tpl", "k", "j")
+
+    def __init__(self, tpl, k):
+        self.tpl, self.k, self.j = tpl, k, 0
+
+
 # ---------------------------------------------------------------------- object traversal
 
 def _visit(obj, fn, path=(), depth=0):
@@ -289,8 +435,17 @@ class RootCache:
         self.root = root
         self.regions = []        # last captured decode regions (at most 3)
         self.template = None
+        self.tails = []          # last captured decode-step tails (at most 3)
+        self.tail_tpl = None     # TailTemplate
         self.swaps = None
         self.replays = 0
+
+    def reset(self):
+        """Forgets the templates (the steps left the progression): relearn from captured steps."""
+        self.template = None
+        self.regions = []
+        self.tail_tpl = None
+        self.tails = []
 
     def swap_list(self):
         if self.swaps is None:

@@ -48,6 +48,7 @@ def test_replayed_steps_same_values_same_trace(name):
     ref, out, cached, stats = _run(name, True)
     assert torch.equal(ref, out)
     assert stats.get("replayed_steps", 0) == 10 + 1 - 1 - 3   # prefill, 3 learning decode steps
+    assert stats.get("tail_ops", 0) > 0                        # generate()'s own ops replayed too
     assert genie.validate(cached) == []
     ref2, out2, full, stats2 = _run(name, False)
     assert "replayed_steps" not in stats2 and torch.equal(ref2, out2)
