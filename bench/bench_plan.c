@@ -67,7 +67,7 @@ int main(int argc, char **argv)
         double t[7];
         uint32_t tasks = 0;
         for (int r = 0; r < 7; r++) {
-            gn_plan_input in = {s, &pf, 1, NULL, NULL, NULL};
+            gn_plan_input in = {.session = s, .platform = &pf, .weights_resident = 1};
             gn_plan *p;
             double a = now();
             if ((*op)->plan(&in, &p, &err) < 0) {

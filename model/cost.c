@@ -4,6 +4,9 @@
 #include "cost.h"
 
 #include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Element type that decides the peak: the first floating-point input or
  * output (integer-only ops are memory bound anyway). */
@@ -48,4 +51,99 @@ double gn_cost_transfer(double bytes, double bw, double latency)
 {
     assert(bw > 0);
     return latency + bytes / bw;
+}
+
+double gn_cost_op_host(double flops, const gn_graph *g, uint32_t id)
+{
+    assert(flops > 0);
+    const gn_node *n = gn_graph_node(g, id);
+    if (!gn_cost_launches(g, id))
+        return 0;
+    double tc = n->flops / flops, tm = n->bytes / GN_COST_HOST_MEM_BW;
+    return tc > tm ? tc : tm;
+}
+
+/* ========================== recompute vs transfer ========================== */
+
+double gn_cost_recompute_eval(const gn_graph *g, const double *xfer_s,
+                              const double *run_s, const unsigned char *have,
+                              const uint32_t *need, uint32_t n,
+                              const unsigned char *recompute)
+{
+    uint32_t nt = gn_graph_ntensors(g), nn = gn_graph_nnodes(g);
+    unsigned char *seen = calloc((size_t)nt + nn + 1, 1);
+    uint32_t *stack = malloc(((size_t)nt + 1) * sizeof(*stack));
+    if (!seen || !stack) {
+        free(seen);
+        free(stack);
+        return INFINITY;
+    }
+    unsigned char *ran = seen + nt;
+    uint32_t sp = 0;
+    double cost = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!seen[need[i]]) {
+            seen[need[i]] = 1;
+            stack[sp++] = need[i];
+        }
+    while (sp > 0 && isfinite(cost)) {
+        uint32_t t = stack[--sp];
+        if (have[t])
+            continue;
+        int32_t p = gn_graph_tensor(g, t)->producer;
+        if (p < 0 || !recompute[p]) {
+            cost += xfer_s[t];
+            continue;
+        }
+        if (ran[p])
+            continue;
+        ran[p] = 1;
+        cost += run_s[p];
+        const uint32_t *in = gn_graph_node_inputs(g, (uint32_t)p);
+        for (uint32_t i = 0; i < gn_graph_node(g, (uint32_t)p)->nin; i++)
+            if (!seen[in[i]]) {
+                seen[in[i]] = 1;
+                stack[sp++] = in[i];
+            }
+    }
+    free(seen);
+    free(stack);
+    return cost;
+}
+
+/* Cheapest way to get T there within DEPTH levels; marks the recomputes
+ * it chooses in R when MARK. */
+static double best(const gn_graph *g, const double *xfer_s, const double *run_s,
+                   const unsigned char *have, uint32_t t, int depth,
+                   unsigned char *r, int mark)
+{
+    if (have[t])
+        return 0;
+    double x = xfer_s[t];
+    int32_t p = gn_graph_tensor(g, t)->producer;
+    if (p < 0 || depth <= 0 || !isfinite(run_s[p]))
+        return x;
+    double c = run_s[p];
+    const uint32_t *in = gn_graph_node_inputs(g, (uint32_t)p);
+    for (uint32_t i = 0; i < gn_graph_node(g, (uint32_t)p)->nin && c < x; i++)
+        c += best(g, xfer_s, run_s, have, in[i], depth - 1, r, 0);
+    if (!(c < x))
+        return x;
+    if (mark) {
+        r[p] = 1;
+        for (uint32_t i = 0; i < gn_graph_node(g, (uint32_t)p)->nin; i++)
+            best(g, xfer_s, run_s, have, in[i], depth - 1, r, 1);
+    }
+    return c;
+}
+
+double gn_cost_recompute_choose(const gn_graph *g, const double *xfer_s,
+                                const double *run_s, const unsigned char *have,
+                                const uint32_t *need, uint32_t n, int depth,
+                                unsigned char *recompute)
+{
+    memset(recompute, 0, gn_graph_nnodes(g));
+    for (uint32_t i = 0; i < n; i++)
+        best(g, xfer_s, run_s, have, need[i], depth, recompute, 1);
+    return gn_cost_recompute_eval(g, xfer_s, run_s, have, need, n, recompute);
 }

@@ -32,4 +32,42 @@ double gn_cost_transfer(double bytes, double bw, double latency);
  * not: they are metadata on the issuing host). */
 int gn_cost_launches(const gn_graph *g, uint32_t id);
 
+/* Host memory bandwidth used for ops on a host CPU (copies, concats),
+ * bytes/s: one socket's achievable streaming bandwidth. */
+#define GN_COST_HOST_MEM_BW 20e9
+
+/* Execution time of node ID of G on a host CPU of FLOPS FLOP/s with
+ * GN_COST_HOST_MEM_BW of memory bandwidth, seconds (roofline). */
+double gn_cost_op_host(double flops, const gn_graph *g, uint32_t id);
+
+/*
+ * Recompute or transfer (DESIGN.md).  Tensors NEED[0..N) of step graph G
+ * must become available on one device.  A tensor t is there already
+ * (HAVE[t] != 0), or is transferred there (XFER_S[t] seconds; INFINITY
+ * when it cannot be), or is recomputed there: its producer p runs there
+ * (RUN_S[p] seconds; INFINITY when it may not; views cost 0) once its own
+ * inputs are made available the same way.  Every tensor and every
+ * recomputed node is paid once, however many need it.
+ *
+ * gn_cost_recompute_eval prices a decision: RECOMPUTE[p] != 0 for the
+ * producers to rerun (tensors of other producers are transferred).
+ * Returns seconds, INFINITY when the decision is infeasible.
+ *
+ * gn_cost_recompute_choose decides by a recursive minimum of
+ * transfer(t) against run(p) + the cost of p's inputs, to DEPTH producer
+ * levels (exact on trees; on shared sub-DAGs shared inputs are counted
+ * once per use while comparing, once in the result).  Writes the
+ * decision into RECOMPUTE (NNODES entries, cleared first) and returns its
+ * eval cost.  Arrays are indexed by G's tensor and node ids; only the
+ * entries within DEPTH + 1 levels of NEED are read.
+ */
+double gn_cost_recompute_eval(const gn_graph *g, const double *xfer_s,
+                              const double *run_s, const unsigned char *have,
+                              const uint32_t *need, uint32_t n,
+                              const unsigned char *recompute);
+double gn_cost_recompute_choose(const gn_graph *g, const double *xfer_s,
+                                const double *run_s, const unsigned char *have,
+                                const uint32_t *need, uint32_t n, int depth,
+                                unsigned char *recompute);
+
 #endif /* GN_COST_H */

@@ -27,8 +27,9 @@
  *            reply carrying everything that outlives the step (outputs and
  *            new state), because nothing tells it the next step will reuse
  *            the state on the same node.  Hashing cost is not charged.
- *  genie     See strategy.h; switches: weight_residency, kv_colocation,
- *            plan_cache, batching.
+ *  genie     See strategy.h and strategy_genie.c.  plan_offload below
+ *            keeps the switches genie's first version had, so blind is
+ *            still "genie with no semantics".
  *
  * Wire sizes: a remote call is `call_bytes` (256) of arguments; every
  * message has a 64-byte header; a graph description costs 64 bytes per
@@ -37,6 +38,7 @@
 #include "strategy.h"
 
 #include "grow.h"
+#include "strategy_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,19 +476,11 @@ static int record_residency(bld *b, int weights, int state)
 
 /* ========================== options ========================== */
 
-typedef struct opt_spec {
-    const char *key;
-    double *value;
-    double lo, hi;
-} opt_spec;
+typedef gn__opt_spec opt_spec;
 
-/*
- * Reads numeric options listed in SPECS and the "disable" list (names from
- * SWITCHES, setting DISABLED[i]); any other key is an error naming it.
- */
-static int read_options(const gn_plan_input *in, const opt_spec *specs,
-                        const char *const *switches, int *disabled,
-                        gn_error *err)
+int gn__strategy_options(const gn_plan_input *in, const gn__opt_spec *specs,
+                         const char *const *switches, int *disabled,
+                         gn_error *err)
 {
     const char *file = in->file ? in->file : "experiment";
     const char *path = in->path ? in->path : "$.options";
@@ -517,9 +511,16 @@ static int read_options(const gn_plan_input *in, const opt_spec *specs,
                 for (int k = 0; switches[k]; k++)
                     if (json_is_string(name) && strcmp(switches[k], json_string_value(name)) == 0)
                         disabled[k] = found = 1;
-                if (!found)
-                    return gn_error_set(err, GN_ESCHEMA, "%s: %s.disable[%zu]: unknown optimisation (expected one of weight_residency, kv_colocation, plan_cache, batching)",
-                                        file, path, i);
+                if (!found) {
+                    char names[512];
+                    size_t used = 0;
+                    names[0] = '\0';
+                    for (int k = 0; switches[k] && used < sizeof(names); k++)
+                        used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", k ? ", " : "",
+                                                 switches[k]);
+                    return gn_error_set(err, GN_ESCHEMA, "%s: %s.disable[%zu]: unknown optimisation (expected one of %s)",
+                                        file, path, i, names);
+                }
             }
             known = 1;
         }
@@ -545,7 +546,7 @@ static int finish(bld *b, int rc, gn_plan **out)
 static int plan_local(const gn_plan_input *in, gn_plan **out, gn_error *err)
 {
     bld b;
-    int rc = read_options(in, NULL, NULL, NULL, err);
+    int rc = gn__strategy_options(in, NULL, NULL, NULL, err);
     if (rc < 0)
         return rc;
     if (!in->platform->client_has_gpu)
@@ -625,7 +626,7 @@ static int plan_remoting(const gn_plan_input *in, gn_plan **out, gn_error *err)
                               {"call_bytes", &call_bytes, 0, 1e9},
                               {NULL, NULL, 0, 0}};
     bld b;
-    int rc = read_options(in, specs, NULL, NULL, err);
+    int rc = gn__strategy_options(in, specs, NULL, NULL, err);
     if (rc < 0)
         return rc;
     if ((rc = bld_init(&b, in, "remoting", 1, err)) < 0 || (rc = check_fits(&b)) < 0)
@@ -687,8 +688,6 @@ static int plan_remoting(const gn_plan_input *in, gn_plan **out, gn_error *err)
 /* ========================== blind and genie ========================== */
 
 enum { SW_WEIGHTS, SW_KV, SW_PLAN, SW_BATCH, SW_COUNT };
-static const char *const genie_switches[] = {"weight_residency", "kv_colocation",
-                                             "plan_cache", "batching", NULL};
 
 typedef struct offload_cfg {
     int semantic;            /* genie (1) or blind (0) */
@@ -844,16 +843,10 @@ static int plan_offload(const gn_plan_input *in, const offload_cfg *cfg,
 static int plan_blind(const gn_plan_input *in, gn_plan **out, gn_error *err)
 {
     offload_cfg cfg = {0, {0}};
-    int rc = read_options(in, NULL, NULL, NULL, err);
+    int rc = gn__strategy_options(in, NULL, NULL, NULL, err);
     return rc < 0 ? rc : plan_offload(in, &cfg, out, err);
 }
 
-static int plan_genie(const gn_plan_input *in, gn_plan **out, gn_error *err)
-{
-    offload_cfg cfg = {1, {0}};
-    int rc = read_options(in, NULL, genie_switches, cfg.disabled, err);
-    return rc < 0 ? rc : plan_offload(in, &cfg, out, err);
-}
 
 /* ========================== registry ========================== */
 
@@ -865,12 +858,9 @@ static const gn_strategy_ops remoting_ops = {
 static const gn_strategy_ops blind_ops = {
     GN_STRATEGY_VERSION, "blind", "semantics-free offload of each step, content-hash cache",
     NULL, plan_blind};
-static const gn_strategy_ops genie_ops = {
-    GN_STRATEGY_VERSION, "genie", "semantic: resident weights, co-located KV cache, cached plan, batching",
-    genie_switches, plan_genie};
 
 static const gn_strategy_ops *const builtins[] = {&local_ops, &remoting_ops, &blind_ops,
-                                                   &genie_ops, NULL};
+                                                   &gn__genie_ops, NULL};
 
 const gn_strategy_ops *const *gn_strategy_all(void)
 {

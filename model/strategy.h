@@ -12,10 +12,17 @@
  *   blind     semantics-free offload of each step as a whole graph, with a
  *             content-hash cache (weights go once), but changing state
  *             (the KV cache) shipped both ways every step;
- *   genie     semantic: weight residency, KV cache co-located with the
- *             decode computation, the step plan cached on the node (one
- *             request per step), one batched transfer per direction per
- *             step.  Each optimisation can be switched off by name.
+ *   genie     semantic (model/strategy_genie.c): weight residency, KV
+ *             cache co-located with the decode computation, the step plan
+ *             cached on the node (one request per step), batched
+ *             transfers, and family-specific placement over all the
+ *             platform's GPUs, read from the semantic analysis: embedding
+ *             tables sharded near their lookups (RecSys), the two
+ *             encoders of a multimodal model on different GPUs (VQA), a
+ *             detector's head towers as parallel stages (vision), and
+ *             recompute-vs-transfer by the cost model.  Each optimisation
+ *             can be switched off by name; regions the analysis is not
+ *             confident about are planned conservatively, with a warning.
  */
 #ifndef GN_STRATEGY_H
 #define GN_STRATEGY_H
@@ -25,11 +32,17 @@
 #include "error.h"
 #include "plan.h"
 #include "platform.h"
+#include "semantic.h"
 #include "session.h"
 
 #define GN_STRATEGY_VERSION 1
 
-/* What a strategy plans from.  All pointers are borrowed. */
+/* Receives one warning line (borrowed for the call) from a planner. */
+typedef void (*gn_warn_fn)(void *ctx, const char *msg);
+
+/* What a strategy plans from.  All pointers are borrowed.  Fields are only
+ * ever added at the end, so zero-initialised new fields keep old callers
+ * working. */
 typedef struct gn_plan_input {
     const gn_session *session;  /* finalized session */
     const gn_platform *platform;
@@ -37,6 +50,9 @@ typedef struct gn_plan_input {
     const json_t *options;      /* strategy options object, may be NULL */
     const char *file;           /* for error messages: experiment file */
     const char *path;           /* JSON path of the options object */
+    const gn_analysis *analysis; /* semantic analysis of session, NULL: the planner runs the built-in one */
+    gn_warn_fn warn;            /* where warnings go (low confidence, fallbacks), NULL: dropped */
+    void *warn_ctx;             /* passed to warn */
 } gn_plan_input;
 
 typedef struct gn_strategy_ops {

@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "report.h"
 #include "results.h"
+#include "semantic.h"
 #include "simbackend.h"
 #include "strategy.h"
 #include "workload.h"
@@ -85,6 +86,25 @@ static int mkdir_p(const char *dir)
     return mkdir(tmp, 0777) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* Planner warnings (low confidence, fallbacks), each line once. */
+typedef struct warnings {
+    char *seen[64];
+    int n;
+    int quiet;
+} warnings;
+
+static void print_warning(void *ctx, const char *msg)
+{
+    warnings *w = ctx;
+    for (int i = 0; i < w->n; i++)
+        if (strcmp(w->seen[i], msg) == 0)
+            return;
+    if (w->n < 64)
+        w->seen[w->n++] = strdup(msg);
+    if (!w->quiet)
+        fprintf(stderr, "genie-sim: warning: %s\n", msg);
+}
+
 /* One run point and, while it runs, its plan and simulation job. */
 typedef struct point {
     uint32_t workload, strategy, sweep;
@@ -98,6 +118,7 @@ typedef struct point {
 typedef struct ctx {
     gn_experiment *e;
     gn_session **sessions;
+    gn_analysis **analyses;  /* per workload, shared by every plan of it */
     char (*wlabels)[64];
     double *batch;
     gn_results *db;
@@ -209,9 +230,11 @@ int main(int argc, char **argv)
     /* sessions: built once, shared by every strategy and point */
     uint32_t nw = (uint32_t)json_array_size(c.e->workloads);
     c.sessions = calloc(nw, sizeof(*c.sessions));
+    c.analyses = calloc(nw, sizeof(*c.analyses));
     c.wlabels = calloc(nw, sizeof(*c.wlabels));
     c.batch = calloc(nw, sizeof(*c.batch));
-    if (!c.sessions || !c.wlabels || !c.batch) {
+    warnings warned = {{0}, 0, c.quiet};
+    if (!c.sessions || !c.analyses || !c.wlabels || !c.batch) {
         fprintf(stderr, "genie-sim: out of memory\n");
         return 1;
     }
@@ -224,6 +247,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "genie-sim: %s\n", err.msg);
             return 2;
         }
+        /* semantic analysis once per workload; every genie plan reads it */
+        c.analyses[w] = gn_analysis_run(c.sessions[w], NULL, &err);
+        if (!c.analyses[w]) {
+            fprintf(stderr, "genie-sim: %s: %s\n", c.wlabels[w], err.msg);
+            return 1;
+        }
+        for (uint32_t i = 0; i < gn_analysis_nwarnings(c.analyses[w]); i++)
+            print_warning(&warned, gn_analysis_warning(c.analyses[w], i));
         json_t *b = json_object_get(gn_session_model(c.sessions[w]), "batch");
         c.batch[w] = json_is_integer(b) ? (double)json_integer_value(b) : 1;
     }
@@ -234,8 +265,9 @@ int main(int argc, char **argv)
         double x;
         gn_plan *p;
         gn_experiment_platform(c.e, 0, &pf, label, sizeof(label), &x, &err);
-        gn_plan_input in = {c.sessions[0], &pf, c.e->weights_resident, c.e->strategies[s].options,
-                            file, c.e->strategies[s].path};
+        gn_plan_input in = {.session = c.sessions[0], .platform = &pf, .weights_resident = c.e->weights_resident,
+                            .options = c.e->strategies[s].options, .file = file, .path = c.e->strategies[s].path,
+                            .analysis = c.analyses[0], .warn = print_warning, .warn_ctx = &warned};
         if (gn_strategy_plan(c.e->strategies[s].strategy, &in, &p, &err) == GN_ESCHEMA) {
             fprintf(stderr, "genie-sim: %s\n", err.msg);
             return 2;
@@ -308,7 +340,10 @@ int main(int argc, char **argv)
         gn_platform pf;
         gn_experiment_platform(c.e, p->sweep, &pf, p->label, sizeof(p->label), &p->x, &err);
         const gn_exp_strategy *s = &c.e->strategies[p->strategy];
-        gn_plan_input in = {c.sessions[p->workload], &pf, c.e->weights_resident, s->options, file, s->path};
+        gn_plan_input in = {.session = c.sessions[p->workload], .platform = &pf,
+                            .weights_resident = c.e->weights_resident, .options = s->options, .file = file,
+                            .path = s->path, .analysis = c.analyses[p->workload], .warn = print_warning,
+                            .warn_ctx = &warned};
         if (gn_strategy_plan(s->strategy, &in, &p->plan, &err) < 0) {
             store(&c, p, NULL, NULL, err.msg);
             continue;
@@ -343,8 +378,13 @@ int main(int argc, char **argv)
         printf("took %.1f s for %u runs\n", now() - c.t_start, c.total);
     }
     gn_results_close(c.db);
-    for (uint32_t w = 0; w < nw; w++)
+    for (uint32_t w = 0; w < nw; w++) {
+        gn_analysis_destroy(c.analyses[w]);
         gn_session_destroy(c.sessions[w]);
+    }
+    for (int i = 0; i < warned.n; i++)
+        free(warned.seen[i]);
+    free(c.analyses);
     free(c.sessions);
     free(c.wlabels);
     free(c.batch);

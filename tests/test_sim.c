@@ -137,7 +137,7 @@ static void test_strategies_run(void **state)
     const char *names[] = {"local", "remoting", "blind", "genie"};
     double makespan[4];
     for (int i = 0; i < 4; i++) {
-        gn_plan_input in = {s, &pf, 1, NULL, NULL, NULL};
+        gn_plan_input in = {.session = s, .platform = &pf, .weights_resident = 1};
         gn_plan *p;
         if (gn_strategy_plan(names[i], &in, &p, &err) < 0)
             fail_msg("%s: %s", names[i], err.msg);
