@@ -6,13 +6,17 @@
  * that platform predicts genie-real:
  *
  *   executor   per op class, the FLOP/s the CPU executor reaches on the
- *              ops of the given sessions (each node timed alone, best
- *              of 3, less the fixed cost), and the fixed cost of one op
+ *              ops of the given sessions (a warm-up pass, then every
+ *              node timed once in plan order, as a run does it, less
+ *              the fixed cost), and the fixed cost of one op
  *              (launch_us: the smallest op's time);
- *   memory     bytes/s of a large copy (memory-bound ops, host copies);
+ *   memory     bytes/s of a copy into untouched memory; a host copy in
+ *              the real backend is two of them (out to host memory
+ *              and back into a fresh step buffer);
  *   network    loopback TCP with Genie's framing between two threads:
- *              one-way latency (ping-pong / 2), bandwidth of 8 MB frames,
- *              and the sender's CPU time per small message.
+ *              one-way latency (ping-pong / 2), bandwidth of 8 MB frames
+ *              with the copies planrun makes at both ends, and the
+ *              sender's CPU time per small message.
  *
  * Node and client run the same executor, so both "GPUs" of the platform
  * are this executor; the node count is 1.
