@@ -46,6 +46,8 @@ static void usage(FILE *f)
             "      --plot FILE     plot (default: DIR/NAME.png)\n"
             "      --no-plot       do not draw the plot\n"
             "  -j, --jobs N        simulations at once (default: number of CPUs)\n"
+            "      --platform F    platform file applied over the experiment's platform\n"
+            "                      at every sweep point (e.g. genie-real --calibrate's)\n"
             "  -q, --quiet         no progress, no table\n"
             "  -h, --help          this text\n"
             "\n"
@@ -189,8 +191,9 @@ int main(int argc, char **argv)
         {"out", required_argument, NULL, 'o'}, {"db", required_argument, NULL, 'd'},
         {"plot", required_argument, NULL, 'p'}, {"no-plot", no_argument, NULL, 'n'},
         {"jobs", required_argument, NULL, 'j'}, {"quiet", no_argument, NULL, 'q'},
+        {"platform", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *outdir = "results", *dbpath = NULL, *plotpath = NULL;
+    const char *outdir = "results", *dbpath = NULL, *plotpath = NULL, *platform_file = NULL;
     int jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), plot = 1, opt;
     ctx c = {0};
     while ((opt = getopt_long(argc, argv, "o:j:qh", longopts, NULL)) != -1) {
@@ -200,6 +203,7 @@ int main(int argc, char **argv)
         case 'p': plotpath = optarg; break;
         case 'n': plot = 0; break;
         case 'q': c.quiet = 1; break;
+        case 'P': platform_file = optarg; break;
         case 'j':
             jobs = atoi(optarg);
             if (jobs < 1) {
@@ -223,6 +227,21 @@ int main(int argc, char **argv)
     if (!c.e) {
         fprintf(stderr, "genie-sim: %s\n", err.msg);
         return 2;
+    }
+    json_t *pfdoc = NULL;
+    if (platform_file) {
+        json_error_t jerr;
+        gn_platform probe;
+        gn_platform_default(&probe);
+        pfdoc = json_load_file(platform_file, 0, &jerr);
+        if (!pfdoc) {
+            fprintf(stderr, "genie-sim: %s:%d: %s\n", platform_file, jerr.line, jerr.text);
+            return 2;
+        }
+        if (gn_platform_apply_json(&probe, pfdoc, platform_file, "$", &err) < 0) {
+            fprintf(stderr, "genie-sim: %s\n", err.msg);
+            return 2;
+        }
     }
     c.tty = isatty(STDERR_FILENO);
     c.t_start = now();
@@ -339,6 +358,8 @@ int main(int argc, char **argv)
         p->t0 = now();
         gn_platform pf;
         gn_experiment_platform(c.e, p->sweep, &pf, p->label, sizeof(p->label), &p->x, &err);
+        if (pfdoc) /* checked above */
+            gn_platform_apply_json(&pf, pfdoc, platform_file, "$", &err);
         const gn_exp_strategy *s = &c.e->strategies[p->strategy];
         gn_plan_input in = {.session = c.sessions[p->workload], .platform = &pf,
                             .weights_resident = c.e->weights_resident, .options = s->options, .file = file,
@@ -389,5 +410,6 @@ int main(int argc, char **argv)
     free(c.wlabels);
     free(c.batch);
     gn_experiment_destroy(c.e);
+    json_decref(pfdoc);
     return c.failed ? 1 : 0;
 }
