@@ -277,8 +277,11 @@ static int check_ids(ctx *c, uint32_t k, int64_t lim, const char *what)
         ex->host = p;
         ex->hcap = bytes;
     }
-    if (bytes && cudaMemcpy(ex->host, c->in[k], bytes, cudaMemcpyDeviceToHost) != cudaSuccess)
-        return cu(c, (int)cudaGetLastError());
+    cudaError_t e = bytes ? cudaMemcpy(ex->host, c->in[k], bytes, cudaMemcpyDeviceToHost) : cudaSuccess;
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return cu(c, (int)e);
+    }
     for (int64_t i = 0; i < numel(t); i++) {
         int64_t r = t->dtype == GN_DTYPE_I64 ? ((const int64_t *)ex->host)[i] : ((const int32_t *)ex->host)[i];
         if (r < 0 || r >= lim)
