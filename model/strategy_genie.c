@@ -41,10 +41,12 @@
  *                       the GPU that produced it, the step's plan on the
  *                       node (a request carries no graph once seen).
  *
- * Low confidence: a step whose launched nodes' mean confidence is below
- * GN_SEMANTIC_CONFIDENT is planned on one GPU without family rules or
- * recomputation; so is a family rule whose own region is below it.  Both
- * are reported through in->warn.
+ * Low confidence: a family rule whose region (the lookups, an encoder,
+ * the head) has a mean confidence below GN_SEMANTIC_CONFIDENT is not
+ * applied: that region stays on the first GPU, which is always correct.
+ * A step with no confidently recognised node at all (an unknown
+ * architecture) is planned on one GPU without family rules or
+ * recomputation.  Both are reported through in->warn.
  *
  * Then the step is *emitted*: one request per machine that computes in
  * it (client -> node CPU over the network, then host -> GPU copies),
@@ -563,7 +565,10 @@ static int place_embeddings(gp *g)
     }
     /* memory already taken on each GPU: dense params on GPU 0, placed tables */
     double used[MAX_GPUS] = {0}, exec[MAX_GPUS] = {0}, back[MAX_GPUS] = {0};
-    double launches[MAX_MACHINES] = {0};
+    double launches[MAX_MACHINES] = {0}, post_e = 0, post_l = 0;
+    uint32_t last_lookup = 0;
+    for (uint32_t k = 0; k < nl; k++)
+        last_lookup = g->pos[look[k]] > last_lookup ? g->pos[look[k]] : last_lookup;
     for (uint32_t s = 0; s < g->nsto; s++)
         if (g->home[s] >= 0)
             used[g->home[s]] += g->size[s];
@@ -580,8 +585,13 @@ static int place_embeddings(gp *g)
             }
             continue;
         }
-        exec[0] += op_gpu_s(g, id);
-        launches[0] += 1;
+        if (g->pos[id] > last_lookup) { /* after the lookups: waits for them all */
+            post_e += op_gpu_s(g, id);
+            post_l += 1;
+        } else {
+            exec[0] += op_gpu_s(g, id);
+            launches[0] += 1;
+        }
         const uint32_t *in = gn_graph_node_inputs(gr, id);
         for (uint32_t i = 0; i < gn_graph_node(gr, id)->nin; i++) {
             const gn_tensor *x = gn_graph_tensor(gr, base_of(gr, in[i]));
@@ -625,9 +635,13 @@ static int place_embeddings(gp *g)
                 double bk = back[j] + (j == i ? t_out : 0);
                 if (j != 0 && bk == 0 && e == 0)
                     continue;
-                double end = (mj == 0 ? 0 : req_s) + l * launch + e + (j == 0 ? 0 : move_est(g, (int)j, 0, bk));
+                /* launches and execution overlap on a stream: whichever
+                 * is longer, then the last kernel */
+                double end = (mj == 0 ? 0 : req_s) + (l * launch > e ? l * launch : e) + launch +
+                             (j == 0 ? 0 : move_est(g, (int)j, 0, bk));
                 obj = end > obj ? end : obj;
             }
+            obj += post_l * launch > post_e ? post_l * launch : post_e;
             if (obj < bestobj - 1e-12) {
                 bestobj = obj;
                 besti = (int)i;
@@ -679,8 +693,6 @@ static void place_encoders(gp *g)
              gn_session_name(g->s), g->st, cv < ct ? "vision" : "text", cv < ct ? cv : ct, GN_SEMANTIC_CONFIDENT);
         goto out;
     }
-    /* a second node lets the two encoders' launches overlap as well */
-    int other = g->ngpus > g->per_node ? (int)g->per_node : 1;
     /* the rest goes where the larger encoder output is */
     double cross_v = 0, cross_t = 0;
     for (uint32_t id = 0; id < g->nn; id++) {
@@ -697,6 +709,46 @@ static void place_encoders(gp *g)
                 }
         }
     }
+    /* Candidates for the text encoder: where it is (no change), the
+     * node's second GPU (NVLink; launches still share the node CPU), the
+     * next node's first GPU (launches overlap too, the network carries
+     * the smaller encoder output).  The cost model picks. */
+    double lv = 0, ev = 0, lt = 0, et = 0, lr = 0, er = 0, la = g->pf->gpu.launch_s;
+    for (uint32_t id = 0; id < g->nn; id++) {
+        if (g->place[id] < 0)
+            continue;
+        double e = op_gpu_s(g, id);
+        if (sv[id])
+            lv += 1, ev += e;
+        else if (stx[id])
+            lt += 1, et += e;
+        else
+            lr += 1, er += e;
+    }
+    double moved = cross_v >= cross_t ? cross_t : cross_v;
+    double tail = (lr * la > er ? lr * la : er) + la;
+    double best = ((lv + lt) * la > ev + et ? (lv + lt) * la : ev + et) + tail;
+    int other = -1;
+    int cand[2] = {g->per_node >= 2 ? 1 : -1, g->ngpus > g->per_node ? (int)g->per_node : -1};
+    for (int c = 0; c < 2; c++) {
+        if (cand[c] < 0)
+            continue;
+        double t;
+        double mv = move_est(g, cand[c], 0, moved);
+        if (machine_of_gpu(g, (uint32_t)cand[c]) == 0) {
+            double a = (lv + lt) * la, b = ev > et + mv ? ev : et + mv;
+            t = (a > b ? a : b) + tail;
+        } else {
+            double a = lv * la > ev ? lv * la : ev, b = move_est(g, -1, cand[c], 0) + (lt * la > et ? lt * la : et) + mv;
+            t = (a > b ? a : b) + tail;
+        }
+        if (t < best - 1e-12) {
+            best = t;
+            other = cand[c];
+        }
+    }
+    if (other < 0)
+        goto out;
     int rest = cross_v >= cross_t ? 0 : other;
     for (uint32_t id = 0; id < g->nn; id++) {
         if (g->place[id] < 0)
@@ -783,6 +835,26 @@ static int place_heads(gp *g)
             if (x->kind != GN_KIND_PARAM && (p < 0 || !reg[p]))
                 inb[r] += (double)x->bytes;
         }
+        /* what leaves the chain goes back to the first GPU (the joins) */
+        const uint32_t *out = gn_graph_node_outputs(gr, id);
+        for (uint32_t o = 0; o < gn_graph_node(gr, id)->nout; o++) {
+            uint32_t nc;
+            const uint32_t *cons = gn_graph_consumers(gr, out[o], &nc);
+            int leaves = 0;
+            for (uint32_t c = 0; c < nc; c++) {
+                uint32_t v = cons[c];
+                while (!gn_cost_launches(gr, v)) { /* through views */
+                    uint32_t nc2;
+                    const uint32_t *c2 = gn_graph_consumers(gr, gn_graph_node_outputs(gr, v)[0], &nc2);
+                    if (nc2 == 0)
+                        break;
+                    v = c2[0];
+                }
+                leaves |= gn_cost_launches(gr, v) && !reg[v];
+            }
+            if (leaves)
+                inb[r] += (double)gn_graph_tensor(gr, out[o])->bytes;
+        }
     }
     /* longest chain first, each where it would finish first */
     double free_at[MAX_GPUS] = {0}, cpu[MAX_MACHINES] = {0};
@@ -852,11 +924,16 @@ static int place_step(gp *g)
     const gn_graph *gr = g->g;
     for (uint32_t id = 0; id < g->nn; id++)
         g->place[id] = !gn_cost_launches(gr, id) ? NO_PLACE : gn_graph_node(gr, id)->op == GN_OP_OPAQUE ? ON_CLIENT : 0;
-    uint32_t cnt;
+    /* Nodes no pattern claims (activations, adds) are common and
+     * harmless; a step is planned conservatively only when no node at
+     * all is recognised with confidence (an unknown architecture). */
+    uint32_t cnt, sure = 0;
     double conf = mean_conf(g, NULL, &cnt);
-    g->conservative = conf < GN_SEMANTIC_CONFIDENT;
+    for (uint32_t id = 0; id < g->nn; id++)
+        sure += gn_cost_launches(gr, id) && ann(g, id)->confidence >= GN_SEMANTIC_CONFIDENT;
+    g->conservative = cnt > 0 && sure == 0;
     if (g->conservative) {
-        warn(g, W_STEP, "genie: %s: step %u (%u launched nodes) has mean confidence %.2f < %.2f: planned conservatively on one GPU, without family rules or recomputation",
+        warn(g, W_STEP, "genie: %s: step %u (%u launched nodes, mean confidence %.2f) has no node recognised with confidence >= %.2f: planned conservatively on one GPU, without family rules or recomputation",
              gn_session_name(g->s), g->st, cnt, conf, GN_SEMANTIC_CONFIDENT);
         return 0;
     }
@@ -975,9 +1052,10 @@ static int requests(gp *g)
         for (uint32_t k = 0; k < gn_graph_node(gr, id)->nin; k++) {
             uint32_t b = base_of(gr, in[k]);
             const gn_tensor *x = gn_graph_tensor(gr, b);
-            if (x->kind == GN_KIND_PARAM && x->storage >= 0 && warm && !(g->pres[x->storage] & (1ull << i))) {
+            if (x->kind == GN_KIND_PARAM && x->storage >= 0 && warm) {
                 g->pres[x->storage] |= 1ull << i; /* deployed where the plan uses it */
-                *locp(g, b, gpu_dev(g, i)) = PRESENT;
+                if (*locp(g, b, gpu_dev(g, i)) == NOT_HERE)
+                    *locp(g, b, gpu_dev(g, i)) = PRESENT; /* every tensor of the storage */
             }
             if (x->producer < 0 && *locp(g, b, gpu_dev(g, i)) == NOT_HERE && *locp(g, b, 0) != NOT_HERE)
                 g->want[b] |= 1ull << i;
