@@ -73,10 +73,21 @@ static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, pair **out, int *n
     pair *v = NULL;
     int cnt = 0, cap = 0;
     int64_t last_sim = -1;
+    double reps[256];
+    int nreps = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        if (sqlite3_column_int64(st, 3) == last_sim)
-            continue; /* repeated real runs: the first one */
+        if (sqlite3_column_int64(st, 3) == last_sim) {
+            /* repeated real runs (genie-real --repeat): the median */
+            if (nreps < 256)
+                reps[nreps++] = sqlite3_column_double(st, 6);
+            double tmp[256];
+            memcpy(tmp, reps, (size_t)nreps * sizeof(double));
+            v[cnt - 1].real = median(tmp, nreps);
+            continue;
+        }
         last_sim = sqlite3_column_int64(st, 3);
+        nreps = 0;
+        reps[nreps++] = sqlite3_column_double(st, 6);
         if (cnt == cap) {
             cap = cap ? 2 * cap : 32;
             pair *g = realloc(v, (size_t)cap * sizeof(*v));

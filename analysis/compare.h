@@ -8,7 +8,9 @@
  * (a step ends with its last event); per strategy the median and worst
  * absolute error; per workload and point whether the strategies' ranking
  * by latency is the same; and a gnuplot plot of predicted against
- * measured latency.
+ * measured latency.  Where genie-real ran a point several times
+ * (--repeat), the measured latency is the median of the repeats and the
+ * step errors are those of the first.
  */
 #ifndef GN_COMPARE_H
 #define GN_COMPARE_H

@@ -34,9 +34,10 @@ double gn_cost_op_gpu(const gn_gpu_spec *gpu, const gn_graph *g, uint32_t id)
     assert(gpu->eff_compute > 0 && gpu->eff_memory > 0);
     if (!gn_cost_launches(g, id))
         return 0;
-    double rate = gpu->op_flops[n->op] > 0 ? gpu->op_flops[n->op]
-                                            : gn_gpu_peak(gpu, compute_dtype(g, id)) * gpu->eff_compute;
-    double tc = n->flops / rate;
+    if (gpu->op_flops[n->op] > 0 || gpu->op_bw[n->op] > 0) /* a measured device: fitted, additive */
+        return gpu->op_fixed_s[n->op] + (gpu->op_flops[n->op] > 0 ? n->flops / gpu->op_flops[n->op] : 0) +
+               (gpu->op_bw[n->op] > 0 ? n->bytes / gpu->op_bw[n->op] : 0);
+    double tc = n->flops / (gn_gpu_peak(gpu, compute_dtype(g, id)) * gpu->eff_compute);
     double tm = n->bytes / (gpu->mem_bw * gpu->eff_memory);
     return tc > tm ? tc : tm;
 }

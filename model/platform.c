@@ -19,8 +19,8 @@
 #include <string.h>
 
 static const gn_gpu_spec gpu_presets[] = {
-    {"h100", 989.4e12, 66.9e12, 3.35e12, 80e9, 0.6, 0.8, 5e-6, {0}},
-    {"a100", 312e12, 19.5e12, 2.039e12, 80e9, 0.6, 0.8, 5e-6, {0}},
+    {"h100", 989.4e12, 66.9e12, 3.35e12, 80e9, 0.6, 0.8, 5e-6, {0}, {0}, {0}},
+    {"a100", 312e12, 19.5e12, 2.039e12, 80e9, 0.6, 0.8, 5e-6, {0}, {0}, {0}},
 };
 
 /* name, Gb/s, one-way latency (us): RDMA-class NICs through one switch */
@@ -118,20 +118,26 @@ static int gpu_overrides(jctx *c, const json_t *obj, const char *path,
         (rc = num(c, obj, path, "memory_gbs", &mem_gbs, 1e-3, 1e9)) < 0 ||
         (rc = num(c, obj, path, "gpu_memory_gib", &gmem, 1e-6, 1e9)) < 0)
         return rc;
-    json_t *ops = json_object_get(obj, "op_gflops");
-    const char *key;
-    json_t *v;
-    if (ops && !json_is_object(ops))
-        return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_gflops: expected an object {op: GFLOP/s}", c->file, path);
-    json_object_foreach(ops, key, v) {
-        gn_op op;
-        if (gn_op_parse(key, &op) < 0)
-            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_gflops.%s: not an op of the vocabulary", c->file,
-                                path, key);
-        if (!json_is_number(v) || !(json_number_value(v) > 0) || json_number_value(v) > 1e9)
-            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_gflops.%s: expected a number in (0, 1e9]", c->file,
-                                path, key);
-        gpu->op_flops[op] = json_number_value(v) * 1e9;
+    const char *const tables[3] = {"op_gflops", "op_gbs", "op_fixed_us"};
+    double *const dest[3] = {gpu->op_flops, gpu->op_bw, gpu->op_fixed_s};
+    const double unit[3] = {1e9, 1e9, 1e-6};
+    for (int k = 0; k < 3; k++) {
+        json_t *ops = json_object_get(obj, tables[k]);
+        const char *key;
+        json_t *v;
+        if (ops && !json_is_object(ops))
+            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.%s: expected an object {op: rate}", c->file, path,
+                                tables[k]);
+        json_object_foreach(ops, key, v) {
+            gn_op op;
+            if (gn_op_parse(key, &op) < 0)
+                return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.%s.%s: not an op of the vocabulary", c->file, path,
+                                    tables[k], key);
+            if (!json_is_number(v) || !(json_number_value(v) > 0) || json_number_value(v) > 1e9)
+                return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.%s.%s: expected a number in (0, 1e9]", c->file,
+                                    path, tables[k], key);
+            dest[k][op] = json_number_value(v) * unit[k];
+        }
     }
     gpu->launch_s = launch_us * 1e-6;
     gpu->flops_f32 = f32 * 1e9;

@@ -29,6 +29,12 @@ typedef struct gn_gpu_spec {
      * calibrated device (genie-real --calibrate) fills these, because a
      * real executor is no single roofline */
     double op_flops[GN_OP_COUNT];
+    /* with op_flops: the op's time is flops / op_flops + bytes / op_bw
+     * (both fitted, additive) instead of the roofline; 0: no bytes term */
+    double op_bw[GN_OP_COUNT];
+    /* with op_flops or op_bw: a fixed device time per op, s (a CPU
+     * executor's per-op cost is serial, not hidden behind the last op) */
+    double op_fixed_s[GN_OP_COUNT];
 } gn_gpu_spec;
 
 typedef struct gn_platform {
@@ -68,7 +74,8 @@ void gn_platform_default(gn_platform *p);
  * device copies: PCIe), gpu overrides in client and node
  * {efficiency_compute, efficiency_memory, launch_us, peak_gflops_f32,
  * peak_gflops_f16, memory_gbs, memory_gib (node: host memory; use
- * gpu_memory_gib), op_gflops {OP: GFLOP/s}}.
+ * gpu_memory_gib), op_gflops {OP: GFLOP/s}, op_gbs {OP: GB/s},
+ * op_fixed_us {OP: us}}.
  */
 int gn_platform_apply_json(gn_platform *p, const json_t *obj,
                            const char *file, const char *path,

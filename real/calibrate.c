@@ -22,7 +22,9 @@
 #include "executor.h"
 #include "feed.h"
 #include "planrun.h"
+#include "outputs.h"
 #include "runner.h"
+#include "strategy.h"
 
 #define PINGS 2000
 #define SMALL_SENDS 20000
@@ -31,65 +33,138 @@
 
 /* ========================== executor ========================== */
 
+static int no_send(void *ctx, int32_t machine, uint32_t task, const struct iovec *iov, int niov, size_t len,
+                   gn_error *err)
+{
+    return gn_error_set(err, GN_EINVAL, "calibration: a local plan has no network transfer");
+}
+
+static int no_recv(void *ctx, int32_t machine, uint32_t task, const void **payload, size_t *len, gn_error *err)
+{
+    return gn_error_set(err, GN_EINVAL, "calibration: a local plan has no network transfer");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One op's sample: its class, GFLOP, GB and seconds. */
+typedef struct sample {
+    int op;
+    double f, m, t;
+} sample;
+
+/*
+ * Runs each session's "local" plan through the real backend's own path
+ * (gn_planrun on the CPU executor) twice, fresh runner each time; the
+ * second run's task times are the samples.  Per op class: a floor (the
+ * fastest op of the class) plus a least-squares fit of the rest as
+ * f / F + m / B; and the gap between consecutive ops (planrun's own
+ * cost per task), which a CPU executor pays in series.
+ */
 static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, gn_error *err)
 {
-    double flops[GN_OP_COUNT] = {0}, secs[GN_OP_COUNT] = {0}, count[GN_OP_COUNT] = {0};
-    double launch = INFINITY, best_mm = 0;
-    for (uint32_t w = 0; w < n; w++) {
-        gn_runner *r = gn_runner_create(gn_executor_cpu(), ss[w], 1, 0.25f, err);
-        if (!r)
-            return err->code;
-        /* two passes over the whole session, as a run does it: the first
-         * warms up (allocations, first touch), the second is timed node by
-         * node in plan order, each node once (a real run's cache state) */
-        for (int pass = 0; pass < 2; pass++) {
-            if (pass == 1) {
-                gn_runner_destroy(r);
-                if (!(r = gn_runner_create(gn_executor_cpu(), ss[w], 1, 0.25f, err)))
-                    return err->code;
-            }
-            for (uint32_t st = 0; st < gn_session_nsteps(ss[w]); st++) {
-                int rc = gn_feed_step(r, st, 1, err);
-                const gn_graph *g = gn_session_step(ss[w], st);
-                const uint32_t *order = gn_graph_order(g);
-                for (uint32_t k = 0; rc == 0 && k < gn_graph_nnodes(g); k++) {
-                    uint32_t id = order[k];
-                    if (!gn_cost_launches(g, id))
-                        continue; /* views: run on demand, like the real backend */
-                    int64_t t0 = gn_now_ns();
-                    rc = gn_runner_run_node(r, st, id, err);
-                    double t = (double)(gn_now_ns() - t0) * 1e-9;
-                    if (pass == 0)
-                        continue;
-                    const gn_node *nd = gn_graph_node(g, id);
-                    flops[nd->op] += nd->flops;
-                    secs[nd->op] += t;
-                    count[nd->op] += 1;
-                    launch = t < launch ? t : launch;
-                    if (nd->op == GN_OP_MATMUL && nd->flops / t > best_mm)
-                        best_mm = nd->flops / t;
-                }
-                if (rc < 0) {
-                    gn_runner_destroy(r);
-                    return rc;
-                }
-            }
+    sample *v = NULL;
+    double *gaps = NULL, best_mm = 0;
+    size_t nv = 0, cap = 0, ng = 0;
+    gn_link nolink = {NULL, no_send, no_recv};
+    int rc = 0;
+    for (uint32_t w = 0; rc == 0 && w < n; w++) {
+        gn_platform pf;
+        gn_platform_default(&pf);
+        gn_plan_input in = {.session = ss[w], .platform = &pf, .weights_resident = 1, .file = "calibrate",
+                            .path = "$"};
+        gn_plan *p;
+        if ((rc = gn_strategy_plan("local", &in, &p, err)) < 0)
+            break;
+        uint32_t nt = gn_plan_ntasks(p);
+        gn_task_time *tt = calloc(nt ? nt : 1, sizeof(*tt));
+        if (!tt || (nv + nt > cap && (cap = 2 * (nv + nt),
+                                       !(v = realloc(v, cap * sizeof(*v))) ||
+                                           !(gaps = realloc(gaps, cap * sizeof(*gaps)))))) {
+            free(tt);
+            gn_plan_destroy(p);
+            rc = gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
+            break;
         }
-        gn_runner_destroy(r);
+        for (int pass = 0; rc == 0 && pass < 2; pass++) {
+            gn_runner *r = gn_runner_create_ex(gn_executor_cpu(), ss[w], 1, 0.25f, GN_RUNNER_PARTIAL, err);
+            rc = r ? gn_outputs_client_run(p, r, &nolink, 1, NULL, tt, err) : err->code;
+            gn_runner_destroy(r);
+        }
+        int64_t prev_end = 0;
+        uint32_t prev_step = UINT32_MAX;
+        for (uint32_t i = 0; rc == 0 && i < nt; i++) {
+            const gn_task *t = gn_plan_task(p, i);
+            if (t->kind != GN_TASK_COMPUTE)
+                continue;
+            const gn_node *nd = gn_graph_node(gn_session_step(ss[w], t->step), (uint32_t)t->node);
+            double sec = (double)(tt[i].end_ns - tt[i].start_ns) * 1e-9;
+            v[nv++] = (sample){nd->op, nd->flops * 1e-9, nd->bytes * 1e-9, sec};
+            if (t->step == prev_step)
+                gaps[ng++] = (double)(tt[i].start_ns - prev_end) * 1e-9;
+            prev_end = tt[i].end_ns;
+            prev_step = t->step;
+            if (nd->op == GN_OP_MATMUL && sec > 0 && nd->flops / sec > best_mm)
+                best_mm = nd->flops / sec;
+        }
+        free(tt);
+        gn_plan_destroy(p);
     }
-    c->launch_us = isfinite(launch) ? launch * 1e6 : 1;
+    if (rc < 0 || nv == 0) {
+        free(v);
+        free(gaps);
+        return rc < 0 ? rc : gn_error_set(err, GN_EINVAL, "calibration: no op to time");
+    }
+    qsort(gaps, ng, sizeof(*gaps), cmp_double);
+    double gap = ng ? gaps[ng / 2] : 0;
     for (int op = 0; op < GN_OP_COUNT; op++) {
-        double t = secs[op] - count[op] * launch;
-        c->op_gflops[op] = flops[op] > 0 && t > 0 ? flops[op] / t / 1e9 : 0;
+        double floor_t = INFINITY, sff = 0, sfm = 0, smm = 0, fy = 0, my = 0;
+        for (size_t i = 0; i < nv; i++)
+            if (v[i].op == op && v[i].t < floor_t)
+                floor_t = v[i].t;
+        if (!isfinite(floor_t))
+            continue;
+        for (size_t i = 0; i < nv; i++) {
+            if (v[i].op != op)
+                continue;
+            double y = v[i].t - floor_t;
+            sff += v[i].f * v[i].f;
+            sfm += v[i].f * v[i].m;
+            smm += v[i].m * v[i].m;
+            fy += v[i].f * y;
+            my += v[i].m * y;
+        }
+        double a = 0, b = 0, det = sff * smm - sfm * sfm;
+        if (det > 1e-9 * sff * smm) {
+            a = (fy * smm - my * sfm) / det;
+            b = (my * sff - fy * sfm) / det;
+        }
+        if (!(a > 0 && b > 0)) { /* one term only: the one that explains more */
+            double a1 = sff > 0 ? fy / sff : 0, b1 = smm > 0 ? my / smm : 0;
+            double ea = a1 > 0 ? fy * a1 : -1, eb = b1 > 0 ? my * b1 : -1;
+            a = ea >= eb && a1 > 0 ? a1 : 0;
+            b = eb > ea && b1 > 0 ? b1 : 0;
+        }
+        c->op_gflops[op] = a > 0 ? 1 / a : 0;
+        c->op_gbs[op] = b > 0 ? 1 / b : 0;
+        c->op_fixed_us[op] = (floor_t + gap) * 1e6;
+        if (c->op_gflops[op] == 0 && c->op_gbs[op] == 0)
+            c->op_gbs[op] = 1e6; /* fixed cost only: a negligible bytes term keeps it "measured" */
     }
+    c->launch_us = gap * 1e6;
     c->peak_gflops = best_mm > 0 ? best_mm / 1e9 : 1;
+    free(v);
+    free(gaps);
     return 0;
 }
 
 /* Bytes/s of a copy into memory never touched before, as the real
  * backend's copies land in freshly allocated step buffers (page faults
  * included); best of 3. */
-static double copy_gbs(void)
+static double copy_gbs(int fresh)
 {
     size_t n = (size_t)64 << 20;
     char *a = malloc(n);
@@ -97,8 +172,11 @@ static double copy_gbs(void)
         return 1;
     memset(a, 1, n);
     double best = INFINITY;
+    char *warm = fresh ? NULL : malloc(n);
+    if (warm)
+        memset(warm, 0, n);
     for (int k = 0; k < 3; k++) {
-        char *b = malloc(n);
+        char *b = fresh ? malloc(n) : warm;
         if (!b)
             break;
         int64_t t0 = gn_now_ns();
@@ -106,9 +184,11 @@ static double copy_gbs(void)
         double t = (double)(gn_now_ns() - t0) * 1e-9;
         volatile char sink = b[n - 1];
         (void)sink;
-        free(b);
+        if (fresh)
+            free(b);
         best = t < best ? t : best;
     }
+    free(warm);
     free(a);
     return isfinite(best) ? (double)n / best / 1e9 : 1;
 }
@@ -234,17 +314,19 @@ int gn_calibrate(gn_session *const *s, uint32_t n, FILE *log, gn_calibration *ou
         return rc;
     if (log)
         fprintf(log, "calibrate: memory copy\n");
-    out->memory_gbs = copy_gbs();
+    out->memory_gbs = copy_gbs(0);
+    out->fresh_copy_gbs = copy_gbs(1);
     if (log)
         fprintf(log, "calibrate: loopback TCP\n");
     if ((rc = time_network(out, err)) < 0)
         return rc;
     if (log) {
-        fprintf(log, "  per-op cost %.2f us, best matmul %.1f GFLOP/s, copy %.1f GB/s\n", out->launch_us,
-                out->peak_gflops, out->memory_gbs);
+        fprintf(log, "  planrun's cost per task %.2f us, best matmul %.1f GFLOP/s, copy %.1f GB/s (%.1f into fresh memory)\n",
+                out->launch_us, out->peak_gflops, out->memory_gbs, out->fresh_copy_gbs);
         for (int op = 0; op < GN_OP_COUNT; op++)
-            if (out->op_gflops[op] > 0)
-                fprintf(log, "  %-14s %8.2f GFLOP/s\n", gn_op_name((gn_op)op), out->op_gflops[op]);
+            if (out->op_gflops[op] > 0 || out->op_gbs[op] > 0)
+                fprintf(log, "  %-14s %8.2f us + %8.2f GFLOP/s + %8.2f GB/s\n", gn_op_name((gn_op)op),
+                        out->op_fixed_us[op], out->op_gflops[op], out->op_gbs[op]);
         fprintf(log, "  loopback %.2f Gb/s, one-way %.1f us, %.2f us CPU per message\n", out->net_gbps,
                 out->net_latency_us, out->msg_overhead_us);
     }
@@ -253,15 +335,22 @@ int gn_calibrate(gn_session *const *s, uint32_t n, FILE *log, gn_calibration *ou
 
 int gn_calibration_save(const gn_calibration *c, const char *path, gn_error *err)
 {
-    json_t *ops = json_object();
-    for (int op = 0; op < GN_OP_COUNT; op++)
+    json_t *ops = json_object(), *obw = json_object(), *ofx = json_object();
+    for (int op = 0; op < GN_OP_COUNT; op++) {
         if (c->op_gflops[op] > 0)
             json_object_set_new(ops, gn_op_name((gn_op)op), json_real(c->op_gflops[op]));
+        if (c->op_gbs[op] > 0)
+            json_object_set_new(obw, gn_op_name((gn_op)op), json_real(c->op_gbs[op]));
+        if (c->op_fixed_us[op] > 0)
+            json_object_set_new(ofx, gn_op_name((gn_op)op), json_real(c->op_fixed_us[op]));
+    }
     /* the executor is the "GPU" of the client and of the node alike */
     json_t *gpu = json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:O}", "peak_gflops_f32", c->peak_gflops,
                             "peak_gflops_f16", c->peak_gflops, "memory_gbs", c->memory_gbs, "efficiency_compute",
-                            1.0, "efficiency_memory", 1.0, "launch_us", c->launch_us, "gpu_memory_gib", 8.0,
+                            1.0, "efficiency_memory", 1.0, "launch_us", 0.0, "gpu_memory_gib", 8.0,
                             "op_gflops", ops);
+    json_object_set(gpu, "op_gbs", obw);
+    json_object_set(gpu, "op_fixed_us", ofx);
     /* a host copy moves every byte twice (see calibrate.h) */
     json_t *client = json_deep_copy(gpu), *nd = json_deep_copy(gpu);
     json_object_set_new(client, "cpu_gflops", json_real(c->peak_gflops));
@@ -272,9 +361,11 @@ int gn_calibration_save(const gn_calibration *c, const char *path, gn_error *err
                             "node, loopback TCP as the network",
                             "client", client, "node", nd, "network", "bandwidth_gbps", c->net_gbps, "latency_us",
                             c->net_latency_us, "msg_overhead_us", c->msg_overhead_us, "host_copy", "bandwidth_gbps",
-                            c->memory_gbs * 8 / 2, "latency_us", 0.0);
+                            c->fresh_copy_gbs * 8 / 2, "latency_us", c->launch_us);
     json_decref(gpu);
     json_decref(ops);
+    json_decref(obw);
+    json_decref(ofx);
     int rc = doc && json_dump_file(doc, path, JSON_INDENT(2) | JSON_SORT_KEYS) == 0
                  ? 0
                  : gn_error_set(err, GN_EIO, "cannot write %s", path);

@@ -5,14 +5,17 @@
  * simulator understands (model/platform.h), so that genie-sim run with
  * that platform predicts genie-real:
  *
- *   executor   per op class, the FLOP/s the CPU executor reaches on the
- *              ops of the given sessions (a warm-up pass, then every
- *              node timed once in plan order, as a run does it, less
- *              the fixed cost), and the fixed cost of one op
- *              (launch_us: the smallest op's time);
- *   memory     bytes/s of a copy into untouched memory; a host copy in
- *              the real backend is two of them (out to host memory
- *              and back into a fresh step buffer);
+ *   executor   the given sessions' local plans run through planrun (the
+ *              real backend's own path), twice; from the second run,
+ *              per op class a fixed time (the class's fastest op plus
+ *              planrun's median gap between ops, paid in series on a
+ *              CPU) and a least-squares fit of the rest as flops / F +
+ *              bytes / B (GEMVs of a decode step and GEMMs of a prefill
+ *              do not share one FLOP rate);
+ *   memory     bytes/s of a large copy (ops without a fit), and of a
+ *              copy into untouched memory: a host copy in the real
+ *              backend is two of those (out to host memory and back
+ *              into a fresh step buffer);
  *   network    loopback TCP with Genie's framing between two threads:
  *              one-way latency (ping-pong / 2), bandwidth of 8 MB frames
  *              with the copies planrun makes at both ends, and the
@@ -31,10 +34,13 @@
 #include "session.h"
 
 typedef struct gn_calibration {
-    double op_gflops[GN_OP_COUNT]; /* 0: op not seen */
+    double op_gflops[GN_OP_COUNT]; /* fitted FLOP term, GFLOP/s; 0: none */
+    double op_gbs[GN_OP_COUNT];    /* fitted bytes term, GB/s; 0: none */
+    double op_fixed_us[GN_OP_COUNT]; /* fixed time per op: the class's floor + planrun's gap */
     double peak_gflops;            /* best matmul rate */
-    double launch_us;              /* per-op fixed cost */
-    double memory_gbs;             /* large-copy bandwidth */
+    double launch_us;              /* planrun's own cost per task (median gap between ops) */
+    double memory_gbs;             /* large-copy bandwidth, warm memory */
+    double fresh_copy_gbs;         /* the same into never-touched memory */
     double net_gbps;               /* loopback bandwidth, Gb/s */
     double net_latency_us;         /* one-way */
     double msg_overhead_us;        /* sender CPU per message */

@@ -249,7 +249,7 @@ typedef struct run_result {
     double max_rel;
     int identical;
     int checked;
-    double node_rss_kb, node_hwm_kb, node_cpu_outside_s, node_requests;
+    double node_rss_kb, node_hwm_kb, node_cpu_outside_s, node_requests, node_request_p95_s;
     gn_outputs *out;
 } run_result;
 
@@ -269,11 +269,13 @@ static int run_point(const gn_plan *p, workload *w, node *nodes, uint32_t nnodes
     gn_conn *conns[MAX_NODES] = {0};
     gn_runner *r = NULL;
     gn_task_time *tt = calloc((size_t)n + 1, sizeof(*tt));
+    uint32_t nsteps = gn_session_nsteps(w->s);
+    gn_task_time *pauses = calloc((size_t)nsteps + 1, sizeof(*pauses));
     unsigned char *pw = NULL;
     size_t pwlen = 0;
     res->start = calloc((size_t)n + 1, sizeof(double));
     res->end = calloc((size_t)n + 1, sizeof(double));
-    if (!tt || !res->start || !res->end || gn_planwire_encode(p, &pw, &pwlen) < 0) {
+    if (!tt || !pauses || !res->start || !res->end || gn_planwire_encode(p, &pw, &pwlen) < 0) {
         rc = gn_error_set(err, GN_ENOMEM, "out of memory");
         goto out;
     }
@@ -313,11 +315,13 @@ static int run_point(const gn_plan *p, workload *w, node *nodes, uint32_t nnodes
     for (uint32_t k = 0; k < used && rc == 0; k++)
         rc = gn_conn_send(conns[k], GN_FRAME_RUN, 0, 2, NULL, 0, err);
     if (rc == 0)
-        rc = gn_outputs_client_run(p, r, &cl.link, seed, res->out, tt, err);
+        rc = gn_outputs_client_run_paused(p, r, &cl.link, seed, res->out, tt, pauses, err);
+    /* the timeline leaves out the harness's work between steps (inputs
+     * generated, outputs kept for parity): not the system under test */
     for (uint32_t i = 0; i < n; i++)
         if (tt[i].end_ns) {
-            res->start[i] = (double)(tt[i].start_ns - t0) * 1e-9;
-            res->end[i] = (double)(tt[i].end_ns - t0) * 1e-9;
+            res->start[i] = (double)(gn_outputs_unpause(tt[i].start_ns, pauses, nsteps) - t0) * 1e-9;
+            res->end[i] = (double)(gn_outputs_unpause(tt[i].end_ns, pauses, nsteps) - t0) * 1e-9;
         }
     /* the nodes' times and figures */
     for (uint32_t k = 0; k < used && rc == 0; k++) {
@@ -344,8 +348,10 @@ static int run_point(const gn_plan *p, workload *w, node *nodes, uint32_t nnodes
         }
         json_array_foreach(times, i, row) {
             json_int_t id = json_integer_value(json_array_get(row, 0));
-            double s = (double)(json_integer_value(json_array_get(row, 1)) - t0) * 1e-9;
-            double e = (double)(json_integer_value(json_array_get(row, 2)) - t0) * 1e-9;
+            double s = (double)(gn_outputs_unpause(json_integer_value(json_array_get(row, 1)), pauses, nsteps) - t0) *
+                       1e-9;
+            double e = (double)(gn_outputs_unpause(json_integer_value(json_array_get(row, 2)), pauses, nsteps) - t0) *
+                       1e-9;
             if (id < 0 || (uint32_t)id >= n)
                 continue;
             if (res->end[id] == 0 || s < res->start[id])
@@ -356,7 +362,9 @@ static int run_point(const gn_plan *p, workload *w, node *nodes, uint32_t nnodes
         res->node_rss_kb = fmax(res->node_rss_kb, json_number_value(json_object_get(j, "rss_kb")));
         res->node_hwm_kb = fmax(res->node_hwm_kb, json_number_value(json_object_get(j, "hwm_kb")));
         res->node_cpu_outside_s += json_number_value(json_object_get(j, "cpu_outside_exec_s"));
-        res->node_requests += (double)json_array_size(times);
+        res->node_requests += json_number_value(json_object_get(j, "requests"));
+        res->node_request_p95_s = fmax(res->node_request_p95_s,
+                                       json_number_value(json_object_get(j, "request_cpu_p95_s")));
         json_decref(j);
     }
     for (uint32_t k = 0; k < used && rc == 0; k++) {
@@ -372,6 +380,7 @@ out:
         gn_conn_destroy(conns[k]);
     gn_runner_destroy(r);
     free(tt);
+    free(pauses);
     free(pw);
     return rc;
 }
@@ -647,6 +656,8 @@ int main(int argc, char **argv)
                     gn_results_add_metric(db, run, "node_rss", res.node_rss_kb * 1024, "bytes", &err);
                     gn_results_add_metric(db, run, "node_peak_rss", res.node_hwm_kb * 1024, "bytes", &err);
                     gn_results_add_metric(db, run, "node_cpu_outside_exec", res.node_cpu_outside_s, "s", &err);
+                    gn_results_add_metric(db, run, "node_requests", res.node_requests, "requests", &err);
+                    gn_results_add_metric(db, run, "node_request_cpu_p95", res.node_request_p95_s, "s", &err);
                 }
             }
             if (run < 0) {

@@ -136,12 +136,24 @@ int gn_outputs_reference(const gn_executor_ops *ops, const gn_session *s, uint64
 typedef struct hook_ctx {
     uint64_t seed;
     gn_outputs *o;
-    int64_t last; /* last step fed */
+    int64_t last;          /* last step fed */
+    gn_task_time *pauses;  /* per step, may be NULL */
 } hook_ctx;
+
+static int client_hook_work(hook_ctx *h, gn_runner *r, uint32_t step, gn_error *err);
 
 static int client_hook(void *ctx, gn_runner *r, uint32_t step, gn_error *err)
 {
     hook_ctx *h = ctx;
+    int64_t t0 = gn_now_ns();
+    int rc = client_hook_work(h, r, step, err);
+    if (h->pauses)
+        h->pauses[step] = (gn_task_time){t0, gn_now_ns(), 0};
+    return rc;
+}
+
+static int client_hook_work(hook_ctx *h, gn_runner *r, uint32_t step, gn_error *err)
+{
     /* steps the client skipped (none of its tasks) are captured as they are */
     for (int64_t s = h->last; s >= 0 && s < (int64_t)step && h->o; s++) {
         int rc = gn_outputs_capture(h->o, r, (uint32_t)s, err);
@@ -155,9 +167,24 @@ static int client_hook(void *ctx, gn_runner *r, uint32_t step, gn_error *err)
 int gn_outputs_client_run(const gn_plan *p, gn_runner *r, const gn_link *link, uint64_t seed, gn_outputs *o,
                           gn_task_time *times, gn_error *err)
 {
-    hook_ctx h = {seed, o, -1};
+    return gn_outputs_client_run_paused(p, r, link, seed, o, times, NULL, err);
+}
+
+int64_t gn_outputs_unpause(int64_t t, const gn_task_time *pauses, uint32_t n)
+{
+    int64_t shift = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (pauses[i].end_ns && pauses[i].end_ns <= t)
+            shift += pauses[i].end_ns - pauses[i].start_ns;
+    return t - shift;
+}
+
+int gn_outputs_client_run_paused(const gn_plan *p, gn_runner *r, const gn_link *link, uint64_t seed,
+                                 gn_outputs *o, gn_task_time *times, gn_task_time *pauses, gn_error *err)
+{
+    hook_ctx h = {seed, o, -1, pauses};
     int rc = gn_planrun(p, r, GN_MACHINE_CLIENT, link, client_hook, &h, times, err);
-    if (rc == 0 && o && h.last >= 0)
+    if (rc == 0 && o && h.last >= 0) /* after the last task: outside the timeline anyway */
         rc = gn_outputs_capture(o, r, (uint32_t)h.last, err);
     if (rc == 0 && (int64_t)gn_session_nsteps(gn_runner_session(r)) != h.last + 1)
         rc = gn_error_set(err, GN_EINVAL, "the client took part in %lld of %u steps", (long long)h.last + 1,

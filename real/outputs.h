@@ -55,4 +55,18 @@ int gn_outputs_reference(const gn_executor_ops *ops, const gn_session *s, uint64
 int gn_outputs_client_run(const gn_plan *p, gn_runner *r, const gn_link *link, uint64_t seed, gn_outputs *o,
                           gn_task_time *times, gn_error *err);
 
+/*
+ * As gn_outputs_client_run, and PAUSES (may be NULL; one entry per step
+ * of the session, zeroed by the caller) receives when the harness
+ * worked between steps (inputs generated, outputs captured:
+ * CLOCK_MONOTONIC ns), so a backend can take that time out of its
+ * timeline: it is the test harness, not the system under test.
+ */
+int gn_outputs_client_run_paused(const gn_plan *p, gn_runner *r, const gn_link *link, uint64_t seed,
+                                 gn_outputs *o, gn_task_time *times, gn_task_time *pauses, gn_error *err);
+
+/* Maps a CLOCK_MONOTONIC time T onto the timeline without the N PAUSES
+ * (the time of every pause that ended before T is taken out). */
+int64_t gn_outputs_unpause(int64_t t, const gn_task_time *pauses, uint32_t n);
+
 #endif /* GN_OUTPUTS_H */

@@ -232,7 +232,9 @@ static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
 {
     const gn_task *t = gn_plan_task(x->p, id);
     int rc = 0;
-    int64_t cpu0 = gn_thread_cpu_ns(); /* blocking waits cost no CPU */
+    /* CPU time of transfers only (a syscall each: too dear per op; a
+     * compute task's CPU is the executor's); blocking waits cost none */
+    int64_t cpu0 = t->kind == GN_TASK_TRANSFER ? gn_thread_cpu_ns() : 0;
     tt->start_ns = gn_now_ns();
     if (t->kind == GN_TASK_COMPUTE) {
         rc = gn_runner_run_node(x->r, t->step, (uint32_t)t->node, err);
@@ -260,7 +262,7 @@ static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
         }
     }
     tt->end_ns = gn_now_ns();
-    tt->cpu_ns = gn_thread_cpu_ns() - cpu0;
+    tt->cpu_ns = t->kind == GN_TASK_TRANSFER ? gn_thread_cpu_ns() - cpu0 : 0;
     return rc;
 }
 
@@ -284,7 +286,8 @@ int gn_planrun(const gn_plan *p, gn_runner *r, int32_t machine, const gn_link *l
         }
         if ((int64_t)t->step > step)
             step = t->step;
-        gn_error sub = {0};
+        gn_error sub;
+        gn_error_clear(&sub);
         rc = do_task(&x, i, &tt, &sub);
         if (rc < 0)
             gn_error_set(err, rc, "task %u (%s): %s", i, t->label, sub.msg);

@@ -67,7 +67,7 @@ typedef int (*gn_step_hook)(void *ctx, gn_runner *r, uint32_t step, gn_error *er
 typedef struct gn_task_time {
     int64_t start_ns;
     int64_t end_ns;
-    int64_t cpu_ns;   /* CPU time of the calling thread in the task (waits excluded) */
+    int64_t cpu_ns;   /* transfers: CPU time of the calling thread (waits excluded); compute: 0 */
 } gn_task_time;
 
 /*
