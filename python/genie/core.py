@@ -1156,8 +1156,8 @@ class Session:
         try:
             for d, k, v in swaps:
                 d[k] = v._val
-            cargs = stepcache._visit(list(args), to_cpu)
-            ckw = stepcache._visit(dict(kwargs), to_cpu)
+            cargs = stepcache._visit(list(args), to_cpu, None)
+            ckw = stepcache._visit(dict(kwargs), to_cpu, None)
             out = orig(*cargs, **ckw)
         finally:
             for d, k, v in saved:
@@ -1181,7 +1181,7 @@ class Session:
                 lt._tr = _TRef(st, outs_ids[k[0]])
             k[0] += 1
             return lt
-        out = stepcache._visit(out, wrap)
+        out = stepcache._visit(out, wrap, None)
         if k[0] != len(outs_ids):
             raise GenieExecutionError("step cache: the replayed forward returned a different structure",
                                       hint="set GENIE_STEP_CACHE=0 to capture every step op by op")

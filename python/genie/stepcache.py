@@ -389,36 +389,67 @@ class TailRun:
 
 # ---------------------------------------------------------------------- object traversal
 
+_TK = {}   # type -> how _visit treats its instances (decided once per type)
+_SKIP, _TENSOR, _LIST, _NAMEDTUPLE, _TUPLE, _TUPLESUB, _DICT, _HOLDER, _OBJECT = range(9)
+
+
+def _tkind(t):
+    k = _TK.get(t)
+    if k is None:
+        if issubclass(t, torch.Tensor):
+            k = _TENSOR
+        elif issubclass(t, list):
+            k = _LIST
+        elif issubclass(t, tuple):
+            k = _NAMEDTUPLE if hasattr(t, "_fields") else (_TUPLE if t is tuple else _TUPLESUB)
+        elif issubclass(t, dict):
+            k = _DICT
+        elif issubclass(t, (torch.nn.Module, type)) or not getattr(t, "__dictoffset__", 0):
+            k = _SKIP
+        elif "Cache" in t.__name__ or "Layer" in t.__name__:
+            k = _HOLDER      # cache objects and their layers: visited at any depth
+        else:
+            k = _OBJECT      # other objects: visited only as direct arguments / fields
+        _TK[t] = k
+    return k
+
+
 def _visit(obj, fn, path=(), depth=0):
     """Calls fn(path, tensor) -> tensor on every tensor in obj (lists, tuples, dicts,
-    ModelOutputs, cache objects), replacing in place where the container allows; returns obj."""
-    if isinstance(obj, torch.Tensor):
+    ModelOutputs, cache objects), replacing in place where the container allows; returns obj.
+
+    With path None, fn gets None for the path (cheaper when it is not used).
+    """
+    k = _TK.get(type(obj))
+    if k is None:
+        k = _tkind(type(obj))
+    if k == _TENSOR:
         return fn(path, obj)
-    if depth > 5:
+    if k == _SKIP or depth > 5:
         return obj
-    if isinstance(obj, list):
+    d = depth + 1
+    if k == _LIST:
         for i, x in enumerate(obj):
-            obj[i] = _visit(x, fn, path + (i,), depth + 1)
+            obj[i] = _visit(x, fn, None if path is None else path + (i,), d)
         return obj
-    if isinstance(obj, tuple):
-        new = [_visit(x, fn, path + (i,), depth + 1) for i, x in enumerate(obj)]
-        if hasattr(obj, "_fields"):
+    if k <= _TUPLESUB:
+        new = [_visit(x, fn, None if path is None else path + (i,), d) for i, x in enumerate(obj)]
+        if k == _NAMEDTUPLE:
             return type(obj)(*new)
-        return type(obj)(new) if type(obj) is not tuple else tuple(new)
-    if isinstance(obj, dict):
-        for k in list(obj.keys()):
-            v = obj[k]
-            nv = _visit(v, fn, path + (str(k),), depth + 1)
+        return tuple(new) if k == _TUPLE else type(obj)(new)
+    if k == _DICT:
+        for key in list(obj.keys()):
+            v = obj[key]
+            nv = _visit(v, fn, None if path is None else path + (str(key),), d)
             if nv is not v:
-                obj[k] = nv
+                obj[key] = nv
         return obj
-    if hasattr(obj, "__dict__") and not isinstance(obj, (torch.nn.Module, type)) and \
-            (depth == 1 or any(s in type(obj).__name__ for s in ("Cache", "Layer"))):
-        for k, v in list(vars(obj).items()):
-            if isinstance(v, (torch.Tensor, list, tuple, dict)) or hasattr(v, "__dict__"):
-                nv = _visit(v, fn, path + (k,), depth + 1)
+    if k == _HOLDER or depth == 1:
+        for key, v in list(vars(obj).items()):
+            if _tkind(type(v)) != _SKIP:
+                nv = _visit(v, fn, None if path is None else path + (key,), d)
                 if nv is not v:
-                    setattr(obj, k, nv)
+                    setattr(obj, key, nv)
     return obj
 
 
