@@ -90,7 +90,7 @@ static int prepare(gn_runner *r, uint32_t step, gn_error *err)
     if (r->prepared > (int64_t)step)
         return gn_error_set(err, GN_EINVAL, "steps[%u]: step %lld already started (steps run in order)", step,
                             (long long)r->prepared);
-    if (r->dirty)
+    if (r->dirty || (r->lenient && r->prepared >= 0)) /* partial: state may come as views of shipped data */
         commit_state(r, gn_session_step(r->s, (uint32_t)r->prepared));
     release_step(r);
     const gn_graph *g = gn_session_step(r->s, step);
@@ -151,13 +151,21 @@ static int prepare(gn_runner *r, uint32_t step, gn_error *err)
     return 0;
 }
 
+static int ensure(gn_runner *r, uint32_t step, const gn_graph *g, uint32_t t, int depth, gn_error *err);
+
 /* Makes the state tensors STEP produced the current versions. */
 static void commit_state(gn_runner *r, const gn_graph *g)
 {
     r->dirty = 0;
     for (uint32_t t = 0; t < r->nbuf; t++) {
         const gn_tensor *ten = gn_graph_tensor(g, t);
-        if (ten->kind != GN_KIND_STATE || ten->producer < 0 || !r->valid[t])
+        if (ten->kind != GN_KIND_STATE || ten->producer < 0)
+            continue;
+        if (!r->valid[t] && r->prepared >= 0) { /* a view of delivered data (a plan ships the base) */
+            gn_error ignored;
+            ensure(r, (uint32_t)r->prepared, g, t, 0, &ignored);
+        }
+        if (!r->valid[t])
             continue;
         version *v = &r->state[ten->storage];
         if (v->buf == r->buf[t])

@@ -46,10 +46,13 @@ static gn_session *build(const char *json)
     return s;
 }
 
+#define MAX_NODES 4
+
 typedef struct node_arg {
     const gn_plan *plan; /* decoded from the wire, as genie-node gets it */
     const gn_session *s;
     int fd;
+    int machine;
     int warm;
     int rc;
     gn_error err;
@@ -63,7 +66,7 @@ static void *node_main(void *arg)
                                        GN_RUNNER_PARTIAL | (a->warm ? 0 : GN_RUNNER_NO_PARAMS), &a->err);
     gn_conn_link cl;
     gn_conn_link_init(&cl, &c, 1, 0, 1);
-    a->rc = r ? gn_planrun(a->plan, r, 0, &cl.link, NULL, NULL, NULL, &a->err) : GN_ENOMEM;
+    a->rc = r ? gn_planrun(a->plan, r, a->machine, &cl.link, NULL, NULL, NULL, &a->err) : GN_ENOMEM;
     if (a->rc < 0) { /* tell the client, as genie-node does */
         gn_conn_send(c, GN_FRAME_ERROR, 1, 0, a->err.msg, strlen(a->err.msg), NULL);
     }
@@ -72,10 +75,16 @@ static void *node_main(void *arg)
     return NULL;
 }
 
-/* Runs P across the client and one node; returns the client's rc. */
+/* Runs P across the client and as many nodes as it uses; returns the
+ * client's rc, or the first node's failure. */
 static int run_real(const gn_session *s, const gn_plan *p, int warm, gn_outputs *o, gn_error *err)
 {
-    /* the node gets the plan through the wire encoding */
+    uint32_t used = 0;
+    for (uint32_t d = 0; d < gn_plan_ndevices(p); d++)
+        if (gn_plan_device(p, d)->machine + 1 > (int32_t)used)
+            used = (uint32_t)gn_plan_device(p, d)->machine + 1;
+    assert_true(used <= MAX_NODES);
+    /* the nodes get the plan through the wire encoding */
     unsigned char *buf;
     size_t len;
     gn_plan *np = NULL;
@@ -83,29 +92,36 @@ static int run_real(const gn_session *s, const gn_plan *p, int warm, gn_outputs 
     if (gn_planwire_decode(buf, len, &np, err) < 0)
         fail_msg("%s", err->msg);
     free(buf);
-    if (gn_planrun_check(np, s, 1, err) < 0)
+    if (gn_planrun_check(np, s, used, err) < 0)
         fail_msg("%s", err->msg);
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    node_arg a = {np, s, sv[1], warm, 0, {0}};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, node_main, &a), 0);
-    gn_conn *c = gn_conn_create(sv[0], (size_t)1 << 30);
+    node_arg a[MAX_NODES];
+    pthread_t th[MAX_NODES];
+    gn_conn *conns[MAX_NODES];
+    for (uint32_t k = 0; k < used; k++) {
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        a[k] = (node_arg){np, s, sv[1], (int)k, warm, 0, {0, ""}};
+        conns[k] = gn_conn_create(sv[0], (size_t)1 << 30);
+        assert_int_equal(pthread_create(&th[k], NULL, node_main, &a[k]), 0);
+    }
     gn_runner *r = gn_runner_create_ex(gn_executor_cpu(), s, SEED, SCALE, GN_RUNNER_PARTIAL, err);
     assert_non_null(r);
     gn_conn_link cl;
-    gn_conn_link_init(&cl, &c, 1, 1, 1);
+    gn_conn_link_init(&cl, conns, used, 1, 1);
     int rc = gn_outputs_client_run(p, r, &cl.link, SEED, o, NULL, err);
-    if (rc < 0)
-        shutdown(sv[0], SHUT_RDWR); /* unblock the node */
-    pthread_join(th, NULL);
-    gn_runner_destroy(r);
-    gn_conn_destroy(c);
-    gn_plan_destroy(np);
-    if (rc == 0 && a.rc < 0) {
-        *err = a.err;
-        rc = a.rc;
+    for (uint32_t k = 0; k < used; k++) {
+        if (rc < 0)
+            shutdown(gn_conn_fd(conns[k]), SHUT_RDWR); /* unblock the node */
+        pthread_join(th[k], NULL);
+        gn_conn_destroy(conns[k]);
     }
+    gn_runner_destroy(r);
+    gn_plan_destroy(np);
+    for (uint32_t k = 0; k < used && rc == 0; k++)
+        if (a[k].rc < 0) {
+            *err = a[k].err;
+            rc = a[k].rc;
+        }
     return rc;
 }
 
@@ -118,36 +134,60 @@ static const char *const workloads[] = {
     "{\"family\": \"vqa\", \"model\": \"tiny-vqa\"}",
     NULL};
 
-/* Every strategy, every family: the real run's outputs are the reference's. */
+/* Plans P of strategy STRATEGY (OPTIONS may be NULL), runs it for real
+ * and checks the outputs are REF's, bit for bit. */
+static void check_one(const char *what, gn_session *s, const gn_platform *pf, const char *strategy, json_t *options,
+                      int warm, const gn_outputs *ref)
+{
+    gn_error err;
+    gn_plan_input in = {.session = s, .platform = pf, .weights_resident = warm, .options = options,
+                        .file = "test", .path = "$"};
+    gn_plan *p;
+    if (gn_strategy_plan(strategy, &in, &p, &err) < 0)
+        fail_msg("%s: %s: %s", what, strategy, err.msg);
+    gn_outputs *got = gn_outputs_create(s);
+    char *opts = options ? json_dumps(options, JSON_COMPACT) : NULL;
+    if (run_real(s, p, warm, got, &err) < 0)
+        fail_msg("%s: %s %s (warm %d): %s", what, strategy, opts ? opts : "", warm, err.msg);
+    double rel;
+    int same;
+    if (gn_outputs_compare(got, ref, &rel, &same, &err) < 0)
+        fail_msg("%s: %s: %s", what, strategy, err.msg);
+    if (!same)
+        fail_msg("%s: %s %s (warm %d): outputs differ from the reference (max rel %g)", what, strategy,
+                 opts ? opts : "", warm, rel);
+    free(opts);
+    gn_outputs_destroy(got);
+    gn_plan_destroy(p);
+}
+
+/* Every strategy, every family, every genie optimisation switched off in
+ * turn, on one node and on two nodes of two GPUs: the real run's outputs
+ * are the reference's. */
 static void test_parity_all(void **state)
 {
     const char *const strategies[] = {"local", "remoting", "blind", "genie", NULL};
+    const char *const *switches = gn_strategy_find("genie")->switches;
     for (int w = 0; workloads[w]; w++) {
         gn_session *s = build(workloads[w]);
         gn_error err;
         gn_outputs *ref = gn_outputs_create(s);
         if (gn_outputs_reference(gn_executor_cpu(), s, SEED, SCALE, ref, &err) < 0)
             fail_msg("%s: reference: %s", workloads[w], err.msg);
-        for (int k = 0; strategies[k]; k++) {
-            for (int warm = 0; warm < 2; warm++) {
-                gn_platform pf;
-                gn_platform_default(&pf);
-                gn_plan_input in = {.session = s, .platform = &pf, .weights_resident = warm, .file = "test", .path = "$"};
-                gn_plan *p;
-                if (gn_strategy_plan(strategies[k], &in, &p, &err) < 0)
-                    fail_msg("%s: %s: %s", workloads[w], strategies[k], err.msg);
-                gn_outputs *got = gn_outputs_create(s);
-                if (run_real(s, p, warm, got, &err) < 0)
-                    fail_msg("%s: %s (warm %d): %s", workloads[w], strategies[k], warm, err.msg);
-                double rel;
-                int same;
-                if (gn_outputs_compare(got, ref, &rel, &same, &err) < 0)
-                    fail_msg("%s: %s: %s", workloads[w], strategies[k], err.msg);
-                if (!same)
-                    fail_msg("%s: %s (warm %d): outputs differ from the reference (max rel %g)", workloads[w],
-                             strategies[k], warm, rel);
-                gn_outputs_destroy(got);
-                gn_plan_destroy(p);
+        for (int big = 0; big < 2; big++) {
+            gn_platform pf;
+            gn_platform_default(&pf);
+            if (big) {
+                pf.nodes = 2;
+                pf.gpus_per_node = 2;
+            }
+            for (int k = 0; strategies[k]; k++)
+                for (int warm = 0; warm < 2; warm++)
+                    check_one(workloads[w], s, &pf, strategies[k], NULL, warm, ref);
+            for (int k = 0; switches && switches[k]; k++) {
+                json_t *opt = json_pack("{s:[s]}", "disable", switches[k]);
+                check_one(workloads[w], s, &pf, "genie", opt, 0, ref);
+                json_decref(opt);
             }
         }
         gn_outputs_destroy(ref);
