@@ -138,6 +138,42 @@ static double best(const gn_graph *g, const double *xfer_s, const double *run_s,
     return c;
 }
 
+/* Single-flip local search over the producers CAND, from R costing COST. */
+static double flips(const gn_graph *g, const double *xfer_s, const double *run_s,
+                    const unsigned char *have, const uint32_t *need, uint32_t n,
+                    const uint32_t *cand, uint32_t nc, unsigned char *r, double cost)
+{
+    for (int pass = 0, better = 1; better && pass < 8; pass++) {
+        better = 0;
+        for (uint32_t j = 0; j < nc; j++) {
+            r[cand[j]] ^= 1;
+            double c = gn_cost_recompute_eval(g, xfer_s, run_s, have, need, n, r);
+            if (c < cost - 1e-12) {
+                cost = c;
+                better = 1;
+            } else {
+                r[cand[j]] ^= 1;
+            }
+        }
+        /* pairs, when there are few candidates: a producer and its input
+         * often only pay off together */
+        for (uint32_t j = 0; nc <= 16 && j < nc; j++)
+            for (uint32_t k = j + 1; k < nc; k++) {
+                r[cand[j]] ^= 1;
+                r[cand[k]] ^= 1;
+                double c = gn_cost_recompute_eval(g, xfer_s, run_s, have, need, n, r);
+                if (c < cost - 1e-12) {
+                    cost = c;
+                    better = 1;
+                } else {
+                    r[cand[j]] ^= 1;
+                    r[cand[k]] ^= 1;
+                }
+            }
+    }
+    return cost;
+}
+
 double gn_cost_recompute_choose(const gn_graph *g, const double *xfer_s,
                                 const double *run_s, const unsigned char *have,
                                 const uint32_t *need, uint32_t n, int depth,
@@ -146,5 +182,50 @@ double gn_cost_recompute_choose(const gn_graph *g, const double *xfer_s,
     memset(recompute, 0, gn_graph_nnodes(g));
     for (uint32_t i = 0; i < n; i++)
         best(g, xfer_s, run_s, have, need[i], depth, recompute, 1);
-    return gn_cost_recompute_eval(g, xfer_s, run_s, have, need, n, recompute);
+    double cost = gn_cost_recompute_eval(g, xfer_s, run_s, have, need, n, recompute);
+    /* The recursion counts an input shared by two recomputations twice;
+     * a local search over single flips of the producers within DEPTH
+     * levels repairs most of that (tests/test_strategies.c measures it
+     * against exhaustive search). */
+    uint32_t cand[64] = {0}, nc = 0, t[64], nt = 0;
+    int lvl[64];
+    for (uint32_t i = 0; i < n && nt < 64; i++) {
+        t[nt] = need[i];
+        lvl[nt++] = 0;
+    }
+    for (uint32_t k = 0; k < nt; k++) {
+        int32_t p = gn_graph_tensor(g, t[k])->producer;
+        if (have[t[k]] || p < 0 || lvl[k] >= depth || !isfinite(run_s[p]))
+            continue;
+        int dup = 0;
+        for (uint32_t j = 0; j < nc; j++)
+            dup |= cand[j] == (uint32_t)p;
+        if (dup || nc == 64)
+            continue;
+        cand[nc++] = (uint32_t)p;
+        const uint32_t *in = gn_graph_node_inputs(g, (uint32_t)p);
+        for (uint32_t i = 0; i < gn_graph_node(g, (uint32_t)p)->nin && nt < 64; i++) {
+            int seen = 0;
+            for (uint32_t j = 0; j < nt; j++)
+                seen |= t[j] == in[i];
+            if (seen)
+                continue;
+            t[nt] = in[i];
+            lvl[nt++] = lvl[k] + 1;
+        }
+    }
+    cost = flips(g, xfer_s, run_s, have, need, n, cand, nc, recompute, cost);
+    /* and from "transfer everything", keeping the cheaper of the two */
+    unsigned char keep[64];
+    for (uint32_t j = 0; j < nc; j++) {
+        keep[j] = recompute[cand[j]];
+        recompute[cand[j]] = 0;
+    }
+    double c0 = flips(g, xfer_s, run_s, have, need, n, cand, nc, recompute,
+                      gn_cost_recompute_eval(g, xfer_s, run_s, have, need, n, recompute));
+    if (c0 < cost - 1e-12)
+        return c0;
+    for (uint32_t j = 0; j < nc; j++)
+        recompute[cand[j]] = keep[j];
+    return cost;
 }

@@ -75,7 +75,7 @@
 #define MAX_MACHINES 16     /* nodes the planner uses */
 #define MAX_SIGS 16         /* cached step plans per node */
 #define NVLINK_LATENCY 1e-6 /* s, as sim/simbackend.c's NVLink links */
-#define RECOMPUTE_DEPTH 3   /* producer levels the chooser looks back */
+#define RECOMPUTE_DEPTH 6   /* producer levels the chooser looks back */
 #define MAX_DEVICES (1 + MAX_MACHINES + MAX_GPUS)
 
 enum { SW_WEIGHTS, SW_KV, SW_PLAN, SW_BATCH, SW_VISION, SW_EMB, SW_ENC, SW_RECOMP, SW_COUNT };
