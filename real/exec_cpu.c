@@ -1283,6 +1283,12 @@ static void cpu_release(void *p, void *buf)
     free(buf);
 }
 
+static int cpu_zero(void *p, void *buf, size_t bytes)
+{
+    memset(buf, 0, bytes);
+    return 0;
+}
+
 static int cpu_upload(void *p, void *dst, const void *host, size_t bytes)
 {
     if (bytes)
@@ -1336,6 +1342,7 @@ static const gn_executor_ops cpu_ops = {
     .destroy = cpu_destroy,
     .alloc = cpu_alloc,
     .release = cpu_release,
+    .zero = cpu_zero,
     .upload = cpu_upload,
     .download = cpu_download,
     .run = cpu_run,

@@ -21,7 +21,7 @@
 #include "error.h"
 #include "graph.h"
 
-#define GN_EXECUTOR_VERSION 1
+#define GN_EXECUTOR_VERSION 2
 
 typedef struct gn_executor_ops {
     int version;          /* GN_EXECUTOR_VERSION */
@@ -43,6 +43,10 @@ typedef struct gn_executor_ops {
      */
     int (*run)(void *ex, const gn_graph *g, uint32_t id, void *const *in,
                void *const *out, gn_error *err);
+    /* Version 2 (may be NULL): zeroes BYTES of BUF, so a caller can reuse
+     * a buffer instead of releasing and allocating one (fresh memory
+     * costs page faults).  0 or a negative code. */
+    int (*zero)(void *ex, void *buf, size_t bytes);
 } gn_executor_ops;
 
 /* The CPU executor (always present). */

@@ -37,6 +37,9 @@ struct gn_runner {
     unsigned char *valid;       /* 1 where tensor t of the prepared step holds its value */
     int dirty;                  /* the prepared step ran nodes whose state is not committed */
     int lenient;                /* GN_RUNNER_PARTIAL: missing state is allocated, not an error */
+    void **pool;                /* buffers of the last released step, kept for reuse (owned) */
+    size_t *pool_bytes;         /* their sizes */
+    uint32_t npool, cappool;
     void **io;                  /* scratch for one node's inputs then outputs */
     uint32_t ncap_io;           /* entries of io[] */
 };
@@ -64,11 +67,50 @@ static void fill_random(float *p, uint64_t n, uint64_t seed, float scale)
     }
 }
 
+/* Releases what the pool still holds. */
+static void pool_drain(gn_runner *r)
+{
+    for (uint32_t i = 0; i < r->npool; i++)
+        r->ops->release(r->ex, r->pool[i]);
+    r->npool = 0;
+}
+
+/* A zeroed buffer of BYTES: one of the pool's of that size, else a new one. */
+static void *take(gn_runner *r, size_t bytes)
+{
+    for (uint32_t i = 0; i < r->npool; i++)
+        if (r->pool_bytes[i] == bytes) {
+            void *b = r->pool[i];
+            r->pool[i] = r->pool[--r->npool];
+            r->pool_bytes[i] = r->pool_bytes[r->npool];
+            if (r->ops->zero(r->ex, b, bytes) == 0)
+                return b;
+            r->ops->release(r->ex, b);
+            break;
+        }
+    return r->ops->alloc(r->ex, bytes);
+}
+
+/*
+ * Releases the prepared step's buffers.  With an executor that can zero
+ * buffers (version 2), they go to the pool instead, and the next step
+ * takes the ones of its sizes (steps of a session mostly repeat their
+ * shapes); what it does not take is released when it is prepared, so
+ * the pool never holds more than one step's buffers.
+ */
 static void release_step(gn_runner *r)
 {
-    for (uint32_t t = 0; t < r->nbuf; t++)
-        if (r->own[t])
+    pool_drain(r);
+    for (uint32_t t = 0; t < r->nbuf; t++) {
+        if (!r->own[t])
+            continue;
+        if (r->ops->version >= 2 && r->ops->zero && r->npool < r->cappool) {
+            r->pool[r->npool] = r->buf[t];
+            r->pool_bytes[r->npool++] = (size_t)gn_graph_tensor(gn_session_step(r->s, (uint32_t)r->prepared), t)->bytes;
+        } else {
             r->ops->release(r->ex, r->buf[t]);
+        }
+    }
     free(r->buf);
     free(r->own);
     free(r->valid);
@@ -107,6 +149,16 @@ static int prepare(gn_runner *r, uint32_t step, gn_error *err)
         r->valid = NULL;
         return gn_error_set(err, GN_ENOMEM, "steps[%u]: out of memory", step);
     }
+    if (n > r->cappool) {
+        void **pb = realloc(r->pool, (size_t)n * sizeof(*pb));
+        size_t *ps = pb ? realloc(r->pool_bytes, (size_t)n * sizeof(*ps)) : NULL;
+        if (pb)
+            r->pool = pb;
+        if (ps) {
+            r->pool_bytes = ps;
+            r->cappool = n;
+        }
+    }
     r->nbuf = n;
     r->prepared = step;
     for (uint32_t t = 0; t < n; t++) {
@@ -118,7 +170,7 @@ static int prepare(gn_runner *r, uint32_t step, gn_error *err)
             version *v = &r->state[ten->storage];
             if ((!v->buf || v->bytes != ten->bytes) && r->lenient) {
                 /* a machine that gets this state from elsewhere (a transfer) */
-                r->buf[t] = r->ops->alloc(r->ex, (size_t)ten->bytes);
+                r->buf[t] = take(r, (size_t)ten->bytes);
                 if (!r->buf[t]) {
                     release_step(r);
                     return gn_error_set(err, GN_ENOMEM, "steps[%u]: tensors[%u]: cannot allocate %llu bytes",
@@ -139,7 +191,7 @@ static int prepare(gn_runner *r, uint32_t step, gn_error *err)
             r->buf[t] = v->buf;
             r->valid[t] = 1;
         } else {
-            r->buf[t] = r->ops->alloc(r->ex, (size_t)ten->bytes);
+            r->buf[t] = take(r, (size_t)ten->bytes);
             if (!r->buf[t]) {
                 release_step(r);
                 return gn_error_set(err, GN_ENOMEM, "steps[%u]: tensors[%u]: cannot allocate %llu bytes", step,
@@ -148,6 +200,7 @@ static int prepare(gn_runner *r, uint32_t step, gn_error *err)
             r->own[t] = 1;
         }
     }
+    pool_drain(r); /* what this step did not take */
     return 0;
 }
 
@@ -313,12 +366,15 @@ void gn_runner_destroy(gn_runner *r)
         if (r->state && r->state[i].buf)
             r->ops->release(r->ex, r->state[i].buf);
     }
+    pool_drain(r);
     if (r->ex)
         r->ops->destroy(r->ex);
     free(r->params);
     free(r->pvalid);
     free(r->state);
     free(r->io);
+    free(r->pool);
+    free(r->pool_bytes);
     free(r);
 }
 
