@@ -293,9 +293,9 @@ static void on_run(session *ss, const gn_frame *f)
     logf_(1, "session %llu: ran \"%s\" in %.1f ms", (unsigned long long)ss->id, gn_plan_strategy(ss->plan),
           wall / 1e6);
     send_json(ss, GN_FRAME_RESULT, f->request,
-              json_pack("{s:o,s:f,s:f,s:f,s:f,s:i,s:i,s:i}", "times", tt, "wall_s", wall / 1e9, "cpu_s", cpu / 1e9,
-                        "cpu_outside_exec_s", outside, "request_cpu_p95_s", p95, "requests", (int)nreq, "rss_kb",
-                        (int)rss, "hwm_kb", (int)hwm));
+              json_pack("{s:o,s:f,s:f,s:f,s:f,s:i,s:i,s:i,s:f}", "times", tt, "wall_s", wall / 1e9, "cpu_s",
+                        cpu / 1e9, "cpu_outside_exec_s", outside, "request_cpu_p95_s", p95, "requests", (int)nreq,
+                        "rss_kb", (int)rss, "hwm_kb", (int)hwm, "held_bytes", (double)gn_runner_held_bytes(ss->r)));
     free(times);
 }
 

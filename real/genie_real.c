@@ -249,7 +249,7 @@ typedef struct run_result {
     double max_rel;
     int identical;
     int checked;
-    double node_rss_kb, node_hwm_kb, node_cpu_outside_s, node_requests, node_request_p95_s;
+    double node_rss_kb, node_hwm_kb, node_cpu_outside_s, node_requests, node_request_p95_s, node_held;
     gn_outputs *out;
 } run_result;
 
@@ -360,6 +360,7 @@ static int run_point(const gn_plan *p, workload *w, node *nodes, uint32_t nnodes
                 res->end[id] = e;
         }
         res->node_rss_kb = fmax(res->node_rss_kb, json_number_value(json_object_get(j, "rss_kb")));
+        res->node_held = fmax(res->node_held, json_number_value(json_object_get(j, "held_bytes")));
         res->node_hwm_kb = fmax(res->node_hwm_kb, json_number_value(json_object_get(j, "hwm_kb")));
         res->node_cpu_outside_s += json_number_value(json_object_get(j, "cpu_outside_exec_s"));
         res->node_requests += json_number_value(json_object_get(j, "requests"));
@@ -655,6 +656,7 @@ int main(int argc, char **argv)
                 if (res.node_requests > 0) {
                     gn_results_add_metric(db, run, "node_rss", res.node_rss_kb * 1024, "bytes", &err);
                     gn_results_add_metric(db, run, "node_peak_rss", res.node_hwm_kb * 1024, "bytes", &err);
+                    gn_results_add_metric(db, run, "node_tensor_bytes", res.node_held, "bytes", &err);
                     gn_results_add_metric(db, run, "node_cpu_outside_exec", res.node_cpu_outside_s, "s", &err);
                     gn_results_add_metric(db, run, "node_requests", res.node_requests, "requests", &err);
                     gn_results_add_metric(db, run, "node_request_cpu_p95", res.node_request_p95_s, "s", &err);

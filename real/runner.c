@@ -515,6 +515,32 @@ int gn_runner_write(gn_runner *r, uint32_t step, uint32_t tensor, const void *ho
     return 0;
 }
 
+uint64_t gn_runner_held_bytes(const gn_runner *r)
+{
+    uint64_t held = 0;
+    unsigned char *seen = calloc(r->nstorages ? r->nstorages : 1, 1);
+    for (uint32_t st = 0; seen && st < gn_session_nsteps(r->s); st++) { /* params: once per storage */
+        const gn_graph *g = gn_session_step(r->s, st);
+        for (uint32_t t = 0; t < gn_graph_ntensors(g); t++) {
+            const gn_tensor *x = gn_graph_tensor(g, t);
+            if (x->kind == GN_KIND_PARAM && x->storage >= 0 && !seen[x->storage] && r->params[x->storage]) {
+                seen[x->storage] = 1;
+                held += x->bytes;
+            }
+        }
+    }
+    free(seen);
+    for (uint32_t i = 0; i < r->nstorages; i++)
+        if (r->state[i].buf)
+            held += r->state[i].bytes;
+    for (uint32_t t = 0; t < r->nbuf; t++)
+        if (r->own[t])
+            held += gn_graph_tensor(gn_session_step(r->s, (uint32_t)r->prepared), t)->bytes;
+    for (uint32_t i = 0; i < r->npool; i++)
+        held += r->pool_bytes[i];
+    return held;
+}
+
 const gn_session *gn_runner_session(const gn_runner *r)
 {
     return r->s;

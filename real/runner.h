@@ -113,6 +113,10 @@ int gn_runner_run_node(gn_runner *r, uint32_t step, uint32_t node, gn_error *err
  */
 int gn_runner_write(gn_runner *r, uint32_t step, uint32_t tensor, const void *host, size_t bytes, gn_error *err);
 
+/* Bytes of tensor data R holds now: params, current state versions, the
+ * prepared step's buffers and the reuse pool. */
+uint64_t gn_runner_held_bytes(const gn_runner *r);
+
 /* The session R runs (borrowed). */
 const gn_session *gn_runner_session(const gn_runner *r);
 
