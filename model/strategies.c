@@ -428,7 +428,7 @@ static int check_fits(bld *b)
     }
     if (need + state > b->spec->mem_bytes)
         return gn_error_set(b->err, GN_EUNSUPPORTED,
-                            "%s: weights (%.1f GB) and state (%.1f GB) do not fit one %s (%.0f GB); sharding across GPUs is not planned yet",
+                            "%s: weights (%.1f GB) and state (%.1f GB) do not fit one %s (%.0f GB), and this strategy uses one GPU (genie shards embedding tables)",
                             gn_session_name(s), need / 1e9, state / 1e9, b->spec->name,
                             b->spec->mem_bytes / 1e9);
     return 0;
