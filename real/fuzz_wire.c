@@ -1,5 +1,6 @@
 /*
- * fuzz_wire.c — fuzz target for the frame and tensor decoders.
+ * fuzz_wire.c — fuzz target for the frame, tensor, plan and DATA
+ * decoders.
  *
  * Built as a libFuzzer target where clang is available
  * (clang -fsanitize=fuzzer,address), and linked into tests/test_fuzz_smoke.c
@@ -11,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "planrun.h"
+#include "planwire.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,5 +42,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)sink;
         }
     }
+    if (f.type == GN_FRAME_PLAN) {
+        gn_plan *p = NULL;
+        if (gn_planwire_decode(payload, (size_t)f.length, &p, &err) == 0) {
+            /* a decoded plan is consistent: every task's items are readable */
+            for (uint32_t i = 0; i < gn_plan_ntasks(p); i++) {
+                const gn_item *it = gn_plan_items(p, i);
+                for (uint32_t k = 0; k < gn_plan_task(p, i)->nitems; k++) {
+                    volatile uint32_t sink = it[k].tensor;
+                    (void)sink;
+                }
+            }
+            gn_plan_destroy(p);
+        } else if (p) {
+            __builtin_trap(); /* a failed decode leaves no plan behind */
+        }
+    }
+    if (f.type == GN_FRAME_DATA)
+        (void)gn_planrun_payload_task(payload, (size_t)f.length);
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "planwire.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -115,14 +116,39 @@ static void test_malformed_frames(void **state)
 }
 
 /* Smoke run of the fuzz target: deterministic random mutations of a valid
- * frame (bit flips, byte sets, truncations, length games).  Under ASan and
+ * TENSOR frame and a valid PLAN frame (bit flips, byte sets, truncations,
+ * length games).  Under ASan and
  * UBSan in CI; a libFuzzer build explores further where clang exists. */
+/* A PLAN frame: two devices, a transfer with two items, a compute task. */
+static size_t make_plan_frame(uint8_t *out, size_t cap)
+{
+    gn_plan *p = gn_plan_create("fuzz");
+    gn_plan_add_device(p, "client", 0, -1);
+    gn_plan_add_device(p, "node0.gpu0", 1, 0);
+    int t = gn_plan_add_transfer(p, 0, 0, 1, -1, 0, 1e-6, 64, "upload x", NULL, 0);
+    gn_item items[2] = {{0, 0}, {0, 1}};
+    gn_plan_set_items(p, (uint32_t)t, items, 2);
+    gn_plan_add_compute(p, 0, 1, -1, 0, 1e-6, 8, 64, 0, "matmul", NULL, 0);
+    unsigned char *pw;
+    size_t len;
+    assert_int_equal(gn_planwire_encode(p, &pw, &len), 0);
+    assert_true(GN_WIRE_HEADER + len <= cap);
+    gn_frame f = {GN_FRAME_PLAN, 0, 1, 2, len, 0};
+    gn_wire_encode(out, &f, pw);
+    memcpy(out + GN_WIRE_HEADER, pw, len);
+    free(pw);
+    gn_plan_destroy(p);
+    return GN_WIRE_HEADER + len;
+}
+
 static void test_fuzz_smoke(void **state)
 {
-    uint8_t good[256], b[256];
-    size_t n = make_tensor_frame(good, sizeof(good));
+    uint8_t seeds[2][512], b[512];
+    size_t sizes[2] = {make_tensor_frame(seeds[0], sizeof(seeds[0])), make_plan_frame(seeds[1], sizeof(seeds[1]))};
     uint64_t x = 0x9e3779b97f4a7c15ull;
     for (int iter = 0; iter < 200000; iter++) {
+        const uint8_t *good = seeds[iter % 2];
+        size_t n = sizes[iter % 2];
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         memcpy(b, good, n);
         int muts = 1 + (int)(x % 4);
