@@ -50,6 +50,8 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+#define TIMED 3 /* timed runs per session (after a warm-up); the median counts */
+
 /* One op's sample: its class, GFLOP, GB and seconds. */
 typedef struct sample {
     int op;
@@ -58,8 +60,8 @@ typedef struct sample {
 
 /*
  * Runs each session's "local" plan through the real backend's own path
- * (gn_planrun on the CPU executor) twice, fresh runner each time; the
- * second run's task times are the samples.  Per op class: a floor (the
+ * (gn_planrun on the CPU executor) 1 + TIMED times, fresh runner each
+ * time; each task's median over the TIMED runs is a sample.  Per op class: a floor (the
  * fastest op of the class) plus a least-squares fit of the rest as
  * f / F + m / B; and the gap between consecutive ops (planrun's own
  * cost per task), which a CPU executor pays in series.
@@ -80,7 +82,7 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
         if ((rc = gn_strategy_plan("local", &in, &p, err)) < 0)
             break;
         uint32_t nt = gn_plan_ntasks(p);
-        gn_task_time *tt = calloc(nt ? nt : 1, sizeof(*tt));
+        gn_task_time *tt = calloc((size_t)(nt ? nt : 1) * TIMED, sizeof(*tt));
         if (!tt || (nv + nt > cap && (cap = 2 * (nv + nt),
                                        !(v = realloc(v, cap * sizeof(*v))) ||
                                            !(gaps = realloc(gaps, cap * sizeof(*gaps)))))) {
@@ -89,9 +91,10 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
             rc = gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
             break;
         }
-        for (int pass = 0; rc == 0 && pass < 2; pass++) {
+        for (int pass = 0; rc == 0 && pass <= TIMED; pass++) { /* a warm-up, then TIMED runs */
             gn_runner *r = gn_runner_create_ex(gn_executor_cpu(), ss[w], 1, 0.25f, GN_RUNNER_PARTIAL, err);
-            rc = r ? gn_outputs_client_run(p, r, &nolink, 1, NULL, tt, err) : err->code;
+            rc = r ? gn_outputs_client_run(p, r, &nolink, 1, NULL, tt + (size_t)nt * (pass ? pass - 1 : 0), err)
+                   : err->code;
             gn_runner_destroy(r);
         }
         int64_t prev_end = 0;
@@ -101,10 +104,14 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
             if (t->kind != GN_TASK_COMPUTE)
                 continue;
             const gn_node *nd = gn_graph_node(gn_session_step(ss[w], t->step), (uint32_t)t->node);
-            double sec = (double)(tt[i].end_ns - tt[i].start_ns) * 1e-9;
+            double d[TIMED];
+            for (int k = 0; k < TIMED; k++)
+                d[k] = (double)(tt[(size_t)nt * k + i].end_ns - tt[(size_t)nt * k + i].start_ns) * 1e-9;
+            qsort(d, TIMED, sizeof(double), cmp_double);
+            double sec = d[TIMED / 2]; /* the median run: other processes share these cores */
             v[nv++] = (sample){nd->op, nd->flops * 1e-9, nd->bytes * 1e-9, sec};
             if (t->step == prev_step)
-                gaps[ng++] = (double)(tt[i].start_ns - prev_end) * 1e-9;
+                gaps[ng++] = (double)(tt[i].start_ns - prev_end) * 1e-9; /* first timed run */
             prev_end = tt[i].end_ns;
             prev_step = t->step;
             if (nd->op == GN_OP_MATMUL && sec > 0 && nd->flops / sec > best_mm)
@@ -351,7 +358,8 @@ int gn_calibration_save(const gn_calibration *c, const char *path, gn_error *err
                             "op_gflops", ops);
     json_object_set(gpu, "op_gbs", obw);
     json_object_set(gpu, "op_fixed_us", ofx);
-    /* a host copy moves every byte twice (see calibrate.h) */
+    /* a host copy moves every byte twice, into buffers the executor
+     * zeroed (touched) when it allocated them (see calibrate.h) */
     json_t *client = json_deep_copy(gpu), *nd = json_deep_copy(gpu);
     json_object_set_new(client, "cpu_gflops", json_real(c->peak_gflops));
     json_object_set_new(nd, "count", json_integer(1));
@@ -361,7 +369,7 @@ int gn_calibration_save(const gn_calibration *c, const char *path, gn_error *err
                             "node, loopback TCP as the network",
                             "client", client, "node", nd, "network", "bandwidth_gbps", c->net_gbps, "latency_us",
                             c->net_latency_us, "msg_overhead_us", c->msg_overhead_us, "host_copy", "bandwidth_gbps",
-                            c->fresh_copy_gbs * 8 / 2, "latency_us", c->launch_us);
+                            c->memory_gbs * 8 / 2, "latency_us", c->launch_us);
     json_decref(gpu);
     json_decref(ops);
     json_decref(obw);

@@ -6,16 +6,18 @@
  * that platform predicts genie-real:
  *
  *   executor   the given sessions' local plans run through planrun (the
- *              real backend's own path), twice; from the second run,
+ *              real backend's own path), a warm-up and three timed runs;
+ *              from each task's median,
  *              per op class a fixed time (the class's fastest op plus
  *              planrun's median gap between ops, paid in series on a
  *              CPU) and a least-squares fit of the rest as flops / F +
  *              bytes / B (GEMVs of a decode step and GEMMs of a prefill
  *              do not share one FLOP rate);
- *   memory     bytes/s of a large copy (ops without a fit), and of a
- *              copy into untouched memory: a host copy in the real
- *              backend is two of those (out to host memory and back
- *              into a fresh step buffer);
+ *   memory     bytes/s of a large copy (ops without a fit; a host copy
+ *              in the real backend is two of them: out to host memory
+ *              and back into a step buffer the executor zeroed when it
+ *              allocated it), and, for the record, of a copy into
+ *              never-touched memory (page faults: slow in VMs);
  *   network    loopback TCP with Genie's framing between two threads:
  *              one-way latency (ping-pong / 2), bandwidth of 8 MB frames
  *              with the copies planrun makes at both ends, and the
