@@ -19,7 +19,7 @@
  *              allocated it), and, for the record, of a copy into
  *              never-touched memory (page faults: slow in VMs);
  *   network    loopback TCP with Genie's framing between two threads:
- *              one-way latency (ping-pong / 2), bandwidth of 8 MB frames
+ *              one-way latency (median ping-pong / 2), bandwidth of 8 MB frames
  *              with the copies planrun makes at both ends, and the
  *              sender's CPU time per small message.
  *
