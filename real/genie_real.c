@@ -71,7 +71,8 @@ static void usage(FILE *f)
             "options:\n"
             "      --spawn N       start N genie-node processes on loopback (default:\n"
             "                      as many as the plans need)\n"
-            "      --node H:P      use a running genie-node (repeat for more nodes)\n"
+            "      --node H:P      use a running genie-node (repeat for more nodes); the\n"
+            "                      experiment may name them: \"real\": {\"nodes\": [\"H:P\"]}\n"
             "  -e, --exec NAME     executor of spawned nodes: cpu (default) or cuda\n"
             "      --platform F    platform file applied over the experiment's (for\n"
             "                      planning), e.g. the output of --calibrate\n"
@@ -470,6 +471,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "genie-real: %s\n", err.msg);
         return 2;
     }
+    /* nodes named in the file: "real": {"nodes": ["host:port", ...]} (the
+     * command line's --node wins) */
+    json_t *rcfg = json_object_get(e->doc, "real"), *jn = json_object_get(rcfg, "nodes"), *item;
+    size_t ji;
+    if (rcfg && (!json_is_object(rcfg) || (jn && !json_is_array(jn)))) {
+        fprintf(stderr, "genie-real: %s: $.real: expected {\"nodes\": [\"HOST:PORT\", ...]}\n", file);
+        return 2;
+    }
+    if (nnamed == 0 && !calibrate)
+        json_array_foreach(jn, ji, item) {
+            if (nnamed == MAX_NODES || !json_is_string(item) ||
+                sscanf(json_string_value(item), "%255[^:]:%d", nodes[nnamed].host, &nodes[nnamed].port) != 2 ||
+                nodes[nnamed].port <= 0 || nodes[nnamed].port > 65535) {
+                fprintf(stderr, "genie-real: %s: $.real.nodes[%zu]: expected \"HOST:PORT\" (at most %d nodes)\n", file,
+                        ji, MAX_NODES);
+                return 2;
+            }
+            nnamed++;
+        }
     json_t *pfdoc = NULL;
     if (platform_file) {
         json_error_t jerr;

@@ -49,5 +49,16 @@ echo "$out" | grep -q "genie-no-kv" && ok || bad "compare misses a strategy"
 n=$(sqlite3 "$tmp/db2.sqlite" "select count(*) from runs where status='failed'")
 [ "$n" = 8 ] && ok || bad "expected the 8 remote runs stored as failed, got $n"
 
+# nodes named in the experiment file
+cat >"$tmp/named.json" <<EOT
+{"name": "named", "workloads": [{"family": "llm", "model": "tiny-gpt2", "prompt": 4, "decode": 1}],
+ "strategies": ["genie"], "real": {"nodes": ["127.0.0.1:1"]}}
+EOT
+"$real" -q --db "$tmp/db3.sqlite" "$tmp/named.json" 2>"$tmp/err"
+[ $? = 1 ] && grep -q "127.0.0.1:1" "$tmp/err" && ok || bad "nodes from the file: $(head -2 "$tmp/err")"
+sed -i 's/"127.0.0.1:1"/"nowhere"/' "$tmp/named.json"
+"$real" -q --db "$tmp/db3.sqlite" "$tmp/named.json" 2>"$tmp/err"
+[ $? = 2 ] && grep -q 'real.nodes\[0\]' "$tmp/err" && ok || bad "bad node in the file: $(head -2 "$tmp/err")"
+
 echo "e2e_genie_real: $pass passed, $fails failed"
 [ "$fails" = 0 ]
