@@ -451,7 +451,19 @@ typedef struct propose_ctx {
     gn_annotation *ann;   /* the step's annotations */
     uint32_t nnodes;
     int bad;              /* the current pattern proposed garbage */
+    const char *const *priority; /* user ranking of pattern names, may be NULL */
 } propose_ctx;
+
+/* Rank of pattern NAME in the user's priority list (0 highest); unlisted
+ * patterns rank after every listed one. */
+static int rank_of(const char *const *priority, const char *name)
+{
+    int i = 0;
+    for (; priority && priority[i]; i++)
+        if (name && strcmp(priority[i], name) == 0)
+            return i;
+    return i;
+}
 
 static void propose(void *vctx, uint32_t node, gn_role role, float confidence,
                     const gn_pattern_ops *by)
@@ -462,7 +474,12 @@ static void propose(void *vctx, uint32_t node, gn_role role, float confidence,
         return;
     }
     gn_annotation *a = &c->ann[node];
-    if (confidence > a->confidence) {
+    int wins = confidence > a->confidence;
+    if (c->priority && a->confidence > 0) {
+        int rn = rank_of(c->priority, by ? by->name : NULL), ra = rank_of(c->priority, a->pattern);
+        wins = rn < ra || (rn == ra && confidence > a->confidence);
+    }
+    if (wins) {
         a->role = role;
         a->confidence = confidence;
         a->pattern = by ? by->name : "?";
@@ -522,6 +539,7 @@ static unsigned input_modality(const gn_graph *g, uint32_t t)
 
 static int analyse_step(gn_analysis *a, const gn_session *s, uint32_t st,
                         const gn_pattern_ops *const *patterns,
+                        const char *const *priority,
                         unsigned char *disabled, gn_error *err)
 {
     const gn_graph *g = gn_session_step(s, st);
@@ -581,7 +599,7 @@ static int analyse_step(gn_analysis *a, const gn_session *s, uint32_t st,
     }
     free(tmod);
 
-    propose_ctx pc = {a->ann[st], nn, 0};
+    propose_ctx pc = {a->ann[st], nn, 0, priority};
     for (int p = 0; patterns[p]; p++) {
         if (disabled[p])
             continue;
@@ -611,6 +629,14 @@ gn_analysis *gn_analysis_run(const gn_session *s,
                              const gn_pattern_ops *const *patterns,
                              gn_error *err)
 {
+    return gn_analysis_run_opts(s, patterns, NULL, err);
+}
+
+gn_analysis *gn_analysis_run_opts(const gn_session *s,
+                                  const gn_pattern_ops *const *patterns,
+                                  const gn_analysis_opts *opts, gn_error *err)
+{
+    const char *const *priority = opts ? opts->priority : NULL;
     if (!patterns)
         patterns = builtins;
     int np = 0;
@@ -634,11 +660,18 @@ gn_analysis *gn_analysis_run(const gn_session *s,
         return NULL;
     }
     for (uint32_t st = 0; st < a->nsteps; st++)
-        if (analyse_step(a, s, st, patterns, disabled, err) < 0) {
+        if (analyse_step(a, s, st, patterns, priority, disabled, err) < 0) {
             gn_analysis_destroy(a);
             free(disabled);
             return NULL;
         }
+    for (int i = 0; priority && priority[i]; i++) {
+        int known = 0;
+        for (int p = 0; patterns[p] && !known; p++)
+            known = patterns[p]->name && strcmp(patterns[p]->name, priority[i]) == 0;
+        if (!known)
+            warn(a, "priority: no pattern is named \"%s\"%s", priority[i], " (ignored)");
+    }
     if (a->low) { /* name the first low-confidence node so a user can look */
         char n[160];
         for (uint32_t st = 0; st < a->nsteps; st++)

@@ -11,7 +11,8 @@
  * (gn_pattern_ops, like SQLite's VFS: it only ever grows at the end).  The
  * built-in patterns use the same table external ones will.  Each pattern
  * proposes annotations with a confidence; the most confident proposal for
- * a node wins, so overlapping patterns resolve by confidence.  Nodes that
+ * a node wins, so overlapping patterns resolve by confidence, unless the
+ * user ranks patterns (gn_analysis_opts.priority).  Nodes that
  * no pattern claims with at least GN_SEMANTIC_CONFIDENT are reported as
  * low-confidence, and planners treat them conservatively.
  */
@@ -98,6 +99,24 @@ typedef struct gn_analysis gn_analysis;
 gn_analysis *gn_analysis_run(const gn_session *s,
                              const gn_pattern_ops *const *patterns,
                              gn_error *err);
+
+/*
+ * User overrides for conflicting matches.  PRIORITY lists pattern names,
+ * highest first (NULL-terminated, borrowed for the call): a proposal by
+ * a listed pattern beats any proposal by a pattern listed after it or
+ * not listed, whatever the confidences; proposals of equal rank resolve
+ * by confidence as usual.  The winning proposal's own confidence is kept,
+ * so overriding a confident pattern with an unsure one shows up as low
+ * confidence.  Names that match no pattern are reported as warnings.
+ */
+typedef struct gn_analysis_opts {
+    const char *const *priority; /* pattern names, highest first; NULL: none */
+} gn_analysis_opts;
+
+/* As gn_analysis_run, with OPTS (borrowed; NULL: as gn_analysis_run). */
+gn_analysis *gn_analysis_run_opts(const gn_session *s,
+                                  const gn_pattern_ops *const *patterns,
+                                  const gn_analysis_opts *opts, gn_error *err);
 
 void gn_analysis_destroy(gn_analysis *a);
 

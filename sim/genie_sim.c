@@ -22,6 +22,7 @@
 
 #include "experiment.h"
 #include "metrics.h"
+#include "plugin.h"
 #include "report.h"
 #include "results.h"
 #include "semantic.h"
@@ -46,6 +47,12 @@ static void usage(FILE *f)
             "      --plot FILE     plot (default: DIR/NAME.png)\n"
             "      --no-plot       do not draw the plot\n"
             "  -j, --jobs N        simulations at once (default: number of CPUs)\n"
+            "      --plugins DIR   load pattern plugins from DIR (*.so) for the semantic\n"
+            "                      analysis; DIR is rescanned between sweep points, and\n"
+            "                      new or changed plugins apply from the next point on\n"
+            "      --pattern-priority A,B,...\n"
+            "                      patterns that win conflicting matches, highest first,\n"
+            "                      whatever their confidence (default: confidence decides)\n"
             "      --platform F    platform file applied over the experiment's platform\n"
             "                      at every sweep point (e.g. genie-real --calibrate's)\n"
             "  -q, --quiet         no progress, no table\n"
@@ -119,6 +126,8 @@ typedef struct point {
 
 typedef struct ctx {
     gn_experiment *e;
+    gn_plugins *plugins;     /* --plugins, NULL without */
+    gn_analysis_opts aopts;  /* --pattern-priority */
     gn_session **sessions;
     gn_analysis **analyses;  /* per workload, shared by every plan of it */
     char (*wlabels)[64];
@@ -185,15 +194,59 @@ static void finish_point(ctx *c, point *p, int status)
     p->plan = NULL;
 }
 
+/* (Re)runs the semantic analysis of every workload with the current
+ * patterns.  0, or -1 after printing why. */
+static int analyse_all(ctx *c, uint32_t nw, warnings *w)
+{
+    const gn_pattern_ops *const *patterns = c->plugins ? gn_plugins_patterns(c->plugins) : NULL;
+    for (uint32_t i = 0; c->plugins && i < gn_plugins_nrejected(c->plugins); i++)
+        print_warning(w, gn_plugins_rejection(c->plugins, i));
+    for (uint32_t k = 0; k < nw; k++) {
+        gn_error err;
+        gn_analysis *a = gn_analysis_run_opts(c->sessions[k], patterns, &c->aopts, &err);
+        if (!a) {
+            fprintf(stderr, "genie-sim: %s: %s\n", c->wlabels[k], err.msg);
+            return -1;
+        }
+        gn_analysis_destroy(c->analyses[k]);
+        c->analyses[k] = a;
+        for (uint32_t i = 0; i < gn_analysis_nwarnings(a); i++)
+            print_warning(w, gn_analysis_warning(a, i));
+    }
+    return 0;
+}
+
+/* Splits a comma-separated list into a NULL-terminated array (owned by
+ * the caller, one allocation); NULL when out of memory. */
+static char **split_list(const char *list)
+{
+    size_t n = 2;
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    size_t len = strlen(list) + 1;
+    char **v = malloc(n * sizeof(char *) + len);
+    if (!v)
+        return NULL;
+    char *text = (char *)(v + n);
+    memcpy(text, list, len);
+    size_t k = 0;
+    for (char *tok = strtok(text, ","); tok; tok = strtok(NULL, ","))
+        v[k++] = tok;
+    v[k] = NULL;
+    return v;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"out", required_argument, NULL, 'o'}, {"db", required_argument, NULL, 'd'},
         {"plot", required_argument, NULL, 'p'}, {"no-plot", no_argument, NULL, 'n'},
         {"jobs", required_argument, NULL, 'j'}, {"quiet", no_argument, NULL, 'q'},
+        {"plugins", required_argument, NULL, 'L'}, {"pattern-priority", required_argument, NULL, 'R'},
         {"platform", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *outdir = "results", *dbpath = NULL, *plotpath = NULL, *platform_file = NULL;
+    const char *outdir = "results", *dbpath = NULL, *plotpath = NULL, *platform_file = NULL, *plugdir = NULL;
+    char **priority = NULL;
     int jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), plot = 1, opt;
     ctx c = {0};
     while ((opt = getopt_long(argc, argv, "o:j:qh", longopts, NULL)) != -1) {
@@ -203,6 +256,15 @@ int main(int argc, char **argv)
         case 'p': plotpath = optarg; break;
         case 'n': plot = 0; break;
         case 'q': c.quiet = 1; break;
+        case 'L': plugdir = optarg; break;
+        case 'R':
+            free(priority);
+            priority = split_list(optarg);
+            if (!priority) {
+                fprintf(stderr, "genie-sim: out of memory\n");
+                return 1;
+            }
+            break;
         case 'P': platform_file = optarg; break;
         case 'j':
             jobs = atoi(optarg);
@@ -266,17 +328,24 @@ int main(int argc, char **argv)
             fprintf(stderr, "genie-sim: %s\n", err.msg);
             return 2;
         }
-        /* semantic analysis once per workload; every genie plan reads it */
-        c.analyses[w] = gn_analysis_run(c.sessions[w], NULL, &err);
-        if (!c.analyses[w]) {
-            fprintf(stderr, "genie-sim: %s: %s\n", c.wlabels[w], err.msg);
-            return 1;
-        }
-        for (uint32_t i = 0; i < gn_analysis_nwarnings(c.analyses[w]); i++)
-            print_warning(&warned, gn_analysis_warning(c.analyses[w], i));
         json_t *b = json_object_get(gn_session_model(c.sessions[w]), "batch");
         c.batch[w] = json_is_integer(b) ? (double)json_integer_value(b) : 1;
     }
+    /* semantic analysis once per workload (again when plugins change);
+     * every genie plan reads it */
+    c.aopts.priority = (const char *const *)priority;
+    if (plugdir) {
+        c.plugins = gn_plugins_load(plugdir, &err);
+        if (!c.plugins) {
+            fprintf(stderr, "genie-sim: --plugins: %s\n", err.msg);
+            return 2;
+        }
+        if (!c.quiet)
+            fprintf(stderr, "genie-sim: %u pattern plugin(s) loaded from %s, %u rejected\n",
+                    gn_plugins_nloaded(c.plugins), plugdir, gn_plugins_nrejected(c.plugins));
+    }
+    if (analyse_all(&c, nw, &warned) < 0)
+        return 1;
     /* strategy options are checked before anything runs */
     for (uint32_t s = 0; s < c.e->nstrategies; s++) {
         gn_platform pf;
@@ -352,6 +421,19 @@ int main(int argc, char **argv)
         while (slots[k].job)
             k++;
         point *p = &slots[k];
+        /* hot reload: new, changed or removed plugins apply from here on */
+        if (c.plugins && i > 0) {
+            int changed = gn_plugins_reload(c.plugins, &err);
+            if (changed < 0)
+                print_warning(&warned, err.msg);
+            else if (changed > 0) {
+                if (!c.quiet)
+                    fprintf(stderr, "%sgenie-sim: plugins changed: %u loaded, %u rejected; analysis rerun\n",
+                            c.tty ? "\n" : "", gn_plugins_nloaded(c.plugins), gn_plugins_nrejected(c.plugins));
+                if (analyse_all(&c, nw, &warned) < 0)
+                    return 1;
+            }
+        }
         p->workload = i / (c.e->nstrategies * npts);
         p->strategy = (i / npts) % c.e->nstrategies;
         p->sweep = i % npts;
@@ -407,6 +489,8 @@ int main(int argc, char **argv)
         free(warned.seen[i]);
     free(c.analyses);
     free(c.sessions);
+    gn_plugins_destroy(c.plugins);
+    free(priority);
     free(c.wlabels);
     free(c.batch);
     gn_experiment_destroy(c.e);

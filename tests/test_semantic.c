@@ -280,9 +280,71 @@ static void test_same_without_module_paths(void **state)
     (void)state;
 }
 
+/* A pattern that claims every matmul as a head, unsure of it. */
+static int claim_heads(const gn_session *s, uint32_t st, const gn_graph *g,
+                       gn_propose_fn propose, void *ctx, gn_error *err);
+static const gn_pattern_ops greedy = {GN_PATTERN_VERSION, "greedy", "every matmul is a head", claim_heads};
+static int claim_heads(const gn_session *s, uint32_t st, const gn_graph *g,
+                       gn_propose_fn propose, void *ctx, gn_error *err)
+{
+    int n = 0;
+    for (uint32_t id = 0; id < gn_graph_nnodes(g); id++)
+        if (gn_graph_node(g, id)->op == GN_OP_MATMUL) {
+            propose(ctx, id, GN_ROLE_HEAD, 0.5f, &greedy);
+            n++;
+        }
+    (void)s, (void)st, (void)err;
+    return n;
+}
+
+/* Conflicts resolve by confidence, unless the user ranks the patterns. */
+static void test_priority_overrides(void **state)
+{
+    const gn_pattern_ops *const *b = gn_patterns_builtin();
+    const gn_pattern_ops *list[16];
+    int n = 0;
+    while (b[n]) {
+        list[n] = b[n];
+        n++;
+    }
+    list[n++] = &greedy;
+    list[n] = NULL;
+    gn_llm_config c;
+    gn_llm_preset("tiny-gpt2", &c);
+    gn_error err;
+    gn_session *s = gn_llm_generate(&c, &err);
+    const gn_graph *g = gn_session_step(s, 0);
+    gn_analysis *plain = gn_analysis_run(s, list, &err);
+    const char *const prio[] = {"greedy", "no-such-pattern", NULL};
+    gn_analysis_opts opts = {prio};
+    gn_analysis *ranked = gn_analysis_run_opts(s, list, &opts, &err);
+    assert_non_null(plain);
+    assert_non_null(ranked);
+    int mlp_plain = 0, heads_ranked = 0, matmuls = 0;
+    for (uint32_t id = 0; id < gn_graph_nnodes(g); id++) {
+        if (gn_graph_node(g, id)->op != GN_OP_MATMUL)
+            continue;
+        matmuls++;
+        mlp_plain += gn_analysis_node(plain, 0, id)->role == GN_ROLE_MLP;
+        heads_ranked += gn_analysis_node(ranked, 0, id)->role == GN_ROLE_HEAD &&
+                        strcmp(gn_analysis_node(ranked, 0, id)->pattern, "greedy") == 0;
+    }
+    assert_true(mlp_plain > 0);          /* the confident mlp pattern won */
+    assert_int_equal(heads_ranked, matmuls); /* the user's ranking won */
+    int warned = 0;
+    for (uint32_t i = 0; i < gn_analysis_nwarnings(ranked); i++)
+        warned |= strstr(gn_analysis_warning(ranked, i), "no-such-pattern") != NULL;
+    assert_true(warned);
+    gn_analysis_destroy(plain);
+    gn_analysis_destroy(ranked);
+    gn_session_destroy(s);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_priority_overrides),
         cmocka_unit_test(test_llm_roles_and_phases),
         cmocka_unit_test(test_vqa_components),
         cmocka_unit_test(test_vision_and_recsys_roles),
