@@ -71,7 +71,7 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
     sample *v = NULL;
     double *gaps = NULL, best_mm = 0;
     size_t nv = 0, cap = 0, ng = 0;
-    gn_link nolink = {NULL, no_send, no_recv};
+    gn_link nolink = {.send = no_send, .recv = no_recv};
     int rc = 0;
     for (uint32_t w = 0; rc == 0 && w < n; w++) {
         gn_platform pf;

@@ -15,6 +15,9 @@ struct gn_conn {
     size_t max_payload;  /* bytes */
     uint8_t *buf;        /* receive buffer for payloads */
     size_t cap;          /* its capacity, bytes */
+    gn_frame in;         /* streaming receive: the frame being read */
+    uint64_t in_left;    /* its payload bytes not read yet */
+    uint32_t in_crc;     /* running CRC32C */
 };
 
 gn_conn *gn_conn_create(int fd, size_t max_payload)
@@ -40,6 +43,54 @@ void gn_conn_destroy(gn_conn *c)
 int gn_conn_fd(const gn_conn *c)
 {
     return c->fd;
+}
+
+int gn_conn_sendv(gn_conn *c, uint16_t type, uint64_t session, uint64_t request, const struct iovec *iov,
+                  int niov, gn_error *err)
+{
+    size_t len = 0;
+    for (int i = 0; i < niov; i++)
+        len += iov[i].iov_len;
+    gn_frame f = {type, 0, session, request, len, 0};
+    uint32_t crc = gn_wire_crc_header(&f);
+    for (int i = 0; i < niov; i++)
+        crc = gn_crc32c(crc, iov[i].iov_base, iov[i].iov_len);
+    f.crc = crc;
+    uint8_t hdr[GN_WIRE_HEADER];
+    /* the header with that crc: encode an empty frame, then patch */
+    gn_frame h = f;
+    h.length = 0;
+    gn_wire_encode(hdr, &h, NULL);
+    for (int i = 0; i < 8; i++)
+        hdr[32 + i] = (uint8_t)(len >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        hdr[12 + i] = (uint8_t)(crc >> (8 * i));
+    struct iovec *v = malloc(((size_t)niov + 1) * sizeof(*v));
+    if (!v)
+        return gn_error_set(err, GN_ENOMEM, "send: out of memory");
+    v[0] = (struct iovec){hdr, sizeof(hdr)};
+    memcpy(v + 1, iov, (size_t)niov * sizeof(*v));
+    int n = niov + 1, at = 0, rc = 0;
+    while (at < n) {
+        struct msghdr mh = {.msg_iov = v + at, .msg_iovlen = (size_t)(n - at < 1024 ? n - at : 1024)};
+        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = gn_error_set(err, GN_EIO, "send %s: %s", gn_frame_name(type),
+                              w < 0 ? strerror(errno) : "connection closed");
+            break;
+        }
+        size_t k = (size_t)w;
+        while (at < n && k >= v[at].iov_len)
+            k -= v[at++].iov_len;
+        if (at < n) {
+            v[at].iov_base = (uint8_t *)v[at].iov_base + k;
+            v[at].iov_len -= k;
+        }
+    }
+    free(v);
+    return rc;
 }
 
 int gn_conn_send(gn_conn *c, uint16_t type, uint64_t session,
@@ -119,6 +170,51 @@ int gn_conn_recv(gn_conn *c, gn_frame *f, const void **payload,
     return 0;
 }
 
+int gn_conn_recv_begin(gn_conn *c, gn_frame *f, gn_error *err)
+{
+    uint8_t hdr[GN_WIRE_HEADER];
+    int rc = read_full(c->fd, hdr, sizeof(hdr), err);
+    if (rc != 0)
+        return rc;
+    gn_frame x;
+    if ((rc = gn_wire_decode(hdr, c->max_payload, &x, err)) < 0)
+        return rc;
+    c->in = x;
+    c->in_left = x.length;
+    c->in_crc = gn_wire_crc_header(&x);
+    *f = x;
+    return 0;
+}
+
+int gn_conn_recv_read(gn_conn *c, void *dst, size_t n, gn_error *err)
+{
+    if (n > c->in_left)
+        return gn_error_set(err, GN_EPARSE, "receive: %zu bytes asked, %llu left in the frame", n,
+                            (unsigned long long)c->in_left);
+    /* in pieces, each checksummed while it is still in cache (and while
+     * the sender goes on sending) */
+    for (size_t off = 0; off < n;) {
+        size_t piece = n - off < ((size_t)1 << 20) ? n - off : (size_t)1 << 20;
+        int rc = read_full(c->fd, (uint8_t *)dst + off, piece, err);
+        if (rc != 0)
+            return rc == 1 ? gn_error_set(err, GN_EIO, "receive: connection closed inside a frame") : rc;
+        c->in_crc = gn_crc32c(c->in_crc, (uint8_t *)dst + off, piece);
+        off += piece;
+    }
+    c->in_left -= n;
+    return 0;
+}
+
+int gn_conn_recv_end(gn_conn *c, gn_error *err)
+{
+    if (c->in_left)
+        return gn_error_set(err, GN_EPARSE, "receive: %llu payload bytes not read", (unsigned long long)c->in_left);
+    if (c->in_crc != c->in.crc)
+        return gn_error_set(err, GN_EPARSE, "frame: %s request %llu: checksum 0x%08x, computed 0x%08x (corrupted)",
+                            gn_frame_name(c->in.type), (unsigned long long)c->in.request, c->in.crc, c->in_crc);
+    return 0;
+}
+
 /* ========================== plan transfers over connections ========================== */
 
 static gn_conn *link_conn(gn_conn_link *cl, int32_t machine, gn_error *err)
@@ -136,9 +232,8 @@ static int link_send(void *ctx, int32_t machine, uint32_t task, const struct iov
     gn_conn *c = link_conn(cl, machine, err);
     if (!c)
         return GN_EINVAL;
-    if (niov != 1 || iov[0].iov_len != len)
-        return gn_error_set(err, GN_EINVAL, "one contiguous payload expected");
-    return gn_conn_send(c, GN_FRAME_DATA, cl->session, task, iov[0].iov_base, len, err);
+    (void)len;
+    return gn_conn_sendv(c, GN_FRAME_DATA, cl->session, task, iov, niov, err);
 }
 
 static int link_recv(void *ctx, int32_t machine, uint32_t task, const void **payload, size_t *len, gn_error *err)
@@ -163,8 +258,52 @@ static int link_recv(void *ctx, int32_t machine, uint32_t task, const void **pay
     return 0;
 }
 
+static int link_recv_begin(void *ctx, int32_t machine, uint32_t task, size_t *len, gn_error *err)
+{
+    gn_conn_link *cl = ctx;
+    gn_conn *c = link_conn(cl, machine, err);
+    if (!c)
+        return GN_EINVAL;
+    gn_frame f;
+    int rc = gn_conn_recv_begin(c, &f, err);
+    if (rc == 1)
+        return gn_error_set(err, GN_EIO, "machine %d closed the connection while task %u was due", machine, task);
+    if (rc < 0)
+        return rc;
+    if (f.type == GN_FRAME_ERROR) {
+        char text[400];
+        size_t n = f.length < sizeof(text) - 1 ? (size_t)f.length : sizeof(text) - 1;
+        if (gn_conn_recv_read(c, text, n, err) < 0)
+            return GN_EIO;
+        text[n] = '\0';
+        return gn_error_set(err, GN_EIO, "machine %d failed: %s", machine, text);
+    }
+    if (f.type != GN_FRAME_DATA || f.request != task)
+        return gn_error_set(err, GN_EPARSE, "expected the data of task %u, got a %s frame (request %llu)", task,
+                            gn_frame_name(f.type) ? gn_frame_name(f.type) : "?", (unsigned long long)f.request);
+    cl->streaming = c;
+    *len = (size_t)f.length;
+    return 0;
+}
+
+static int link_recv_read(void *ctx, void *dst, size_t n, gn_error *err)
+{
+    gn_conn_link *cl = ctx;
+    return gn_conn_recv_read(cl->streaming, dst, n, err);
+}
+
+static int link_recv_end(void *ctx, gn_error *err)
+{
+    gn_conn_link *cl = ctx;
+    return gn_conn_recv_end(cl->streaming, err);
+}
+
 void gn_conn_link_init(gn_conn_link *cl, gn_conn **conns, uint32_t n, int is_client, uint64_t session)
 {
+    cl->streaming = NULL;
+    cl->link.recv_begin = link_recv_begin;
+    cl->link.recv_read = link_recv_read;
+    cl->link.recv_end = link_recv_end;
     cl->conns = conns;
     cl->n = n;
     cl->is_client = is_client;

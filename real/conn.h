@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "error.h"
 #include "planrun.h"
@@ -37,6 +38,22 @@ int gn_conn_send(gn_conn *c, uint16_t type, uint64_t session,
                  uint64_t request, const void *payload, size_t len,
                  gn_error *err);
 
+/* As gn_conn_send, the payload gathered from NIOV pieces (sent with one
+ * sendmsg where the kernel takes them: no copy here). */
+int gn_conn_sendv(gn_conn *c, uint16_t type, uint64_t session, uint64_t request, const struct iovec *iov,
+                  int niov, gn_error *err);
+
+/*
+ * Receives a frame piece by piece, straight into the caller's memory:
+ * begin reads and checks the header (as gn_conn_recv: 0, 1 on a clean
+ * close, or an error); read copies the next N payload bytes into DST;
+ * end checks that the whole payload was read and the checksum, so a
+ * corrupted frame is still caught — after its bytes were placed.
+ */
+int gn_conn_recv_begin(gn_conn *c, gn_frame *f, gn_error *err);
+int gn_conn_recv_read(gn_conn *c, void *dst, size_t n, gn_error *err);
+int gn_conn_recv_end(gn_conn *c, gn_error *err);
+
 /*
  * Receives one whole frame into *F; *PAYLOAD points into the
  * connection's buffer (borrowed, valid until the next receive).  Returns
@@ -60,7 +77,8 @@ typedef struct gn_conn_link {
     uint32_t n;
     int is_client;
     uint64_t session;
-    gn_link link;   /* pass &cl->link to gn_planrun */
+    gn_conn *streaming; /* the connection a streamed receive is reading */
+    gn_link link;       /* pass &cl->link to gn_planrun */
 } gn_conn_link;
 
 void gn_conn_link_init(gn_conn_link *cl, gn_conn **conns, uint32_t n, int is_client, uint64_t session);

@@ -1343,6 +1343,7 @@ static const gn_executor_ops cpu_ops = {
     .alloc = cpu_alloc,
     .release = cpu_release,
     .zero = cpu_zero,
+    .host_visible = 1,
     .upload = cpu_upload,
     .download = cpu_download,
     .run = cpu_run,

@@ -47,6 +47,9 @@ typedef struct gn_executor_ops {
      * a buffer instead of releasing and allocating one (fresh memory
      * costs page faults).  0 or a negative code. */
     int (*zero)(void *ex, void *buf, size_t bytes);
+    /* Version 2: buffers are plain host memory (the CPU executor), so a
+     * transport may read and write them in place. */
+    int host_visible;
 } gn_executor_ops;
 
 /* The CPU executor (always present). */

@@ -135,6 +135,10 @@ typedef struct run {
     const gn_link *link;
     unsigned char *buf; /* scratch: a payload being built, or one tensor */
     uint64_t cap64;
+    struct iovec *iov;  /* the payload being sent, in pieces */
+    const void **src;   /* per item: its bytes in place, or NULL */
+    uint64_t capiov;
+    int niov;
 } run;
 
 static int reserve(run *x, uint64_t bytes)
@@ -154,34 +158,125 @@ static uint64_t tensor_bytes(const run *x, const gn_item *it)
     return gn_graph_tensor(gn_session_step(x->s, it->step), it->tensor)->bytes;
 }
 
-/* Builds the DATA payload of task ID in the scratch buffer. */
-static int build_payload(run *x, uint32_t id, size_t *len, gn_error *err)
+/*
+ * Gathers the DATA payload of task ID into X->iov: the headers and any
+ * tensor the executor cannot lend in the scratch buffer, the others read
+ * in place (zero copy).  Returns the payload's length, or < 0.
+ */
+static int64_t gather_payload(run *x, uint32_t id, gn_error *err)
 {
     const gn_task *t = gn_plan_task(x->p, id);
     const gn_item *it = gn_plan_items(x->p, id);
     uint64_t data = item_bytes(x->p, x->s, id);
     uint64_t meta = t->bytes > (double)data ? (uint64_t)(t->bytes - (double)data + 0.5) : 0;
-    uint64_t total = PAYLOAD_HDR + (uint64_t)t->nitems * ITEM_HDR + data + meta;
-    if (reserve(x, total) < 0)
-        return gn_error_set(err, GN_ENOMEM, "out of memory for a %llu-byte payload", (unsigned long long)total);
-    put32(x->buf, id);
-    put32(x->buf + 4, t->nitems);
-    put64(x->buf + 8, meta);
-    uint64_t off = PAYLOAD_HDR;
-    for (uint32_t k = 0; k < t->nitems; k++) {
-        uint64_t b = tensor_bytes(x, &it[k]);
-        put32(x->buf + off, it[k].step);
-        put32(x->buf + off + 4, it[k].tensor);
-        put64(x->buf + off + 8, b);
-        off += ITEM_HDR;
-        int rc = gn_runner_read(x->r, it[k].step, it[k].tensor, x->buf + off, (size_t)b, err);
-        if (rc < 0)
-            return rc;
-        off += b;
+    uint32_t n = t->nitems;
+    if ((uint64_t)2 * n + 2 > x->capiov) {
+        struct iovec *v = realloc(x->iov, ((size_t)2 * n + 2) * sizeof(*v));
+        const void **src = realloc(x->src, ((size_t)n + 1) * sizeof(*src));
+        if (v)
+            x->iov = v;
+        if (src)
+            x->src = src;
+        if (!v || !src)
+            return gn_error_set(err, GN_ENOMEM, "out of memory");
+        x->capiov = (uint64_t)2 * n + 2;
     }
-    memset(x->buf + off, 0, (size_t)meta);
-    *len = (size_t)total;
-    return 0;
+    uint64_t copied = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        gn_error ignored;
+        x->src[k] = gn_runner_host_src(x->r, it[k].step, it[k].tensor, (size_t)tensor_bytes(x, &it[k]), &ignored);
+        if (!x->src[k])
+            copied += tensor_bytes(x, &it[k]);
+    }
+    uint64_t hdrs = PAYLOAD_HDR + (uint64_t)n * ITEM_HDR;
+    if (reserve(x, hdrs + copied + meta) < 0)
+        return gn_error_set(err, GN_ENOMEM, "out of memory for a %llu-byte payload",
+                            (unsigned long long)(hdrs + copied + meta));
+    unsigned char *h = x->buf, *c = x->buf + hdrs;
+    put32(h, id);
+    put32(h + 4, n);
+    put64(h + 8, meta);
+    int niov = 0;
+    x->iov[niov++] = (struct iovec){h, PAYLOAD_HDR};
+    for (uint32_t k = 0; k < n; k++) {
+        uint64_t b = tensor_bytes(x, &it[k]);
+        unsigned char *ih = h + PAYLOAD_HDR + (size_t)k * ITEM_HDR;
+        put32(ih, it[k].step);
+        put32(ih + 4, it[k].tensor);
+        put64(ih + 8, b);
+        const void *d = x->src[k];
+        if (!d) {
+            int rc = gn_runner_read(x->r, it[k].step, it[k].tensor, c, (size_t)b, err);
+            if (rc < 0)
+                return rc;
+            d = c;
+            c += b;
+        }
+        /* item header and data: merge with the previous piece where they touch */
+        x->iov[niov++] = (struct iovec){ih, ITEM_HDR};
+        x->iov[niov++] = (struct iovec){(void *)d, (size_t)b};
+    }
+    memset(c, 0, (size_t)meta);
+    x->iov[niov++] = (struct iovec){c, (size_t)meta};
+    x->niov = niov;
+    return (int64_t)(hdrs + data + meta);
+}
+
+/* Receives the DATA payload of task ID from machine FROM piece by piece:
+ * each tensor straight into the runner where it can lend its memory. */
+static int take_stream(run *x, uint32_t id, int32_t from, gn_task_time *tt, gn_error *err)
+{
+    const gn_task *t = gn_plan_task(x->p, id);
+    const gn_item *it = gn_plan_items(x->p, id);
+    const gn_link *l = x->link;
+    size_t len;
+    unsigned char hdr[PAYLOAD_HDR];
+    int rc = l->recv_begin(l->ctx, from, id, &len, err);
+    tt->start_ns = gn_now_ns(); /* the header is here; the sender knows when it started */
+    if (rc == 0 && len < PAYLOAD_HDR)
+        rc = gn_error_set(err, GN_EPARSE, "data payload of %zu bytes: too short", len);
+    if (rc == 0)
+        rc = l->recv_read(l->ctx, hdr, PAYLOAD_HDR, err);
+    if (rc == 0 && (get32(hdr) != id || get32(hdr + 4) != t->nitems))
+        rc = gn_error_set(err, GN_EPARSE, "data payload does not match the task (%zu bytes)", len);
+    uint64_t meta = rc == 0 ? get64(hdr + 8) : 0, left = len - PAYLOAD_HDR;
+    for (uint32_t k = 0; rc == 0 && k < t->nitems; k++) {
+        uint64_t b = tensor_bytes(x, &it[k]);
+        unsigned char ih[ITEM_HDR];
+        if (left < ITEM_HDR + b || (rc = l->recv_read(l->ctx, ih, ITEM_HDR, err)) < 0) {
+            rc = rc < 0 ? rc : gn_error_set(err, GN_EPARSE, "data payload: item %u truncated", k);
+            break;
+        }
+        if (get32(ih) != it[k].step || get32(ih + 4) != it[k].tensor || get64(ih + 8) != b) {
+            rc = gn_error_set(err, GN_EPARSE, "data payload: item %u is not steps[%u].tensors[%u] of %llu bytes", k,
+                              it[k].step, it[k].tensor, (unsigned long long)b);
+            break;
+        }
+        gn_error ignored;
+        void *dst = gn_runner_host_dst(x->r, it[k].step, it[k].tensor, (size_t)b, &ignored);
+        if (dst) {
+            rc = l->recv_read(l->ctx, dst, (size_t)b, err);
+        } else if (reserve(x, b ? b : 1) < 0) {
+            rc = gn_error_set(err, GN_ENOMEM, "out of memory");
+        } else if ((rc = l->recv_read(l->ctx, x->buf, (size_t)b, err)) == 0) {
+            rc = gn_runner_write(x->r, it[k].step, it[k].tensor, x->buf, (size_t)b, err);
+        }
+        left -= ITEM_HDR + b;
+    }
+    if (rc == 0 && left != meta)
+        rc = gn_error_set(err, GN_EPARSE, "data payload: %llu trailing bytes, %llu announced",
+                          (unsigned long long)left, (unsigned long long)meta);
+    while (rc == 0 && left > 0) { /* metadata: read and dropped */
+        size_t piece = left < 65536 ? (size_t)left : 65536;
+        if (reserve(x, piece) < 0)
+            rc = gn_error_set(err, GN_ENOMEM, "out of memory");
+        else
+            rc = l->recv_read(l->ctx, x->buf, piece, err);
+        left -= piece;
+    }
+    if (rc == 0)
+        rc = l->recv_end(l->ctx, err);
+    return rc;
 }
 
 /* Checks a received DATA payload against task ID and writes its items. */
@@ -245,10 +340,10 @@ static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
         if (a == b) {
             rc = local_copy(x, id, err);
         } else if (a == x->m) {
-            rc = build_payload(x, id, &len, err);
-            struct iovec iov = {x->buf, len};
-            if (rc == 0)
-                rc = x->link->send(x->link->ctx, b, id, &iov, 1, len, err);
+            int64_t n = gather_payload(x, id, err);
+            rc = n < 0 ? (int)n : x->link->send(x->link->ctx, b, id, x->iov, x->niov, (size_t)n, err);
+        } else if (b == x->m && x->link->recv_begin) {
+            rc = take_stream(x, id, a, tt, err);
         } else if (b == x->m) {
             rc = x->link->recv(x->link->ctx, a, id, &pl, &len, err);
             tt->start_ns = gn_now_ns(); /* the sender knows when it started */
@@ -269,7 +364,7 @@ static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
 int gn_planrun(const gn_plan *p, gn_runner *r, int32_t machine, const gn_link *link, gn_step_hook hook,
                void *hctx, gn_task_time *times, gn_error *err)
 {
-    run x = {p, gn_runner_session(r), r, machine, link, NULL, 0};
+    run x = {p, gn_runner_session(r), r, machine, link, NULL, 0, NULL, NULL, 0, 0};
     int64_t step = -1;
     int rc = 0;
     for (uint32_t i = 0; rc == 0 && i < gn_plan_ntasks(p); i++) {
@@ -295,5 +390,7 @@ int gn_planrun(const gn_plan *p, gn_runner *r, int32_t machine, const gn_link *l
             times[i] = tt;
     }
     free(x.buf);
+    free(x.iov);
+    free(x.src);
     return rc;
 }

@@ -56,6 +56,12 @@ typedef struct gn_link {
     /* Waits for the DATA payload of transfer TASK from MACHINE; *PAYLOAD is
      * borrowed until the next recv. */
     int (*recv)(void *ctx, int32_t machine, uint32_t task, const void **payload, size_t *len, gn_error *err);
+    /* Optional (NULL: recv is used): the same payload read piece by
+     * piece, so tensors land straight in the runner's memory; end checks
+     * the checksum. */
+    int (*recv_begin)(void *ctx, int32_t machine, uint32_t task, size_t *len, gn_error *err);
+    int (*recv_read)(void *ctx, void *dst, size_t n, gn_error *err);
+    int (*recv_end)(void *ctx, gn_error *err);
 } gn_link;
 
 /* Called before MACHINE touches step STEP for the first time (the client

@@ -479,17 +479,23 @@ int gn_runner_run_node(gn_runner *r, uint32_t step, uint32_t node, gn_error *err
     return run_one(r, step, g, node, err);
 }
 
-int gn_runner_write(gn_runner *r, uint32_t step, uint32_t tensor, const void *host, size_t bytes, gn_error *err)
+/* The device buffer a write of TENSOR of STEP goes to (a state leaf's
+ * becomes its storage's current version), or NULL with *RC and ERR. */
+static void *write_target(gn_runner *r, uint32_t step, uint32_t tensor, size_t bytes, int *rc, gn_error *err)
 {
-    if (step >= gn_session_nsteps(r->s))
-        return gn_error_set(err, GN_EINVAL, "steps[%u]: no such step", step);
+    *rc = 0;
+    if (step >= gn_session_nsteps(r->s)) {
+        *rc = gn_error_set(err, GN_EINVAL, "steps[%u]: no such step", step);
+        return NULL;
+    }
     const gn_graph *g = gn_session_step(r->s, step);
-    if (tensor >= gn_graph_ntensors(g) || gn_graph_tensor(g, tensor)->bytes != bytes)
-        return gn_error_set(err, GN_EINVAL, "steps[%u]: tensors[%u]: no such tensor of %zu bytes", step, tensor,
-                            bytes);
-    int rc = prepare(r, step, err);
-    if (rc < 0)
-        return rc;
+    if (tensor >= gn_graph_ntensors(g) || gn_graph_tensor(g, tensor)->bytes != bytes) {
+        *rc = gn_error_set(err, GN_EINVAL, "steps[%u]: tensors[%u]: no such tensor of %zu bytes", step, tensor,
+                           bytes);
+        return NULL;
+    }
+    if ((*rc = prepare(r, step, err)) < 0)
+        return NULL;
     const gn_tensor *t = gn_graph_tensor(g, tensor);
     if (t->kind == GN_KIND_STATE && t->producer < 0) {
         /* the storage's current version, so it outlives the step */
@@ -497,22 +503,65 @@ int gn_runner_write(gn_runner *r, uint32_t step, uint32_t tensor, const void *ho
         if (r->own[tensor] || !v->buf) {
             if (v->buf && v->buf != r->buf[tensor])
                 r->ops->release(r->ex, v->buf);
-            if (!r->buf[tensor] && !(r->buf[tensor] = r->ops->alloc(r->ex, bytes)))
-                return gn_error_set(err, GN_ENOMEM, "steps[%u]: tensors[%u]: out of memory", step, tensor);
+            if (!r->buf[tensor] && !(r->buf[tensor] = r->ops->alloc(r->ex, bytes))) {
+                *rc = gn_error_set(err, GN_ENOMEM, "steps[%u]: tensors[%u]: out of memory", step, tensor);
+                return NULL;
+            }
             v->buf = r->buf[tensor];
             v->bytes = bytes;
             r->own[tensor] = 0;
         }
     }
-    rc = r->ops->upload(r->ex, r->buf[tensor], host, bytes);
-    if (rc < 0)
-        return gn_error_set(err, rc, "steps[%u]: tensors[%u]: upload failed", step, tensor);
+    return r->buf[tensor];
+}
+
+/* TENSOR of STEP holds its value now. */
+static void written(gn_runner *r, uint32_t step, uint32_t tensor)
+{
+    const gn_tensor *t = gn_graph_tensor(gn_session_step(r->s, step), tensor);
     r->valid[tensor] = 1;
     if (t->kind == GN_KIND_PARAM)
         r->pvalid[t->storage] = 1;
     if (t->kind == GN_KIND_STATE && t->producer >= 0)
         r->dirty = 1;
+}
+
+int gn_runner_write(gn_runner *r, uint32_t step, uint32_t tensor, const void *host, size_t bytes, gn_error *err)
+{
+    int rc;
+    void *dst = write_target(r, step, tensor, bytes, &rc, err);
+    if (!dst)
+        return rc;
+    rc = r->ops->upload(r->ex, dst, host, bytes);
+    if (rc < 0)
+        return gn_error_set(err, rc, "steps[%u]: tensors[%u]: upload failed", step, tensor);
+    written(r, step, tensor);
     return 0;
+}
+
+void *gn_runner_host_dst(gn_runner *r, uint32_t step, uint32_t tensor, size_t bytes, gn_error *err)
+{
+    if (r->ops->version < 2 || !r->ops->host_visible)
+        return NULL;
+    int rc;
+    void *dst = write_target(r, step, tensor, bytes, &rc, err);
+    if (dst)
+        written(r, step, tensor);
+    return dst;
+}
+
+const void *gn_runner_host_src(gn_runner *r, uint32_t step, uint32_t tensor, size_t bytes, gn_error *err)
+{
+    if (r->ops->version < 2 || !r->ops->host_visible)
+        return NULL;
+    if (step >= gn_session_nsteps(r->s) || r->prepared > (int64_t)step)
+        return NULL;
+    const gn_graph *g = gn_session_step(r->s, step);
+    if (tensor >= gn_graph_ntensors(g) || gn_graph_tensor(g, tensor)->bytes != bytes)
+        return NULL;
+    if (prepare(r, step, err) < 0 || ensure(r, step, g, tensor, 0, err) < 0)
+        return NULL;
+    return r->buf[tensor];
 }
 
 uint64_t gn_runner_held_bytes(const gn_runner *r)

@@ -120,6 +120,20 @@ uint64_t gn_runner_held_bytes(const gn_runner *r);
 /* The session R runs (borrowed). */
 const gn_session *gn_runner_session(const gn_runner *r);
 
+/*
+ * Zero-copy access where the executor's buffers are host memory
+ * (host_visible, the CPU executor); NULL otherwise (or on error, with
+ * ERR), and the caller copies with gn_runner_write / gn_runner_read.
+ *
+ * gn_runner_host_dst: where BYTES of tensor TENSOR of step STEP go, as
+ * gn_runner_write would put them; the tensor counts as written (the
+ * caller fills it at once — a transfer received straight into place).
+ * gn_runner_host_src: the tensor's bytes, as gn_runner_read would copy
+ * them.  Both borrowed until the step is released.
+ */
+void *gn_runner_host_dst(gn_runner *r, uint32_t step, uint32_t tensor, size_t bytes, gn_error *err);
+const void *gn_runner_host_src(gn_runner *r, uint32_t step, uint32_t tensor, size_t bytes, gn_error *err);
+
 /* Whether tensor TENSOR of step STEP holds its value (STEP prepared). */
 int gn_runner_valid(const gn_runner *r, uint32_t step, uint32_t tensor);
 

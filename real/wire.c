@@ -112,11 +112,16 @@ static void write_header(uint8_t *out, const gn_frame *f, uint32_t crc)
     put64(out + 32, f->length);
 }
 
-static uint32_t frame_crc(const gn_frame *f, const void *payload)
+uint32_t gn_wire_crc_header(const gn_frame *f)
 {
     uint8_t h[GN_WIRE_HEADER];
     write_header(h, f, 0);
-    uint32_t crc = gn_crc32c(0, h, sizeof(h));
+    return gn_crc32c(0, h, sizeof(h));
+}
+
+static uint32_t frame_crc(const gn_frame *f, const void *payload)
+{
+    uint32_t crc = gn_wire_crc_header(f);
     return f->length ? gn_crc32c(crc, payload, (size_t)f->length) : crc;
 }
 

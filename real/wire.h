@@ -71,6 +71,11 @@ void gn_wire_encode(uint8_t out[GN_WIRE_HEADER], gn_frame *f,
 int gn_wire_decode(const uint8_t *buf, size_t max_payload, gn_frame *f,
                    gn_error *err);
 
+/* The CRC32C of F's header with the crc field zero: continue it with
+ * gn_crc32c over the payload, in pieces, to checksum a frame that is
+ * sent or received piece by piece. */
+uint32_t gn_wire_crc_header(const gn_frame *f);
+
 /* Checks F->crc against the header and PAYLOAD.  0 or GN_EPARSE. */
 int gn_wire_verify(const gn_frame *f, const void *payload, gn_error *err);
 
