@@ -725,9 +725,28 @@ static void place_encoders(gp *g)
         else
             lr += 1, er += e;
     }
+    /* what each encoder receives from the client */
+    double in_v = 0, in_t = 0;
+    unsigned char *seen = calloc(g->nt + 1, 1);
+    if (!seen)
+        goto out;
+    for (uint32_t id = 0; id < g->nn; id++) {
+        if (!sv[id] && !stx[id])
+            continue;
+        const uint32_t *in = gn_graph_node_inputs(gr, id);
+        for (uint32_t i = 0; i < gn_graph_node(gr, id)->nin; i++) {
+            uint32_t b = base_of(gr, in[i]);
+            if (gn_graph_tensor(gr, b)->kind != GN_KIND_INPUT || seen[b])
+                continue;
+            seen[b] = 1;
+            *(sv[id] ? &in_v : &in_t) += (double)gn_graph_tensor(gr, b)->bytes;
+        }
+    }
+    free(seen);
     double moved = cross_v >= cross_t ? cross_t : cross_v;
     double tail = (lr * la > er ? lr * la : er) + la;
-    double best = ((lv + lt) * la > ev + et ? (lv + lt) * la : ev + et) + tail;
+    double up_all = move_est(g, -1, 0, in_v + in_t);
+    double best = up_all + ((lv + lt) * la > ev + et ? (lv + lt) * la : ev + et) + tail;
     int other = -1;
     int cand[2] = {g->per_node >= 2 ? 1 : -1, g->ngpus > g->per_node ? (int)g->per_node : -1};
     for (int c = 0; c < 2; c++) {
@@ -737,10 +756,18 @@ static void place_encoders(gp *g)
         double mv = move_est(g, cand[c], 0, moved);
         if (machine_of_gpu(g, (uint32_t)cand[c]) == 0) {
             double a = (lv + lt) * la, b = ev > et + mv ? ev : et + mv;
-            t = (a > b ? a : b) + tail;
+            t = up_all + (a > b ? a : b) + tail;
         } else {
-            double a = lv * la > ev ? lv * la : ev, b = move_est(g, -1, cand[c], 0) + (lt * la > et ? lt * la : et) + mv;
-            t = (a > b ? a : b) + tail;
+            /* the client's uplink carries both uploads; the smaller
+             * encoder output then shares the first node's downlink with
+             * its upload if it arrives before that upload is done */
+            double up_v = up_all;
+            double up_t = move_est(g, -1, cand[c], in_t);
+            double arrive = up_t + (lt * la > et ? lt * la : et) + la + mv;
+            double a = up_v + (lv * la > ev ? lv * la : ev) + la;
+            if (arrive < up_v)
+                a += moved / g->pf->net_bw;
+            t = (a > arrive ? a : arrive) + tail;
         }
         if (t < best - 1e-12) {
             best = t;
