@@ -217,6 +217,18 @@ static void on_plan(session *ss, const gn_frame *f, const void *payload)
         return;
     }
     ss->plan = p;
+    /* the first step this node takes part in gets its buffers now, at
+     * setup, not inside the first timed task (fresh pages fault) */
+    for (uint32_t i = 0; i < gn_plan_ntasks(p); i++) {
+        const gn_task *t = gn_plan_task(p, i);
+        int32_t dev = t->kind == GN_TASK_TRANSFER && gn_plan_device(p, (uint32_t)t->dst)->machine == ss->machine
+                          ? t->dst
+                          : t->device;
+        if (gn_plan_device(p, (uint32_t)dev)->machine == ss->machine) {
+            gn_runner_prepare(ss->r, t->step, &err);
+            break;
+        }
+    }
     logf_(2, "session %llu: plan \"%s\", %u tasks", (unsigned long long)ss->id, gn_plan_strategy(p),
           gn_plan_ntasks(p));
     send_json(ss, GN_FRAME_RESULT, f->request, json_pack("{s:b,s:i}", "ok", 1, "tasks", gn_plan_ntasks(p)));

@@ -590,6 +590,13 @@ uint64_t gn_runner_held_bytes(const gn_runner *r)
     return held;
 }
 
+int gn_runner_prepare(gn_runner *r, uint32_t step, gn_error *err)
+{
+    if (step >= gn_session_nsteps(r->s))
+        return gn_error_set(err, GN_EINVAL, "steps[%u]: no such step", step);
+    return prepare(r, step, err);
+}
+
 const gn_session *gn_runner_session(const gn_runner *r)
 {
     return r->s;

@@ -117,6 +117,10 @@ int gn_runner_write(gn_runner *r, uint32_t step, uint32_t tensor, const void *ho
  * prepared step's buffers and the reuse pool. */
 uint64_t gn_runner_held_bytes(const gn_runner *r);
 
+/* Gives step STEP its buffers now (as its first use would), e.g. before
+ * a timed run starts.  0 or a code with ERR. */
+int gn_runner_prepare(gn_runner *r, uint32_t step, gn_error *err);
+
 /* The session R runs (borrowed). */
 const gn_session *gn_runner_session(const gn_runner *r);
 
