@@ -5,10 +5,13 @@
 
 #include "strtab.h"
 
+#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 struct gn_results {
     sqlite3 *db;
@@ -248,4 +251,29 @@ int gn_results_add_metric(gn_results *r, int64_t run, const char *name, double v
     if (sqlite3_step(r->metric) != SQLITE_DONE)
         return db_error(r, err, "insert metric");
     return 0;
+}
+
+void gn_results_revision(char *buf, size_t len)
+{
+    snprintf(buf, len, "unknown");
+    FILE *p = popen("git -C " GN_SOURCE_DIR " describe --always --dirty --abbrev=12 2>/dev/null", "r");
+    if (!p)
+        return;
+    if (fgets(buf, (int)len, p))
+        buf[strcspn(buf, "\n")] = '\0';
+    if (pclose(p) != 0 || !buf[0])
+        snprintf(buf, len, "unknown");
+}
+
+int gn_results_mkdir(const char *dir)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0777);
+            *p = '/';
+        }
+    return mkdir(tmp, 0777) == 0 || errno == EEXIST ? 0 : -1;
 }

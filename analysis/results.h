@@ -10,6 +10,7 @@
 #ifndef GN_RESULTS_H
 #define GN_RESULTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -57,6 +58,15 @@ int64_t gn_results_add_run(gn_results *r, const gn_run_info *info,
  * backend's own figures (parity, node memory).  0 or GN_EDB with ERR. */
 int gn_results_add_metric(gn_results *r, int64_t run, const char *name, double value, const char *unit,
                           gn_error *err);
+
+/* The code revision stored with an experiment: `git describe --always
+ * --dirty` of the source tree libgenie was built from, else "unknown".
+ * Writes at most LEN bytes (NUL included) into BUF. */
+void gn_results_revision(char *buf, size_t len);
+
+/* Creates directory DIR and its parents (as mkdir -p).  0, or -1 with
+ * errno set. */
+int gn_results_mkdir(const char *dir);
 
 /* The underlying connection (borrowed), for queries in reports. */
 struct sqlite3 *gn_results_db(gn_results *r);

@@ -97,30 +97,6 @@ static double now(void)
     return (double)gn_now_ns() * 1e-9;
 }
 
-static void revision(char *buf, size_t len)
-{
-    snprintf(buf, len, "unknown");
-    FILE *p = popen("git -C " GN_SOURCE_DIR " describe --always --dirty --abbrev=12 2>/dev/null", "r");
-    if (!p)
-        return;
-    if (fgets(buf, (int)len, p))
-        buf[strcspn(buf, "\n")] = '\0';
-    if (pclose(p) != 0 || !buf[0])
-        snprintf(buf, len, "unknown");
-}
-
-static int mkdir_p(const char *dir)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof(tmp), "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(tmp, 0777);
-            *p = '/';
-        }
-    return mkdir(tmp, 0777) == 0 || errno == EEXIST ? 0 : -1;
-}
 
 /* ========================== nodes ========================== */
 
@@ -545,7 +521,7 @@ int main(int argc, char **argv)
         char *slash = strrchr(dir, '/');
         if (slash) {
             *slash = '\0';
-            mkdir_p(dir);
+            gn_results_mkdir(dir);
         }
         gn_session **ss = calloc(nw ? nw : 1, sizeof(*ss));
         for (uint32_t w = 0; ss && w < nw; w++)
@@ -591,7 +567,7 @@ int main(int argc, char **argv)
 
     char dbbuf[1024], rev[64], cmd[2048];
     const char *dir = outdir ? outdir : "results";
-    if (!dbpath && mkdir_p(dir) < 0) {
+    if (!dbpath && gn_results_mkdir(dir) < 0) {
         fprintf(stderr, "genie-real: cannot create %s: %s\n", dir, strerror(errno));
         stop_nodes(nodes, nnodes);
         return 1;
@@ -605,7 +581,7 @@ int main(int argc, char **argv)
         stop_nodes(nodes, nnodes);
         return 1;
     }
-    revision(rev, sizeof(rev));
+    gn_results_revision(rev, sizeof(rev));
     size_t usedc = 0;
     for (int i = 0; i < argc; i++)
         usedc += (size_t)snprintf(cmd + usedc, usedc < sizeof(cmd) ? sizeof(cmd) - usedc : 0, "%s%s",

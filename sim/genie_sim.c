@@ -69,31 +69,6 @@ static double now(void)
     return tv.tv_sec + tv.tv_usec * 1e-6;
 }
 
-/* The code revision: git describe of the source tree, else "unknown". */
-static void revision(char *buf, size_t len)
-{
-    snprintf(buf, len, "unknown");
-    FILE *p = popen("git -C " GN_SOURCE_DIR " describe --always --dirty --abbrev=12 2>/dev/null", "r");
-    if (!p)
-        return;
-    if (fgets(buf, (int)len, p))
-        buf[strcspn(buf, "\n")] = '\0';
-    if (pclose(p) != 0 || !buf[0])
-        snprintf(buf, len, "unknown");
-}
-
-static int mkdir_p(const char *dir)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof(tmp), "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(tmp, 0777);
-            *p = '/';
-        }
-    return mkdir(tmp, 0777) == 0 || errno == EEXIST ? 0 : -1;
-}
 
 /* Planner warnings (low confidence, fallbacks), each line once. */
 typedef struct warnings {
@@ -365,7 +340,7 @@ int main(int argc, char **argv)
 
     char dbbuf[1024], pngbuf[1024], rev[64], cmd[2048];
     if (!dbpath || (plot && !plotpath)) {
-        if (mkdir_p(outdir) < 0) {
+        if (gn_results_mkdir(outdir) < 0) {
             fprintf(stderr, "genie-sim: cannot create %s: %s\n", outdir, strerror(errno));
             return 1;
         }
@@ -381,7 +356,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "genie-sim: %s\n", err.msg);
         return 1;
     }
-    revision(rev, sizeof(rev));
+    gn_results_revision(rev, sizeof(rev));
     size_t used = 0;
     for (int i = 0; i < argc; i++)
         used += (size_t)snprintf(cmd + used, used < sizeof(cmd) ? sizeof(cmd) - used : 0, "%s%s",
