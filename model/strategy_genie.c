@@ -420,7 +420,14 @@ static int gather_inputs(gp *g, uint32_t id, int32_t dev)
 {
     const gn_node *n = gn_graph_node(g->g, id);
     const uint32_t *in = gn_graph_node_inputs(g->g, id);
-    uint32_t need[64], nneed = 0;
+    uint32_t *need = malloc(2 * ((size_t)n->nin + 1) * sizeof(*need)), nneed = 0;
+    unsigned char *done = calloc((size_t)n->nin + 1, 1);
+    if (!need || !done) {
+        free(need);
+        free(done);
+        return oom(g);
+    }
+    uint32_t *left = need + n->nin + 1, nleft = 0;
     int rc = 0;
     for (uint32_t i = 0; i < n->nin; i++) {
         uint32_t b = base_of(g->g, in[i]);
@@ -429,7 +436,7 @@ static int gather_inputs(gp *g, uint32_t id, int32_t dev)
         int dup = 0;
         for (uint32_t k = 0; k < nneed; k++)
             dup |= need[k] == b;
-        if (!dup && nneed < 64)
+        if (!dup)
             need[nneed++] = b;
     }
     if (nneed > 0 && g->on[SW_RECOMP] && !g->conservative && is_gpu(g, dev)) {
@@ -448,38 +455,39 @@ static int gather_inputs(gp *g, uint32_t id, int32_t dev)
             if (gn_cost_launches(g->g, (uint32_t)next) &&
                 *locp(g, gn_graph_node_outputs(g->g, (uint32_t)next)[0], dev) == NOT_HERE &&
                 (rc = emit_compute(g, (uint32_t)next, dev)) < 0)
-                return rc;
+                goto out;
         }
     }
     /* ship what is still missing, one message per source with batching */
-    uint32_t left[64], nleft = 0;
     for (uint32_t k = 0; k < nneed; k++)
         if (*locp(g, need[k], dev) == NOT_HERE)
             left[nleft++] = need[k];
-    unsigned char done[64] = {0};
-    for (uint32_t k = 0; k < nleft; k++) {
+    for (uint32_t k = 0; k < nleft && rc == 0; k++) {
         if (done[k])
             continue;
         int32_t src = best_source(g, left[k], dev);
-        if (src < 0)
-            return gn_error_set(g->err, GN_EINVAL, "genie: step %u: tensor %u (%s) is needed on %s but exists nowhere",
-                                g->st, left[k], tensor_name(g->g, left[k]), gn_plan_device(g->p, (uint32_t)dev)->name);
+        if (src < 0) {
+            rc = gn_error_set(g->err, GN_EINVAL, "genie: step %u: tensor %u (%s) is needed on %s but exists nowhere",
+                              g->st, left[k], tensor_name(g->g, left[k]), gn_plan_device(g->p, (uint32_t)dev)->name);
+            break;
+        }
         if ((rc = tl_add(g, left[k])) < 0)
-            return rc;
+            break;
         done[k] = 1;
-        if (g->on[SW_BATCH])
-            for (uint32_t j = k + 1; j < nleft; j++)
-                if (!done[j] && best_source(g, left[j], dev) == src) {
-                    if ((rc = tl_add(g, left[j])) < 0)
-                        return rc;
-                    done[j] = 1;
-                }
+        for (uint32_t j = k + 1; j < nleft && g->on[SW_BATCH] && rc == 0; j++)
+            if (!done[j] && best_source(g, left[j], dev) == src) {
+                rc = tl_add(g, left[j]);
+                done[j] = 1;
+            }
         snprintf(g->label, sizeof(g->label), "%s %s", is_gpu(g, dev) ? "feature map" : "to client",
                  tensor_name(g->g, left[k]));
-        if ((rc = ship(g, src, dev, 0, g->label)) < 0)
-            return rc;
+        if (rc == 0 && (rc = ship(g, src, dev, 0, g->label)) > 0)
+            rc = 0;
     }
-    return 0;
+out:
+    free(need);
+    free(done);
+    return rc < 0 ? rc : 0;
 }
 
 /* Adds the compute task of node ID on DEV, its inputs gathered first. */
@@ -1104,7 +1112,7 @@ static int requests(gp *g)
         if (node < 0)
             return oom(g);
         uint64_t mask = 0;
-        for (uint32_t j = 0; j < g->per_node; j++)
+        for (uint32_t j = 0; j < g->per_node && m * g->per_node + j < g->ngpus; j++)
             mask |= 1ull << (m * g->per_node + j);
         /* the network message(s) */
         int32_t msg = -1;
