@@ -678,6 +678,64 @@ out:
     return rc;
 }
 
+/* Bytes that cross between the nodes in S and the others: tensors made
+ * on one side and read on the other (leaves come from the client). */
+static double crossing(const gn_graph *gr, const unsigned char *in_s)
+{
+    double b = 0;
+    for (uint32_t t = 0; t < gn_graph_ntensors(gr); t++) {
+        int32_t p = gn_graph_tensor(gr, t)->producer;
+        if (p < 0)
+            continue;
+        uint32_t nc;
+        const uint32_t *cons = gn_graph_consumers(gr, t, &nc);
+        for (uint32_t c = 0; c < nc; c++)
+            if (in_s[cons[c]] != in_s[p]) {
+                b += (double)gn_graph_tensor(gr, t)->bytes;
+                break;
+            }
+    }
+    return b;
+}
+
+/*
+ * Ships only what the fusion needs: a node of encoder region S whose
+ * every consumer is outside S (a fusion layer's projection of the text,
+ * say) moves out of S when that lowers the bytes crossing, e.g. when its
+ * input crosses anyway for another consumer.  Views move when it costs
+ * nothing.  Reverse topological order, so boundaries peel one by one.
+ */
+static void trim_region(const gp *g, unsigned char *in_s)
+{
+    const gn_graph *gr = g->g;
+    const uint32_t *order = gn_graph_order(gr);
+    double now = crossing(gr, in_s);
+    for (uint32_t k = g->nn; k-- > 0;) {
+        uint32_t id = order[k];
+        if (!in_s[id])
+            continue;
+        int boundary = 1, consumed = 0;
+        const uint32_t *out = gn_graph_node_outputs(gr, id);
+        for (uint32_t o = 0; o < gn_graph_node(gr, id)->nout && boundary; o++) {
+            uint32_t nc;
+            const uint32_t *cons = gn_graph_consumers(gr, out[o], &nc);
+            for (uint32_t c = 0; c < nc; c++) {
+                consumed = 1;
+                boundary &= !in_s[cons[c]];
+            }
+        }
+        if (!boundary || !consumed)
+            continue;
+        in_s[id] = 0;
+        double then = crossing(gr, in_s);
+        int view = !gn_cost_launches(gr, id);
+        if (then < now || (view && then <= now))
+            now = then;
+        else
+            in_s[id] = 1;
+    }
+}
+
 /* VQA: the two encoders on different GPUs (see the file head). */
 static void place_encoders(gp *g)
 {
@@ -701,21 +759,27 @@ static void place_encoders(gp *g)
              gn_session_name(g->s), g->st, cv < ct ? "vision" : "text", cv < ct ? cv : ct, GN_SEMANTIC_CONFIDENT);
         goto out;
     }
-    /* the rest goes where the larger encoder output is */
+    /* the rest goes where the larger encoder output is; the other
+     * encoder keeps only what it must compute */
     double cross_v = 0, cross_t = 0;
-    for (uint32_t id = 0; id < g->nn; id++) {
-        if (!sv[id] && !stx[id])
-            continue;
-        const uint32_t *out = gn_graph_node_outputs(gr, id);
-        for (uint32_t o = 0; o < gn_graph_node(gr, id)->nout; o++) {
-            uint32_t nc;
-            const uint32_t *cons = gn_graph_consumers(gr, out[o], &nc);
-            for (uint32_t c = 0; c < nc; c++)
-                if (!sv[cons[c]] && !stx[cons[c]]) {
-                    *(sv[id] ? &cross_v : &cross_t) += (double)gn_graph_tensor(gr, out[o])->bytes;
-                    break;
-                }
+    for (int pass = 0; pass < 2; pass++) {
+        cross_v = cross_t = 0;
+        for (uint32_t id = 0; id < g->nn; id++) {
+            if (!sv[id] && !stx[id])
+                continue;
+            const uint32_t *out = gn_graph_node_outputs(gr, id);
+            for (uint32_t o = 0; o < gn_graph_node(gr, id)->nout; o++) {
+                uint32_t nc;
+                const uint32_t *cons = gn_graph_consumers(gr, out[o], &nc);
+                for (uint32_t c = 0; c < nc; c++)
+                    if (!sv[cons[c]] && !stx[cons[c]]) {
+                        *(sv[id] ? &cross_v : &cross_t) += (double)gn_graph_tensor(gr, out[o])->bytes;
+                        break;
+                    }
+            }
         }
+        if (pass == 0)
+            trim_region(g, cross_v >= cross_t ? stx : sv);
     }
     /* Candidates for the text encoder: where it is (no change), the
      * node's second GPU (NVLink; launches still share the node CPU), the
