@@ -325,9 +325,11 @@ def _where():
     return lib, lib
 
 
-def _lib_frame():
-    """(code, line) of the innermost frame outside genie and torch (the op's library line)."""
+def _lib_frame_depth():
+    """((code, line), depth) of the innermost frame outside genie and torch, depth
+    counted from the caller's frame (the op's library line, as _where() finds it)."""
     f = sys._getframe(2)
+    d = 1
     cat = _code_cat
     while f is not None:
         code = f.f_code
@@ -335,9 +337,10 @@ def _lib_frame():
         if c is None:
             c = _category(code)
         if c:
-            return code, f.f_lineno
+            return (code, f.f_lineno), d
         f = f.f_back
-    return None
+        d += 1
+    return None, 0
 
 
 _DT = {}
@@ -757,11 +760,25 @@ class Session:
             t._rver = src._rver
             t._pname = src._pname
             return t
-        if _lib_frame() != ev.where[0]:
-            self.tail = None
-            self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
-            return self._dispatch(func, args, kwargs)
-        info = self.opinfo(func)
+        # the library line that called the op: first at the depth where it was last time
+        lib = ev.where[0]
+        f = None
+        if ev.depth:
+            try:
+                f = sys._getframe(ev.depth)
+            except ValueError:
+                pass
+        if f is None or lib is None or f.f_code is not lib[0] or f.f_lineno != lib[1]:
+            got, depth = _lib_frame_depth()
+            if got != lib:
+                self.tail = None
+                self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+                return self._dispatch(func, args, kwargs)
+            ev.depth = depth
+        info = ev.info
+        if info is None:
+            info = ev.info = self.opinfo(func)
+            ev.lean = not info.out_kw and (not info.mut or bool(info.ret_alias and info.ret_alias[0][1]))
         try:
             res = func(*[_cpu_of(a) for a in args], **{k: _cpu_of(v) for k, v in kwargs.items()})
         except Exception as e:
@@ -772,7 +789,71 @@ class Session:
             self.tail = None             # sizes left the progression: derive this node's attributes
             self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
             return self.record(func, info, args, kwargs, None, res, executed=True)
+        if ev.lean:
+            return self.tail_record(info, args, kwargs, res, ev, k)
         return self.record(func, info, args, kwargs, None, res, executed=True, ev=ev, kstep=k)
+
+    def tail_record(self, info, args, kwargs, res, ev, k):
+        """record(executed=True, ev=ev) for ops without out= arguments or unreturned mutations.
+
+        The same records in the same order (input ids, then one tensor per
+        output, then the node), without record()'s general case analysis.
+        """
+        st = self.cur
+        ins_l = _lazies(args, kwargs)
+        if info.overwrite and info.mut:
+            dst = args[info.mut[0]]
+            ins_l = [x for x in ins_l if x is not dst]
+            if dst._root[1] is not None or dst._meta._base is not None:
+                ins_l.append(dst)
+        tid = self.tid
+        ins = [tid(x) for x in ins_l]
+        single = not isinstance(res, (tuple, list))
+        mouts = (res,) if single else res
+        ra = info.ret_alias
+        tensors = st.tensors
+        nidx = len(st.nodes)
+        mod = self.modstack[-1] if self.modstack else ""
+        outs, results = [], []
+        for idx, m in enumerate(mouts):
+            if not isinstance(m, torch.Tensor):
+                results.append(m)
+                continue
+            dt = _DT.get(m.dtype)
+            if dt is None:
+                self.check_dtype(m.dtype, str(info.name))
+            tgt, write = ra[idx] if idx < len(ra) else (None, False)
+            i = len(tensors)
+            tensors.append([dt, list(m.shape), "activation", None, mod, False, nidx])
+            if tgt is not None and write:
+                t = args[tgt[1]] if tgt[0] == "arg" else kwargs[tgt[1]]
+                t._tr = _TRef(st, i)
+                root = t._root
+                root[0] += 1
+                root[1] = t
+                t._rver = root[0]
+            else:
+                root = None
+                if tgt is not None and tgt[0] == "arg":
+                    src = args[tgt[1]]
+                    if type(src) is LazyTensor:
+                        root = src._root
+                t = _wrap_val(m, root)
+                t._tr = _TRef(st, i)
+            outs.append(i)
+            results.append(t)
+        self.stats["ops"] += 1
+        self.ev_path = "rec"
+        if outs:
+            name = info.name
+            key = (mod, name)
+            o = st.counts.get(key, 0)
+            st.counts[key] = o + 1
+            where = ev.where
+            st.nodes.append([ev.gop, ins, outs, ev.attrs_at(k), mod, where[0], where[1], name, o])
+        if single:
+            return results[0]
+        return type(res)(results) if isinstance(res, tuple) else results
 
     def _dispatch(self, func, args, kwargs):
         h = _HANDLERS.get(func)
@@ -1195,6 +1276,9 @@ class Session:
     def end_forward(self, root, args, kwargs, out):
         self.fwd_user = None
         if self.gc_paused:
+            # what the forward allocated joins the frozen objects first (O(1)):
+            # re-enabling would otherwise start with a collection of all of it
+            gc.freeze()
             gc.enable()
             self.gc_paused = False
         st = self.cur

@@ -294,7 +294,7 @@ class _TailRegion:
 
 
 class _TailEvent:
-    __slots__ = ("func", "path", "gop", "where", "attrs", "avar", "shapes", "svar")
+    __slots__ = ("func", "path", "gop", "where", "attrs", "avar", "shapes", "svar", "info", "lean", "depth")
 
     def attrs_at(self, k):
         """The node's attributes at step k of the progression (shared when constant)."""
@@ -347,6 +347,7 @@ class TailTemplate:
             ev.func, ev.path = func, path
             ev.gop = ev.where = ev.attrs = ev.shapes = None
             ev.avar, ev.svar = [], []
+            ev.info, ev.lean, ev.depth = None, False, 0     # set on first replay (core)
             if node is not None:
                 ev.gop = node[core.N_OP]
                 ev.where = (node[core.N_SRC], node[core.N_USER])
