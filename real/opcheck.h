@@ -1,0 +1,239 @@
+/*
+ * opcheck.h — how an executor reads one node, in one place (issue 4).
+ *
+ * Every executor (real/exec_cpu.c, real/exec_cuda.c) must interpret a node
+ * identically: the same attrs with the same defaults, the same arity,
+ * dtype and shape checks in the same order, the same GN_EINVAL /
+ * GN_EUNSUPPORTED codes and the same "nodes[ID]: OP (module M): what"
+ * messages (real/EXECUTOR.md).  gn_opcheck_node does all of that once and
+ * hands back a gn_opdesc: the few numbers the op's kernels need (M, N, K
+ * of a matmul, a convolution's geometry, the rows of a norm, attention's
+ * heads and causal offset, ...).  An executor then only computes.
+ *
+ * Index values (embedding ids, gather/index_select indices) are part of
+ * the checks too (an id out of range is GN_EINVAL naming the node): the
+ * executor lends a callback that shows them in host memory, so that a
+ * device executor copies them only for the ops that read them.
+ *
+ * The first part of this header (function codes and the scalar arithmetic
+ * of elementwise ops) is also read by nvcc for the CUDA kernels, so that
+ * both executors evaluate `gelu` or `div` from the same expression; the
+ * second part is C only.
+ */
+#ifndef GN_OPCHECK_H
+#define GN_OPCHECK_H
+
+#include <math.h>
+#include <stdint.h>
+
+/* ========================== codes (C and CUDA) ========================== */
+
+/* Elementwise functions; the binary ones come first (<= GN_EW_MIN). */
+typedef enum gn_opcheck_efn {
+    GN_EW_ADD, GN_EW_SUB, GN_EW_MUL, GN_EW_DIV, GN_EW_MAX, GN_EW_MIN,
+    GN_EW_RELU, GN_EW_GELU, GN_EW_GELU_ERF, GN_EW_SILU, GN_EW_SIGMOID, GN_EW_TANH, GN_EW_NEG, GN_EW_EXP,
+    GN_EW_SQRT, GN_EW_RSQRT
+} gn_opcheck_efn;
+
+/* Reductions over one dim. */
+typedef enum gn_opcheck_rfn {
+    GN_RED_SUM, GN_RED_MEAN, GN_RED_MAX, GN_RED_MIN, GN_RED_ARGMAX, GN_RED_ARGMIN
+} gn_opcheck_rfn;
+
+/* Embedding modes: a plain lookup, or a bag reduced by sum, mean or max. */
+typedef enum gn_opcheck_emode { GN_EMB_LOOKUP, GN_EMB_SUM, GN_EMB_MEAN, GN_EMB_MAX } gn_opcheck_emode;
+
+/* ========================== scalar arithmetic (C and CUDA) ========================== */
+
+#if defined(__CUDACC__)
+#define GN_OPCHECK_MATH __host__ __device__ static inline
+#else
+#define GN_OPCHECK_MATH static inline
+#endif
+
+/* Unary function F (>= GN_EW_RELU) of X in f32 (EXECUTOR.md's table). */
+GN_OPCHECK_MATH float gn_opcheck_unary(int f, float x)
+{
+    switch (f) {
+    case GN_EW_RELU: return x > 0.0f ? x : 0.0f;
+    case GN_EW_GELU: /* GPT-2 "gelu_new": tanh approximation */
+        return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    case GN_EW_GELU_ERF: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
+    case GN_EW_SILU: return x / (1.0f + expf(-x));
+    case GN_EW_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case GN_EW_TANH: return tanhf(x);
+    case GN_EW_NEG: return -x;
+    case GN_EW_EXP: return expf(x);
+    case GN_EW_SQRT: return sqrtf(x);
+    case GN_EW_RSQRT: return 1.0f / sqrtf(x);
+    default: return x;
+    }
+}
+
+/* Binary function F (<= GN_EW_MIN) of A and B in f32. */
+GN_OPCHECK_MATH float gn_opcheck_binary(int f, float a, float b)
+{
+    switch (f) {
+    case GN_EW_ADD: return a + b;
+    case GN_EW_SUB: return a - b;
+    case GN_EW_MUL: return a * b;
+    case GN_EW_DIV: return a / b;
+    case GN_EW_MAX: return a > b ? a : b;
+    default: return a < b ? a : b;
+    }
+}
+
+#ifndef __cplusplus
+
+/* ========================== descriptors (C) ========================== */
+
+#include <stdarg.h>
+
+#include "error.h"
+#include "graph.h"
+
+/* Which computation an elementwise, view or index node asks for. */
+typedef enum gn_opcheck_kind {
+    GN_OPK_UNARY, GN_OPK_BINARY, GN_OPK_CAST, GN_OPK_ROTARY, GN_OPK_ROTARY_TABLE,  /* elementwise */
+    GN_OPK_RESHAPE, GN_OPK_SPLIT_HEADS, GN_OPK_MERGE_HEADS, GN_OPK_PICK_POSITION,  /* view, copy */
+    GN_OPK_FLATTEN_TRANSPOSE, GN_OPK_PERMUTE_RESHAPE, GN_OPK_EXPAND,
+    GN_OPK_UPSAMPLE, GN_OPK_INDEX_SELECT, GN_OPK_GATHER                            /* index */
+} gn_opcheck_kind;
+
+/*
+ * What a checked node computes.  Sizes are elements; shapes are those of
+ * the node's tensors, which the executor still reads from the graph where
+ * a kernel walks them (gather, split_heads).  Only the member of the union
+ * named by `op` (and `kind`) is set.
+ */
+typedef struct gn_opdesc {
+    gn_op op;                /* the node's op */
+    gn_opcheck_kind kind;    /* elementwise, view/copy, index: which form */
+    union {
+        struct {
+            int64_t M, N, K;     /* Y [batch, M, N] = A [batch, M, K] · W */
+            int64_t batch;       /* batch of A (and of Y) */
+            int64_t wbatch;      /* batch of W: 1 (shared) or `batch` */
+            int tb;              /* W is [N, K] (transpose_b) */
+            int bias;            /* a third input [N] is added to every row */
+        } matmul;
+        struct {
+            int64_t rows, D;     /* rows normalised over their last dim D */
+            double eps;
+            int rms;             /* rms_norm (no mean, no bias) */
+            int weight, bias;    /* inputs 1 and 2 are present */
+        } norm;
+        struct {
+            int64_t N, C, S;     /* x [N, C, S...] */
+            double eps;
+            uint32_t nparams;    /* inputs after x: weight, bias, mean, var */
+        } batch_norm;
+        struct {
+            int scalar;          /* 0-D input: the output is 1 */
+            int64_t outer, len, inner; /* x as [outer, len, inner], len the dim */
+        } softmax;
+        struct {
+            int64_t B, H, KV, T, Tk, dh; /* q [B,H,T,dh], k = v [B,KV,Tk,dh] */
+            int64_t group;       /* H / KV query heads per kv head */
+            int64_t off;         /* Tk - T: cache length before this step */
+            int causal;
+            float scale;         /* attrs.scale, default 1/sqrt(dh) */
+        } attention;
+        struct {
+            gn_opcheck_emode mode;
+            int64_t V, d;        /* weight [V, d] */
+            int64_t bags, per;   /* output rows; ids per row (1 for a lookup) */
+            int ids64;           /* ids are i64 (else i32) */
+        } embedding;
+        struct {
+            gn_opcheck_efn fn;   /* GN_OPK_UNARY, GN_OPK_BINARY */
+            int64_t n;           /* output elements (also CAST, UNARY, BINARY) */
+            int same;            /* BINARY: both inputs have n elements, no broadcast */
+            int64_t sa[GN_MAX_DIMS], sb[GN_MAX_DIMS]; /* BINARY, !same: strides over the output's dims (0 = broadcast) */
+            int64_t B, H, T, dh; /* ROTARY: x [B, H, T, dh]; ROTARY_TABLE: dh, n positions */
+            int bcast;           /* ROTARY: cos and sin are shared over B */
+            float theta;         /* ROTARY_TABLE */
+            int pos64;           /* ROTARY_TABLE: positions are i64 (else i32) */
+        } elementwise;
+        struct {
+            gn_opcheck_rfn fn;
+            int arg;             /* argmax/argmin: output is an index dtype */
+            int64_t outer, len, inner; /* x as [outer, len, inner] */
+        } reduction;
+        struct {
+            uint64_t bytes;      /* RESHAPE: bytes copied */
+            int64_t B, T, C;     /* SPLIT_HEADS: x [B, T, C]; PICK_POSITION: [B, T, d=C] */
+            int64_t t;           /* PICK_POSITION: the position taken */
+            int64_t H, dh;       /* MERGE_HEADS: x [B, H, T, dh] */
+            int64_t N, S, A, K;  /* FLATTEN_TRANSPOSE: [N, C, S]; PERMUTE_RESHAPE: [N, A·K, S] */
+            int64_t st[GN_MAX_DIMS]; /* EXPAND: x's strides over the output's dims */
+        } view;
+        struct {
+            int dim;             /* concatenated dim */
+            int64_t outer, inner; /* output as [outer, dim, inner] */
+            size_t es;           /* bytes per element */
+        } concat;
+        struct {
+            int dim;             /* INDEX_SELECT, GATHER: source dim indexed */
+            int64_t outer, len, inner; /* source as [outer, len, inner] */
+            int64_t m;           /* INDEX_SELECT: indices; GATHER: indices along dim */
+            int64_t n;           /* GATHER: indices (= output elements) */
+            size_t es;           /* bytes per element */
+            int ids64;           /* indices are i64 (else i32) */
+            int64_t NC, H, W, Ho, Wo; /* UPSAMPLE: [NC, H, W] -> [NC, Ho, Wo] */
+        } index;
+        struct {
+            int64_t n, last;     /* output elements; its last dim */
+            int arange;          /* start + step·(i mod last), else v */
+            double v, start, step;
+        } fill;
+        struct {
+            int64_t N, C, H, W;  /* x [N, C, H, W] */
+            int64_t O, Cg, kh, kw; /* weight [O, C/groups, kh, kw] */
+            int64_t G, Og;       /* groups; output channels per group */
+            int64_t st[2], pad[2], dil[2]; /* [h, w] */
+            int64_t Ho, Wo, S, KK; /* output size; S = Ho·Wo; KK = Cg·kh·kw */
+            int direct;          /* 1x1, stride 1, no padding: no im2col */
+            int bias;            /* a third input [O] */
+        } conv2d;
+        struct {
+            int64_t NC, H, W, Ho, Wo; /* [NC, H, W] -> [NC, Ho, Wo] */
+            int64_t k[2], st[2], pad[2]; /* [h, w]; unused when adaptive */
+            int adaptive, mx;    /* adaptive windows; max (else avg) */
+        } pool2d;
+        struct {
+            int64_t B, D, F, W;  /* F features [B, D] -> [B, W] */
+            int self;            /* pairs j <= i */
+        } interaction;
+    } u;
+} gn_opdesc;
+
+/*
+ * Shows index input K of the node in host memory: 0 with *HOST set (valid
+ * until the next call), or a negative code with the executor's error set.
+ */
+typedef int (*gn_opcheck_host_fn)(void *arg, uint32_t k, const void **host);
+
+/*
+ * Checks node ID of G exactly as real/EXECUTOR.md says every executor
+ * does and fills *D.  EXECUTOR names the executor in messages ("CPU",
+ * "CUDA": "... (the CUDA executor computes in f32)"); HOST (with ARG)
+ * lends the values of index inputs for range checks.  Returns 0, or
+ * GN_EINVAL / GN_EUNSUPPORTED (or HOST's code) with ERR set as
+ * "nodes[ID]: OP (module M): what".  Nothing is allocated; D is
+ * caller-owned and undefined on failure.
+ */
+int gn_opcheck_node(const gn_graph *g, uint32_t id, const char *executor, gn_opcheck_host_fn host, void *arg,
+                    gn_opdesc *d, gn_error *err);
+
+/*
+ * Sets ERR to CODE with the message "nodes[ID]: OP (module M): " followed
+ * by FMT, as every executor's node errors read; returns CODE.
+ */
+int gn_opcheck_fail(const gn_graph *g, uint32_t id, gn_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int gn_opcheck_vfail(const gn_graph *g, uint32_t id, gn_error *err, int code, const char *fmt, va_list ap);
+
+#endif /* !__cplusplus */
+
+#endif /* GN_OPCHECK_H */
