@@ -15,12 +15,14 @@
 #include <unistd.h>
 
 #include "compare.h"
+#include "timeline.h"
 #include "report.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: genie-report RESULTS.sqlite [--experiment ID] [--plot FILE.png]\n"
                "       genie-report RESULTS.sqlite --compare [--sim ID] [--real ID] [--plot FILE.png]\n"
+               "       genie-report RESULTS.sqlite --timeline RUN_ID [-o FILE.json]\n"
                "\n"
                "Prints the table of an experiment stored by genie-sim (or genie-real) and,\n"
                "with --plot, redraws its plot; the newest experiment by default.\n"
@@ -29,7 +31,10 @@ static void usage(FILE *f)
                "workload, strategy and point and prints the simulator's error per run, per\n"
                "step and per strategy, and whether the strategies rank the same; --plot\n"
                "draws predicted against measured latency.  By default the newest real\n"
-               "experiment and the newest sim experiment of the same name.\n");
+               "experiment and the newest sim experiment of the same name.\n"
+               "\n"
+               "--timeline writes one run's events as a Chrome trace (open it in\n"
+               "chrome://tracing or ui.perfetto.dev): a track per device and link.\n");
 }
 
 int main(int argc, char **argv)
@@ -37,19 +42,24 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {{"experiment", required_argument, NULL, 'e'},
                                              {"plot", required_argument, NULL, 'p'},
                                              {"compare", no_argument, NULL, 'c'},
+                                             {"timeline", required_argument, NULL, 't'},
+                                             {"output", required_argument, NULL, 'o'},
                                              {"sim", required_argument, NULL, 's'},
                                              {"real", required_argument, NULL, 'r'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    long long id = -1, sim_id = -1, real_id = -1;
+    long long id = -1, sim_id = -1, real_id = -1, timeline = -1;
+    const char *output = NULL;
     int compare = 0;
     const char *plot = NULL;
     int opt;
-    while ((opt = getopt_long(argc, argv, "e:p:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "e:p:o:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'e': id = atoll(optarg); break;
         case 'p': plot = optarg; break;
         case 'c': compare = 1; break;
+        case 't': timeline = atoll(optarg); break;
+        case 'o': output = optarg; break;
         case 's': sim_id = atoll(optarg); compare = 1; break;
         case 'r': real_id = atoll(optarg); compare = 1; break;
         case 'h': usage(stdout); return 0;
@@ -70,6 +80,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "genie-report: %s: %s\n", path, sqlite3_errmsg(db));
         sqlite3_close(db);
         return 1;
+    }
+    if (timeline >= 0) {
+        gn_error err;
+        FILE *f = output ? fopen(output, "w") : stdout;
+        if (!f) {
+            fprintf(stderr, "genie-report: %s: cannot write\n", output);
+            sqlite3_close(db);
+            return 1;
+        }
+        int rc = gn_timeline_write(db, timeline, f, &err);
+        if (output)
+            fclose(f);
+        if (rc < 0)
+            fprintf(stderr, "genie-report: %s\n", err.msg);
+        else if (output)
+            printf("timeline of run %lld: %s\n", timeline, output);
+        sqlite3_close(db);
+        return rc < 0 ? 1 : 0;
     }
     if (compare) {
         gn_error err;

@@ -41,6 +41,14 @@ echo "$out" | grep -q "rankings match" && ok || bad "compare: $out"
 echo "$out" | grep -q "genie-no-kv" && ok || bad "compare misses a strategy"
 [ -s "$tmp/cmp.png" ] && ok || bad "no comparison plot"
 
+# a real run's timeline as a Chrome trace: one complete event per task
+run=$(sqlite3 "$db" "select min(id) from runs where backend='real' and strategy='genie'")
+if "$report" "$db" --timeline "$run" -o "$tmp/tl.json" >/dev/null; then ok; else bad "timeline exit $?"; fi
+n=$(grep -o '"ph":"X"' "$tmp/tl.json" | wc -l)
+want=$(sqlite3 "$db" "select count(*) from events where run_id=$run")
+[ "$n" = "$want" ] && ok || bad "timeline has $n events, the run $want"
+grep -q '"cat":"transfer"' "$tmp/tl.json" && ok || bad "timeline without transfers"
+
 # bad input: exit 2 with a message; an unreachable node: exit 1, named
 "$real" -q "$tmp/missing.json" 2>"$tmp/err"; [ $? = 2 ] && grep -q "missing.json" "$tmp/err" && ok || bad "missing file"
 "$real" -q --spawn 99 "$data/real_tiny.json" 2>"$tmp/err"; [ $? = 2 ] && ok || bad "--spawn 99 accepted"
