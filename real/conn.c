@@ -18,6 +18,8 @@ struct gn_conn {
     gn_frame in;         /* streaming receive: the frame being read */
     uint64_t in_left;    /* its payload bytes not read yet */
     uint32_t in_crc;     /* running CRC32C */
+    struct iovec *iov;   /* gathering send: header + pieces (grown, kept: no allocation per frame) */
+    int capiov;
 };
 
 gn_conn *gn_conn_create(int fd, size_t max_payload)
@@ -37,6 +39,7 @@ void gn_conn_destroy(gn_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     free(c->buf);
+    free(c->iov);
     free(c);
 }
 
@@ -65,9 +68,14 @@ int gn_conn_sendv(gn_conn *c, uint16_t type, uint64_t session, uint64_t request,
         hdr[32 + i] = (uint8_t)(len >> (8 * i));
     for (int i = 0; i < 4; i++)
         hdr[12 + i] = (uint8_t)(crc >> (8 * i));
-    struct iovec *v = malloc(((size_t)niov + 1) * sizeof(*v));
-    if (!v)
-        return gn_error_set(err, GN_ENOMEM, "send: out of memory");
+    if (niov + 1 > c->capiov) {
+        struct iovec *g = realloc(c->iov, ((size_t)niov + 1) * sizeof(*g));
+        if (!g)
+            return gn_error_set(err, GN_ENOMEM, "send: out of memory");
+        c->iov = g;
+        c->capiov = niov + 1;
+    }
+    struct iovec *v = c->iov;
     v[0] = (struct iovec){hdr, sizeof(hdr)};
     memcpy(v + 1, iov, (size_t)niov * sizeof(*v));
     int n = niov + 1, at = 0, rc = 0;
@@ -89,7 +97,6 @@ int gn_conn_sendv(gn_conn *c, uint16_t type, uint64_t session, uint64_t request,
             v[at].iov_len -= k;
         }
     }
-    free(v);
     return rc;
 }
 
