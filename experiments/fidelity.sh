@@ -14,9 +14,14 @@ exp=${1:-experiments/real_small.json}
 repeat=${2:-3}
 build=${3:-build}
 name=$(sed -n 's/.*"name": *"\([^"]*\)".*/\1/p' "$exp" | head -1)
+load() { cut -d' ' -f1 /proc/loadavg; }
+echo "load average at the start: $(load) (on $(nproc) cores)"
+awk -v l="$(load)" 'BEGIN { exit !(l > 0.5) }' &&
+  echo "warning: this machine is busy; real runs will be slower than the calibration predicts" >&2
 mkdir -p results
 db=results/$name.sqlite
 "$build/genie-real" --calibrate -o results/calibration.json "$exp"
 "$build/genie-sim" -q --no-plot --platform results/calibration.json --db "$db" "$exp"
 "$build/genie-real" -q --repeat "$repeat" --platform results/calibration.json --db "$db" "$exp"
 "$build/genie-report" "$db" --compare --plot "results/$name-compare.png"
+echo "load average at the end: $(load)"
