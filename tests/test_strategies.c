@@ -511,9 +511,71 @@ static void test_low_confidence_warns(void **state)
     (void)state;
 }
 
+/* A sparse-lookup region the analysis is unsure of: genie keeps the
+ * tables on one GPU, says so, and the plan stays executable. */
+static int unsure_lookups(const gn_session *s, uint32_t st, const gn_graph *g,
+                          gn_propose_fn propose, void *ctx, gn_error *err);
+static const gn_pattern_ops unsure = {GN_PATTERN_VERSION, "unsure", "embedding bags, unsure", unsure_lookups};
+static int unsure_lookups(const gn_session *s, uint32_t st, const gn_graph *g,
+                          gn_propose_fn propose, void *ctx, gn_error *err)
+{
+    for (uint32_t id = 0; id < gn_graph_nnodes(g); id++)
+        if (gn_graph_node(g, id)->op == GN_OP_EMBEDDING_BAG)
+            propose(ctx, id, GN_ROLE_SPARSE_LOOKUP, 0.4f, &unsure);
+    (void)s, (void)st, (void)err;
+    return 0;
+}
+
+typedef struct seen_warnings {
+    int region;  /* the sparse-lookup fallback was reported */
+} seen_warnings;
+
+static void note(void *ctx, const char *msg)
+{
+    seen_warnings *w = ctx;
+    w->region |= strstr(msg, "sparse-lookup region") && strstr(msg, "tables stay on one GPU");
+}
+
+static void test_low_confidence_region_falls_back(void **state)
+{
+    char label[64];
+    gn_session *s = build(workloads[4], label, sizeof(label)); /* tiny-dlrm */
+    /* the built-ins but "ops" (which knows embedding bags for sure) */
+    const gn_pattern_ops *const *b = gn_patterns_builtin();
+    const gn_pattern_ops *list[16];
+    int n = 0;
+    for (int i = 0; b[i]; i++)
+        if (strcmp(b[i]->name, "ops") != 0)
+            list[n++] = b[i];
+    list[n++] = &unsure;
+    list[n] = NULL;
+    gn_error err;
+    gn_analysis *a = gn_analysis_run(s, list, &err);
+    assert_non_null(a);
+    gn_platform pf;
+    gn_platform_default(&pf);
+    pf.nodes = 2;
+    pf.gpus_per_node = 2;
+    seen_warnings w = {0};
+    gn_plan_input in = {.session = s, .platform = &pf, .weights_resident = 1, .analysis = a,
+                        .warn = note, .warn_ctx = &w};
+    gn_plan *p;
+    assert_int_equal(gn_strategy_plan("genie", &in, &p, &err), 0);
+    assert_true(w.region);
+    check_plan("tiny-dlrm / genie / unsure lookups", s, p);
+    for (uint32_t k = 0; k < gn_plan_ntasks(p); k++) /* everything on the first GPU */
+        if (gn_plan_task(p, k)->kind == GN_TASK_COMPUTE)
+            assert_string_equal(gn_plan_device(p, (uint32_t)gn_plan_task(p, k)->device)->name, "node0.gpu0");
+    gn_plan_destroy(p);
+    gn_analysis_destroy(a);
+    gn_session_destroy(s);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_low_confidence_region_falls_back),
         cmocka_unit_test(test_recompute_near_optimum),
         cmocka_unit_test(test_low_confidence_warns),
         cmocka_unit_test(test_checker_catches_missing_item),
