@@ -2,10 +2,11 @@
  * exec_cuda.c — the CUDA executor, host side (issue 4).
  *
  * Implements the same ops table and the same op semantics as the CPU
- * executor (real/exec_cpu.c, real/EXECUTOR.md) on one CUDA device: the
- * checks of shapes, attrs and dtypes are the CPU executor's, with the
- * same GN_EINVAL / GN_EUNSUPPORTED codes and "nodes[ID]: OP (module M):"
- * messages; only the arithmetic moves to the device.
+ * executor (real/exec_cpu.c, real/EXECUTOR.md) on one CUDA device.  Every
+ * node is checked by real/opcheck.c, as for the CPU executor (same
+ * GN_EINVAL / GN_EUNSUPPORTED codes, same "nodes[ID]: OP (module M):"
+ * messages); only the arithmetic moves to the device, driven by the
+ * gn_opdesc the checks hand back.
  *
  * Design:
  *   - Buffers are device memory (cudaMalloc, zeroed); upload and download
@@ -20,9 +21,10 @@
  *     All work is on the legacy default stream, in node order; `run`
  *     returns once the work is enqueued.
  *   - Index inputs (embedding ids, gather/index_select indices) are copied
- *     to the host and range-checked before the kernel runs, so a bad id is
- *     a GN_EINVAL naming the node, never an out-of-bounds device read.
- *     This synchronises, once per such node.
+ *     to the host when opcheck asks for them (host_ids) and range-checked
+ *     there before the kernel runs, so a bad id is a GN_EINVAL naming the
+ *     node, never an out-of-bounds device read.  This synchronises, once
+ *     per such node.
  *   - Scratch (device: attention scores, im2col columns; host: index
  *     copies) is kept between calls and only grows (STYLE rule 10).
  *   - create fails with GN_EUNSUPPORTED when there is no CUDA device (or
@@ -54,12 +56,13 @@ typedef struct gpu {
     size_t hcap;         /* capacity of host, bytes */
 } gpu;
 
-/* Everything one run call looks at. */
+/* Everything one run call looks at (the node already checked). */
 typedef struct ctx {
     gpu *ex;
     const gn_graph *g;
     uint32_t id;               /* node id */
     const gn_node *n;
+    const gn_opdesc *d;        /* what opcheck made of the node */
     const uint32_t *tin;       /* input tensor ids */
     const uint32_t *tout;      /* output tensor ids */
     void *const *in;           /* input buffers (device) */
@@ -78,13 +81,11 @@ static int fail(ctx *c, int code, const char *fmt, ...) __attribute__((format(pr
 
 static int fail(ctx *c, int code, const char *fmt, ...)
 {
-    char buf[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    int rc = gn_opcheck_vfail(c->g, c->id, c->err, code, fmt, ap);
     va_end(ap);
-    return gn_error_set(c->err, code, "nodes[%u]: %s (module %s): %s", c->id, gn_op_name(c->n->op),
-                        c->n->module ? c->n->module : "-", buf);
+    return rc;
 }
 
 /* RC from a launcher or the runtime: 0, or GN_EBACKEND naming the error. */
@@ -115,103 +116,6 @@ static float *FO(ctx *c, uint32_t k)
     return (float *)c->out[k];
 }
 
-static int64_t numel(const gn_tensor *t)
-{
-    int64_t n = 1;
-    for (uint32_t i = 0; i < t->ndim; i++)
-        n *= t->shape[i];
-    return n;
-}
-
-/* Size of dim I counted from the end (1 = last); 1 when absent. */
-static int64_t dim_from_end(const gn_tensor *t, uint32_t i)
-{
-    return t->ndim >= i ? t->shape[t->ndim - i] : 1;
-}
-
-static json_t *attr(ctx *c, const char *key)
-{
-    return c->n->attrs ? json_object_get(c->n->attrs, key) : NULL;
-}
-
-static int64_t attr_i(ctx *c, const char *key, int64_t def)
-{
-    json_t *v = attr(c, key);
-    if (json_is_integer(v))
-        return (int64_t)json_integer_value(v);
-    if (json_is_real(v))
-        return (int64_t)json_real_value(v);
-    if (json_is_boolean(v))
-        return json_is_true(v);
-    return def;
-}
-
-/* An int or a two-element list [h, w]. */
-static void attr_pair(ctx *c, const char *key, int64_t def, int64_t out[2])
-{
-    json_t *v = attr(c, key);
-    out[0] = out[1] = def;
-    if (json_is_array(v) && json_array_size(v) == 2) {
-        for (int i = 0; i < 2; i++)
-            if (json_is_integer(json_array_get(v, (size_t)i)))
-                out[i] = (int64_t)json_integer_value(json_array_get(v, (size_t)i));
-    } else if (v) {
-        out[0] = out[1] = attr_i(c, key, def);
-    }
-}
-
-static double attr_f(ctx *c, const char *key, double def)
-{
-    json_t *v = attr(c, key);
-    return json_is_number(v) ? json_number_value(v) : def;
-}
-
-static const char *attr_s(ctx *c, const char *key)
-{
-    json_t *v = attr(c, key);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static int attr_b(ctx *c, const char *key, int def)
-{
-    return attr_i(c, key, def) != 0;
-}
-
-/* Checks arity: LO..HI inputs and NOUT outputs (0 = any >= 1). */
-static int arity(ctx *c, uint32_t lo, uint32_t hi, uint32_t nout)
-{
-    if (c->n->nin < lo || c->n->nin > hi)
-        return fail(c, GN_EINVAL, "expected %u..%u inputs, got %u", lo, hi, c->n->nin);
-    if (nout && c->n->nout != nout)
-        return fail(c, GN_EINVAL, "expected %u output(s), got %u", nout, c->n->nout);
-    return 0;
-}
-
-/* Every input in [FROM, TO) and every output is f32. */
-static int all_f32(ctx *c, uint32_t from, uint32_t to)
-{
-    for (uint32_t k = from; k < to && k < c->n->nin; k++)
-        if (IT(c, k)->dtype != GN_DTYPE_F32)
-            return fail(c, GN_EUNSUPPORTED, "input %u is %s (the CUDA executor computes in f32)", k,
-                        gn_dtype_name(IT(c, k)->dtype));
-    for (uint32_t k = 0; k < c->n->nout; k++)
-        if (OT(c, k)->dtype != GN_DTYPE_F32)
-            return fail(c, GN_EUNSUPPORTED, "output %u is %s (the CUDA executor computes in f32)", k,
-                        gn_dtype_name(OT(c, k)->dtype));
-    return 0;
-}
-
-static int is_index_dtype(gn_dtype dt)
-{
-    return dt == GN_DTYPE_I64 || dt == GN_DTYPE_I32;
-}
-
-static int castable(gn_dtype dt)
-{
-    return dt == GN_DTYPE_F32 || dt == GN_DTYPE_F64 || dt == GN_DTYPE_I64 || dt == GN_DTYPE_I32 ||
-           dt == GN_DTYPE_U8 || dt == GN_DTYPE_BOOL;
-}
-
 /* The kernels' code for a castable dtype. */
 static gn__cuda_dt kdt(gn_dtype dt)
 {
@@ -223,19 +127,6 @@ static gn__cuda_dt kdt(gn_dtype dt)
     case GN_DTYPE_BOOL: return GN__CU_BOOL;
     default: return GN__CU_F32;
     }
-}
-
-/* Normalises a possibly negative DIM of an NDIM tensor; -1 when out of range. */
-static int norm_dim(int64_t dim, uint32_t ndim)
-{
-    if (dim < 0)
-        dim += ndim;
-    return dim < 0 || dim >= (int64_t)ndim ? -1 : (int)dim;
-}
-
-static int fits_int(int64_t a, int64_t b, int64_t c2)
-{
-    return a <= INT32_MAX && b <= INT32_MAX && c2 <= INT32_MAX;
 }
 
 /* Device scratch of N floats, grown (never shrunk); NULL with ERR set. */
@@ -261,35 +152,6 @@ static float *scratch(ctx *c, size_t n)
     return ex->scratch;
 }
 
-/*
- * Copies index input K (i64/i32) to host scratch and checks every entry is
- * in [0, LIM); GN_EINVAL naming the first bad one (WHAT "index" or "id").
- */
-static int check_ids(ctx *c, uint32_t k, int64_t lim, const char *what)
-{
-    gpu *ex = c->ex;
-    const gn_tensor *t = IT(c, k);
-    size_t bytes = (size_t)t->bytes;
-    if (bytes > ex->hcap) {
-        void *p = realloc(ex->host, bytes);
-        if (!p)
-            return fail(c, GN_ENOMEM, "cannot grow host scratch to %zu bytes", bytes);
-        ex->host = p;
-        ex->hcap = bytes;
-    }
-    cudaError_t e = bytes ? cudaMemcpy(ex->host, c->in[k], bytes, cudaMemcpyDeviceToHost) : cudaSuccess;
-    if (e != cudaSuccess) {
-        cudaGetLastError();
-        return cu(c, (int)e);
-    }
-    for (int64_t i = 0; i < numel(t); i++) {
-        int64_t r = t->dtype == GN_DTYPE_I64 ? ((const int64_t *)ex->host)[i] : ((const int32_t *)ex->host)[i];
-        if (r < 0 || r >= lim)
-            return fail(c, GN_EINVAL, "%s %lld at position %lld out of range [0, %lld)", what, (long long)r,
-                        (long long)i, (long long)lim);
-    }
-    return 0;
-}
 
 /*
  * C[b] = alpha · A[b] · op(B[b]) + beta · C[b] for b < BATCH, row-major
@@ -315,30 +177,18 @@ static int gemm(ctx *c, int tb, int64_t M, int64_t N, int64_t K, float alpha, co
 #endif
 }
 
-/* Strides (elements) of T broadcast to the shape of O (numpy rules,
- * right-aligned) into W's first (STRIDES 0) or second stride set; -1 when
- * T does not broadcast. */
-static int bcast_walk(const gn_tensor *t, const gn_tensor *o, gn__cuda_walk *w, int second)
+
+/* A walk over the output's dims (at least one) with strides SA (source or
+ * first operand) and SB (destination or second operand). */
+static gn__cuda_walk out_walk(const gn_tensor *o, const int64_t *sa, const int64_t *sb)
 {
-    int64_t *st = second ? w->sb : w->sa;
-    if (t->ndim > o->ndim || o->ndim > GN__CUDA_MAXD)
-        return -1;
-    w->nd = o->ndim ? (int)o->ndim : 1;
-    w->shape[0] = 1;
-    st[0] = 0;
+    gn__cuda_walk w = {.nd = o->ndim ? (int)o->ndim : 1, .shape = {1}};
     for (uint32_t i = 0; i < o->ndim; i++) {
-        w->shape[i] = o->shape[i];
-        st[i] = 0;
+        w.shape[i] = o->shape[i];
+        w.sa[i] = sa[i];
+        w.sb[i] = sb[i];
     }
-    int64_t s = 1;
-    for (uint32_t i = 1; i <= t->ndim; i++) {
-        int64_t n = t->shape[t->ndim - i], m = o->shape[o->ndim - i];
-        if (n != m && n != 1)
-            return -1;
-        st[o->ndim - i] = n == 1 ? 0 : s;
-        s *= n;
-    }
-    return 0;
+    return w;
 }
 
 /* A device-to-device byte copy on the default stream. */
@@ -353,110 +203,54 @@ static int dcopy(ctx *c, void *dst, const void *src, size_t bytes)
 
 static int op_matmul(ctx *c)
 {
-    int rc = arity(c, 2, 3, 1);
-    if (rc || (rc = all_f32(c, 0, c->n->nin)))
-        return rc;
-    const gn_tensor *a = IT(c, 0), *w = IT(c, 1), *o = OT(c, 0);
-    int tb = attr_b(c, "transpose_b", 0);
-    if (a->ndim < 1 || w->ndim < 2)
-        return fail(c, GN_EINVAL, "input 0 needs >= 1 dim and input 1 >= 2 dims");
-    int64_t K = dim_from_end(a, 1), M = a->ndim >= 2 ? dim_from_end(a, 2) : 1;
-    int64_t N = tb ? dim_from_end(w, 2) : dim_from_end(w, 1);
-    int64_t Kw = tb ? dim_from_end(w, 1) : dim_from_end(w, 2);
-    if (Kw != K)
-        return fail(c, GN_EINVAL, "inner dims differ: input 0 has k=%lld, input 1 (transpose_b=%d) k=%lld",
-                    (long long)K, tb, (long long)Kw);
-    int64_t ba = (M * K) != 0 ? numel(a) / (M * K) : 0, bw = (K * N) != 0 ? numel(w) / (K * N) : 1;
-    if (numel(o) != ba * M * N || dim_from_end(o, 1) != N)
-        return fail(c, GN_EINVAL, "output has %lld elements (last dim %lld), expected %lld x %lld x %lld",
-                    (long long)numel(o), (long long)dim_from_end(o, 1), (long long)ba, (long long)M,
-                    (long long)N);
-    if (bw != 1 && bw != ba)
-        return fail(c, GN_EINVAL, "batch of input 1 (%lld) is neither 1 nor that of input 0 (%lld)",
-                    (long long)bw, (long long)ba);
-    if (c->n->nin == 3 && numel(IT(c, 2)) != N)
-        return fail(c, GN_EINVAL, "bias has %lld elements, expected n=%lld", (long long)numel(IT(c, 2)),
-                    (long long)N);
-    if (!fits_int(ba * M, N, K))
-        return fail(c, GN_EUNSUPPORTED, "dims beyond the 32-bit range of BLAS");
+    int64_t M = c->d->u.matmul.M, N = c->d->u.matmul.N, K = c->d->u.matmul.K, ba = c->d->u.matmul.batch;
+    int tb = c->d->u.matmul.tb, rc;
     float *out = FO(c, 0);
     float beta = 0.0f;
-    if (c->n->nin == 3) { /* bias first, then C = A·W + C, as the CPU */
+    if (c->d->u.matmul.bias) { /* bias first, then C = A·W + C, as the CPU */
         if ((rc = cu(c, gn__cuda_fill_rows(out, FI(c, 2), ba * M, N))))
             return rc;
         beta = 1.0f;
     }
     if (K == 0) {
-        if (c->n->nin != 3 && numel(o))
-            return cu(c, (int)cudaMemsetAsync(out, 0, (size_t)numel(o) * sizeof(float), 0));
+        if (!c->d->u.matmul.bias && ba * M * N != 0)
+            return cu(c, (int)cudaMemsetAsync(out, 0, (size_t)(ba * M * N) * sizeof(float), 0));
         return 0;
     }
-    if (bw == 1)
+    if (c->d->u.matmul.wbatch == 1)
         return gemm(c, tb, ba * M, N, K, 1.0f, FI(c, 0), K, 0, FI(c, 1), tb ? K : N, 0, beta, out, N, 0, 1);
     return gemm(c, tb, M, N, K, 1.0f, FI(c, 0), K, M * K, FI(c, 1), tb ? K : N, K * N, beta, out, N, M * N, ba);
 }
 
 /* ========================== normalisation ========================== */
 
-static int op_norm(ctx *c, int rms)
+static int op_norm(ctx *c)
 {
-    int rc = arity(c, 1, rms ? 2 : 3, 1);
-    if (rc || (rc = all_f32(c, 0, c->n->nin)))
-        return rc;
-    const gn_tensor *x = IT(c, 0);
-    int64_t D = dim_from_end(x, 1), rows = D ? numel(x) / D : 0;
-    if (numel(OT(c, 0)) != numel(x))
-        return fail(c, GN_EINVAL, "output and input differ in size");
-    for (uint32_t k = 1; k < c->n->nin; k++)
-        if (numel(IT(c, k)) != D)
-            return fail(c, GN_EINVAL, "input %u has %lld elements, expected the last dim %lld", k,
-                        (long long)numel(IT(c, k)), (long long)D);
-    double eps = attr_f(c, "eps", 1e-5);
-    const float *w = c->n->nin > 1 ? FI(c, 1) : NULL, *b = c->n->nin > 2 ? FI(c, 2) : NULL;
-    return cu(c, gn__cuda_norm(FI(c, 0), w, b, FO(c, 0), rows, D, eps, rms));
+    const float *w = c->d->u.norm.weight ? FI(c, 1) : NULL, *b = c->d->u.norm.bias ? FI(c, 2) : NULL;
+    return cu(c, gn__cuda_norm(FI(c, 0), w, b, FO(c, 0), c->d->u.norm.rows, c->d->u.norm.D, c->d->u.norm.eps,
+                               c->d->u.norm.rms));
 }
 
 static int op_batch_norm(ctx *c)
 {
-    int rc = arity(c, 1, 5, 1);
-    if (rc || (rc = all_f32(c, 0, c->n->nin)))
-        return rc;
-    const gn_tensor *x = IT(c, 0);
-    if (x->ndim < 2 || numel(OT(c, 0)) != numel(x))
-        return fail(c, GN_EINVAL, "input 0 needs [N, C, ...] and the output its size");
-    int64_t N = x->shape[0], C = x->shape[1], S = (N * C) != 0 ? numel(x) / (N * C) : 0;
-    for (uint32_t k = 1; k < c->n->nin; k++)
-        if (numel(IT(c, k)) != C)
-            return fail(c, GN_EINVAL, "input %u has %lld elements, expected C=%lld", k,
-                        (long long)numel(IT(c, k)), (long long)C);
-    uint32_t nin = c->n->nin;
-    return cu(c, gn__cuda_batch_norm(FI(c, 0), nin > 1 ? FI(c, 1) : NULL, nin > 2 ? FI(c, 2) : NULL,
-                                     nin > 3 ? FI(c, 3) : NULL, nin > 4 ? FI(c, 4) : NULL, FO(c, 0), N, C, S,
-                                     attr_f(c, "eps", 1e-5)));
+    uint32_t np = c->d->u.batch_norm.nparams;
+    return cu(c, gn__cuda_batch_norm(FI(c, 0), np > 0 ? FI(c, 1) : NULL, np > 1 ? FI(c, 2) : NULL,
+                                     np > 2 ? FI(c, 3) : NULL, np > 3 ? FI(c, 4) : NULL, FO(c, 0),
+                                     c->d->u.batch_norm.N, c->d->u.batch_norm.C, c->d->u.batch_norm.S,
+                                     c->d->u.batch_norm.eps));
 }
 
 /* ========================== softmax and attention ========================== */
 
 static int op_softmax(ctx *c)
 {
-    int rc = arity(c, 1, 1, 1);
-    if (rc || (rc = all_f32(c, 0, 1)))
-        return rc;
-    const gn_tensor *x = IT(c, 0);
-    if (numel(OT(c, 0)) != numel(x))
-        return fail(c, GN_EINVAL, "output and input differ in size");
-    if (x->ndim == 0) {
+    if (c->d->u.softmax.scalar) {
         float one = 1.0f;
         return cu(c, (int)cudaMemcpy(FO(c, 0), &one, sizeof(one), cudaMemcpyHostToDevice));
     }
-    int d = norm_dim(attr_i(c, "dim", -1), x->ndim);
-    if (d < 0)
-        return fail(c, GN_EINVAL, "dim %lld out of range for %u dims", (long long)attr_i(c, "dim", -1), x->ndim);
-    int64_t len = x->shape[d], inner = 1;
-    for (uint32_t i = (uint32_t)d + 1; i < x->ndim; i++)
-        inner *= x->shape[i];
-    int64_t outer = (len * inner) != 0 ? numel(x) / (len * inner) : 0;
-    if ((rc = dcopy(c, FO(c, 0), FI(c, 0), (size_t)numel(x) * sizeof(float))))
+    int64_t outer = c->d->u.softmax.outer, len = c->d->u.softmax.len, inner = c->d->u.softmax.inner;
+    int rc = dcopy(c, FO(c, 0), FI(c, 0), (size_t)(outer * len * inner) * sizeof(float));
+    if (rc)
         return rc;
     return cu(c, gn__cuda_softmax(FO(c, 0), outer, len, inner, 1, 0, 0));
 }
@@ -469,35 +263,17 @@ static int op_softmax(ctx *c)
  */
 static int op_attention(ctx *c)
 {
-    int rc = arity(c, 3, 3, 1);
-    if (rc || (rc = all_f32(c, 0, 3)))
-        return rc;
-    const gn_tensor *q = IT(c, 0), *k = IT(c, 1), *v = IT(c, 2), *o = OT(c, 0);
-    if (q->ndim != 4 || k->ndim != 4 || v->ndim != 4 || o->ndim != 4)
-        return fail(c, GN_EINVAL, "q, k, v and the output must be 4-D [B, heads, T, head_dim]");
-    int64_t B = q->shape[0], H = q->shape[1], T = q->shape[2], dh = q->shape[3];
-    int64_t KV = k->shape[1], Tk = k->shape[2];
-    if (k->shape[0] != B || k->shape[3] != dh || memcmp(k->shape, v->shape, 4 * sizeof(int64_t)) ||
-        memcmp(q->shape, o->shape, 4 * sizeof(int64_t)))
-        return fail(c, GN_EINVAL, "shapes disagree: q [B, H, T, dh], k = v [B, KV, Tk, dh], out = q");
-    if (KV == 0 || H % KV)
-        return fail(c, GN_EINVAL, "kv heads (%lld) must divide heads (%lld)", (long long)KV, (long long)H);
-    if (attr_i(c, "heads", H) != H || attr_i(c, "kv_heads", KV) != KV || attr_i(c, "head_dim", dh) != dh)
-        return fail(c, GN_EINVAL, "attrs heads/kv_heads/head_dim disagree with the shapes (%lld, %lld, %lld)",
-                    (long long)H, (long long)KV, (long long)dh);
-    int causal = attr_b(c, "causal", 0);
-    int64_t off = Tk - T; /* cache length before this step */
-    if (causal && off < 0)
-        return fail(c, GN_EINVAL, "causal attention with more queries (%lld) than keys (%lld)", (long long)T,
-                    (long long)Tk);
-    int64_t group = H / KV, rows = group * T; /* query rows per (b, kv head) */
-    if (!fits_int(rows, Tk, dh))
+    int64_t B = c->d->u.attention.B, H = c->d->u.attention.H, T = c->d->u.attention.T;
+    int64_t dh = c->d->u.attention.dh, KV = c->d->u.attention.KV, Tk = c->d->u.attention.Tk;
+    int64_t off = c->d->u.attention.off, rows = c->d->u.attention.group * T; /* query rows per (b, kv head) */
+    int causal = c->d->u.attention.causal, rc;
+    if (rows > INT32_MAX) /* opcheck checked T, Tk, dh; the grouped rows are this executor's */
         return fail(c, GN_EUNSUPPORTED, "dims beyond the 32-bit range of BLAS");
     if (T == 0 || dh == 0 || B == 0)
         return 0;
     if (Tk == 0)
-        return cu(c, (int)cudaMemsetAsync(FO(c, 0), 0, (size_t)numel(o) * sizeof(float), 0));
-    float scale = (float)attr_f(c, "scale", 1.0 / sqrt((double)dh));
+        return cu(c, (int)cudaMemsetAsync(FO(c, 0), 0, (size_t)(B * H * T * dh) * sizeof(float), 0));
+    float scale = c->d->u.attention.scale;
     int64_t nb = B * KV, per = (int64_t)(ATTN_SCRATCH_MAX / (size_t)(rows * Tk));
     per = per < 1 ? 1 : per > nb ? nb : per; /* (b, kv head) pairs per chunk */
     float *S = scratch(c, (size_t)(per * rows * Tk));
@@ -517,163 +293,43 @@ static int op_attention(ctx *c)
 
 /* ========================== embeddings ========================== */
 
-/* inputs: weight [V, d], ids (i64/i32, any shape) -> [ids..., d]. */
-static int op_embedding(ctx *c, int bag)
+static int op_embedding(ctx *c)
 {
-    int rc = arity(c, 2, 2, 1);
-    if (rc || (rc = all_f32(c, 0, 1)))
-        return rc;
-    const gn_tensor *w = IT(c, 0), *ids = IT(c, 1), *o = OT(c, 0);
-    if (w->ndim != 2 || !is_index_dtype(ids->dtype))
-        return fail(c, GN_EINVAL, "inputs must be weight [V, d] (f32) then ids (i64 or i32)");
-    int64_t V = w->shape[0], d = w->shape[1], n = numel(ids);
-    const char *mode = bag ? attr_s(c, "mode") : NULL;
-    gn__cuda_emode m = !bag ? GN__EMB_LOOKUP : !mode || strcmp(mode, "mean") == 0 ? GN__EMB_MEAN
-                       : strcmp(mode, "max") == 0 ? GN__EMB_MAX : GN__EMB_SUM;
-    if (bag && mode && m == GN__EMB_SUM && strcmp(mode, "sum") != 0)
-        return fail(c, GN_EUNSUPPORTED, "mode \"%s\" (expected sum, mean or max)", mode);
-    int64_t bags = bag ? (ids->ndim == 2 ? ids->shape[0] : 1) : n, per = bag ? (bags ? n / bags : 0) : 1;
-    if (bag && ids->ndim != 2 && ids->ndim != 1)
-        return fail(c, GN_EINVAL, "ids must be [B, pooling] (or 1-D: one bag)");
-    if (numel(o) != bags * d || dim_from_end(o, 1) != d)
-        return fail(c, GN_EINVAL, "output has %lld elements, expected %lld x %lld", (long long)numel(o),
-                    (long long)bags, (long long)d);
-    if ((rc = check_ids(c, 1, V, "index")))
-        return rc;
-    return cu(c, gn__cuda_embedding(FI(c, 0), c->in[1], ids->dtype == GN_DTYPE_I64, FO(c, 0), bags, per, d, m));
+    return cu(c, gn__cuda_embedding(FI(c, 0), c->in[1], c->d->u.embedding.ids64, FO(c, 0), c->d->u.embedding.bags,
+                                    c->d->u.embedding.per, c->d->u.embedding.d, c->d->u.embedding.mode));
 }
 
 /* ========================== elementwise ========================== */
 
-static const struct {
-    const char *name;
-    gn__cuda_efn fn;
-} efns[] = {
-    {"add", GN__E_ADD}, {"sub", GN__E_SUB}, {"mul", GN__E_MUL}, {"div", GN__E_DIV}, {"maximum", GN__E_MAX},
-    {"minimum", GN__E_MIN}, {"relu", GN__E_RELU}, {"gelu", GN__E_GELU}, {"gelu_new", GN__E_GELU},
-    {"gelu_tanh", GN__E_GELU}, {"gelu_erf", GN__E_GELU_ERF}, {"silu", GN__E_SILU}, {"sigmoid", GN__E_SIGMOID},
-    {"tanh", GN__E_TANH}, {"neg", GN__E_NEG}, {"exp", GN__E_EXP}, {"sqrt", GN__E_SQRT}, {"rsqrt", GN__E_RSQRT},
-};
-
-/* x [B, H, T, dh] with cos, sin [B or 1, T, dh] (or [T, dh]). */
-static int rotary(ctx *c)
-{
-    int rc = arity(c, 3, 3, 1);
-    if (rc || (rc = all_f32(c, 0, 3)))
-        return rc;
-    const gn_tensor *x = IT(c, 0), *cs = IT(c, 1), *sn = IT(c, 2);
-    if (x->ndim != 4 || numel(OT(c, 0)) != numel(x))
-        return fail(c, GN_EINVAL, "rotary: input 0 must be [B, heads, T, head_dim] and the output its size");
-    int64_t B = x->shape[0], H = x->shape[1], T = x->shape[2], dh = x->shape[3];
-    if (dh % 2 || numel(cs) != numel(sn) || dim_from_end(cs, 1) != dh ||
-        (numel(cs) != B * T * dh && numel(cs) != T * dh))
-        return fail(c, GN_EINVAL, "rotary: cos and sin must be [B or 1, T, head_dim] with an even head_dim");
-    int bcast = numel(cs) != B * T * dh || B == 1;
-    return cu(c, gn__cuda_rotary(FI(c, 0), FI(c, 1), FI(c, 2), FO(c, 0), B, H, T, dh, bcast));
-}
-
-/* positions [B, T] (i64/i32) -> cos, sin [B, T, dh]. */
-static int rotary_table(ctx *c)
-{
-    int rc = arity(c, 1, 1, 2);
-    if (rc)
-        return rc;
-    const gn_tensor *p = IT(c, 0), *co = OT(c, 0);
-    if (!is_index_dtype(p->dtype) || co->dtype != GN_DTYPE_F32 || OT(c, 1)->dtype != GN_DTYPE_F32)
-        return fail(c, GN_EUNSUPPORTED, "rotary_table: positions i64/i32 in, f32 cos and sin out");
-    int64_t dh = dim_from_end(co, 1), n = numel(p);
-    if (dh % 2 || numel(co) != n * dh || numel(OT(c, 1)) != n * dh)
-        return fail(c, GN_EINVAL, "rotary_table: outputs must be [positions..., head_dim], head_dim even");
-    return cu(c, gn__cuda_rotary_table(c->in[0], p->dtype == GN_DTYPE_I64, FO(c, 0), FO(c, 1), n, dh,
-                                       (float)attr_f(c, "theta", 10000.0)));
-}
-
 static int op_elementwise(ctx *c)
 {
-    const char *fn = attr_s(c, "fn");
-    if (!fn)
-        return fail(c, GN_EINVAL, "attrs.fn missing");
-    if (strcmp(fn, "rotary") == 0)
-        return rotary(c);
-    if (strcmp(fn, "rotary_table") == 0)
-        return rotary_table(c);
-    if (strcmp(fn, "cast") == 0) {
-        int rc = arity(c, 1, 1, 1);
-        if (rc)
-            return rc;
-        const gn_tensor *x = IT(c, 0), *o = OT(c, 0);
-        if (!castable(x->dtype) || !castable(o->dtype))
-            return fail(c, GN_EUNSUPPORTED, "cast from %s to %s", gn_dtype_name(x->dtype), gn_dtype_name(o->dtype));
-        if (numel(x) != numel(o))
-            return fail(c, GN_EINVAL, "cast changes the number of elements");
-        return cu(c, gn__cuda_cast(c->in[0], kdt(x->dtype), c->out[0], kdt(o->dtype), numel(x)));
-    }
-    size_t i, nf = sizeof(efns) / sizeof(efns[0]);
-    for (i = 0; i < nf; i++)
-        if (strcmp(efns[i].name, fn) == 0)
-            break;
-    if (i == nf)
-        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected add, sub, mul, div, maximum, minimum, relu, gelu, "
-                    "gelu_erf, silu, sigmoid, tanh, neg, exp, sqrt, rsqrt, cast, rotary or rotary_table)", fn);
-    gn__cuda_efn f = efns[i].fn;
-    int bin = f <= GN__E_MIN;
-    int rc = arity(c, bin ? 2 : 1, bin ? 2 : 1, 1);
-    if (rc || (rc = all_f32(c, 0, c->n->nin)))
-        return rc;
-    const gn_tensor *o = OT(c, 0);
-    int64_t n = numel(o);
-    if (!bin) {
-        if (numel(IT(c, 0)) != n)
-            return fail(c, GN_EINVAL, "input and output differ in size");
-        return cu(c, gn__cuda_unary(f, FI(c, 0), FO(c, 0), n));
+    const gn_opdesc *d = c->d;
+    int64_t n = d->u.elementwise.n;
+    switch (d->kind) {
+    case GN_OPK_ROTARY:
+        return cu(c, gn__cuda_rotary(FI(c, 0), FI(c, 1), FI(c, 2), FO(c, 0), d->u.elementwise.B, d->u.elementwise.H,
+                                     d->u.elementwise.T, d->u.elementwise.dh, d->u.elementwise.bcast));
+    case GN_OPK_ROTARY_TABLE:
+        return cu(c, gn__cuda_rotary_table(c->in[0], d->u.elementwise.pos64, FO(c, 0), FO(c, 1), n,
+                                           d->u.elementwise.dh, d->u.elementwise.theta));
+    case GN_OPK_CAST:
+        return cu(c, gn__cuda_cast(c->in[0], kdt(IT(c, 0)->dtype), c->out[0], kdt(OT(c, 0)->dtype), n));
+    case GN_OPK_UNARY:
+        return cu(c, gn__cuda_unary(d->u.elementwise.fn, FI(c, 0), FO(c, 0), n));
+    default: break;
     }
     gn__cuda_walk w = {.nd = 1, .shape = {n}, .sa = {1}, .sb = {1}};
-    if ((numel(IT(c, 0)) != n || numel(IT(c, 1)) != n) &&
-        (bcast_walk(IT(c, 0), o, &w, 0) != 0 || bcast_walk(IT(c, 1), o, &w, 1) != 0))
-        return fail(c, GN_EINVAL, "inputs do not broadcast to the output shape");
-    return cu(c, gn__cuda_binary(f, &w, FI(c, 0), FI(c, 1), FO(c, 0)));
+    if (!d->u.elementwise.same)
+        w = out_walk(OT(c, 0), d->u.elementwise.sa, d->u.elementwise.sb);
+    return cu(c, gn__cuda_binary(d->u.elementwise.fn, &w, FI(c, 0), FI(c, 1), FO(c, 0)));
 }
 
 /* ========================== reduction ========================== */
 
 static int op_reduction(ctx *c)
 {
-    int rc = arity(c, 1, 1, 1);
-    if (rc)
-        return rc;
-    static const struct {
-        const char *name;
-        gn__cuda_rfn fn;
-    } rfns[] = {{"sum", GN__R_SUM}, {"mean", GN__R_MEAN}, {"max", GN__R_MAX},
-                {"min", GN__R_MIN}, {"argmax", GN__R_ARGMAX}, {"argmin", GN__R_ARGMIN}};
-    const char *fn = attr_s(c, "fn");
-    size_t i, nf = sizeof(rfns) / sizeof(rfns[0]);
-    for (i = 0; fn && i < nf; i++)
-        if (strcmp(rfns[i].name, fn) == 0)
-            break;
-    if (!fn || i == nf)
-        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected sum, mean, max, min, argmax or argmin)", fn ? fn : "");
-    gn__cuda_rfn f = rfns[i].fn;
-    int arg = f == GN__R_ARGMAX || f == GN__R_ARGMIN;
-    const gn_tensor *x = IT(c, 0), *o = OT(c, 0);
-    if (x->dtype != GN_DTYPE_F32 || (arg ? !is_index_dtype(o->dtype) : o->dtype != GN_DTYPE_F32))
-        return fail(c, GN_EUNSUPPORTED, "input must be f32 and the output %s", arg ? "i64 or i32" : "f32");
-    int64_t len, inner = 1;
-    if (x->ndim == 0) {
-        len = 1;
-    } else {
-        int d = norm_dim(attr_i(c, "dim", -1), x->ndim);
-        if (d < 0)
-            return fail(c, GN_EINVAL, "dim out of range for %u dims", x->ndim);
-        len = x->shape[d];
-        for (uint32_t k = (uint32_t)d + 1; k < x->ndim; k++)
-            inner *= x->shape[k];
-    }
-    int64_t outer = (len * inner) != 0 ? numel(x) / (len * inner) : 0;
-    if (numel(o) != outer * inner || (len == 0 && numel(o)))
-        return fail(c, GN_EINVAL, "output has %lld elements, expected %lld", (long long)numel(o),
-                    (long long)(outer * inner));
-    return cu(c, gn__cuda_reduce(FI(c, 0), c->out[0], kdt(o->dtype), outer, len, inner, f));
+    return cu(c, gn__cuda_reduce(FI(c, 0), c->out[0], kdt(OT(c, 0)->dtype), c->d->u.reduction.outer,
+                                 c->d->u.reduction.len, c->d->u.reduction.inner, c->d->u.reduction.fn));
 }
 
 /* ========================== view, copy, concat ========================== */
@@ -697,28 +353,20 @@ static int fcopy(ctx *c, uint32_t k, const gn__cuda_walk *w)
     return cu(c, gn__cuda_copy(c->out[k], c->in[0], sizeof(float), w));
 }
 
-static int view_fn(ctx *c, const char *fn)
+static int op_view(ctx *c)
 {
-    const gn_tensor *x = IT(c, 0);
-    if (strcmp(fn, "split_heads") == 0) {
-        /* [B, T, C] -> outputs [B, h_k, T, dh], taking channels in order */
-        if (x->ndim != 3)
-            return fail(c, GN_EINVAL, "split_heads: input must be [B, T, C]");
-        int64_t B = x->shape[0], T = x->shape[1], C = x->shape[2], off = 0;
-        for (uint32_t k = 0; k < c->n->nout; k++) {
-            const gn_tensor *o = OT(c, k);
-            if (o->ndim != 4 || o->shape[0] != B || o->shape[2] != T)
-                return fail(c, GN_EINVAL, "split_heads: output %u must be [B, heads, T, head_dim]", k);
-            off += o->shape[1] * o->shape[3];
-        }
-        if (off != C)
-            return fail(c, GN_EINVAL, "split_heads: outputs take %lld channels of %lld", (long long)off, (long long)C);
-        off = 0;
+    const gn_opdesc *d = c->d;
+    gn__cuda_walk w;
+    switch (d->kind) {
+    case GN_OPK_RESHAPE:
+        return dcopy(c, c->out[0], c->in[0], (size_t)d->u.view.bytes);
+    case GN_OPK_SPLIT_HEADS: { /* [B, T, C] -> outputs [B, h_k, T, dh], taking channels in order */
+        int64_t T = d->u.view.T, C = d->u.view.C, off = 0;
         for (uint32_t k = 0; k < c->n->nout; k++) {
             const gn_tensor *o = OT(c, k);
             int64_t H = o->shape[1], dh = o->shape[3];
             int64_t ss[4] = {T * C, dh, C, 1}, ds[4] = {H * T * dh, T * dh, dh, 1};
-            gn__cuda_walk w = walk(4, o->shape, ss, ds, off, 0);
+            w = walk(4, o->shape, ss, ds, off, 0);
             int rc = fcopy(c, k, &w);
             if (rc)
                 return rc;
@@ -726,119 +374,55 @@ static int view_fn(ctx *c, const char *fn)
         }
         return 0;
     }
-    if (c->n->nout != 1)
-        return fail(c, GN_EINVAL, "%s: expected 1 output", fn);
-    const gn_tensor *o = OT(c, 0);
-    if (strcmp(fn, "merge_heads") == 0) {
-        if (x->ndim != 4 || o->ndim != 3 || o->shape[0] != x->shape[0] || o->shape[1] != x->shape[2] ||
-            o->shape[2] != x->shape[1] * x->shape[3])
-            return fail(c, GN_EINVAL, "merge_heads: [B, H, T, dh] -> [B, T, H*dh]");
-        int64_t B = x->shape[0], H = x->shape[1], T = x->shape[2], dh = x->shape[3];
+    case GN_OPK_MERGE_HEADS: {
+        int64_t B = d->u.view.B, H = d->u.view.H, T = d->u.view.T, dh = d->u.view.dh;
         int64_t dims[4] = {B, T, H, dh}, ss[4] = {H * T * dh, dh, T * dh, 1}, ds[4] = {T * H * dh, H * dh, dh, 1};
-        gn__cuda_walk w = walk(4, dims, ss, ds, 0, 0);
-        return fcopy(c, 0, &w);
+        w = walk(4, dims, ss, ds, 0, 0);
+        break;
     }
-    if (strcmp(fn, "last_position") == 0 || strcmp(fn, "first_token") == 0) {
-        if (x->ndim != 3 || numel(o) != x->shape[0] * x->shape[2] || x->shape[1] < 1)
-            return fail(c, GN_EINVAL, "%s: [B, T, d] -> [B, 1, d] or [B, d]", fn);
-        int64_t B = x->shape[0], T = x->shape[1], d = x->shape[2], t = fn[0] == 'l' ? T - 1 : 0;
-        int64_t dims[2] = {B, d}, ss[2] = {T * d, 1}, ds[2] = {d, 1};
-        gn__cuda_walk w = walk(2, dims, ss, ds, t * d, 0);
-        return fcopy(c, 0, &w);
+    case GN_OPK_PICK_POSITION: {
+        int64_t B = d->u.view.B, T = d->u.view.T, dd = d->u.view.C;
+        int64_t dims[2] = {B, dd}, ss[2] = {T * dd, 1}, ds[2] = {dd, 1};
+        w = walk(2, dims, ss, ds, d->u.view.t * dd, 0);
+        break;
     }
-    if (strcmp(fn, "flatten_transpose") == 0) { /* [N, C, H, W] -> [N, H*W, C] */
-        if (x->ndim != 4 || numel(o) != numel(x) || dim_from_end(o, 1) != x->shape[1])
-            return fail(c, GN_EINVAL, "flatten_transpose: [N, C, H, W] -> [N, H*W, C]");
-        int64_t N = x->shape[0], C = x->shape[1], S = x->shape[2] * x->shape[3];
+    case GN_OPK_FLATTEN_TRANSPOSE: { /* [N, C, H, W] -> [N, H*W, C] */
+        int64_t N = d->u.view.N, C = d->u.view.C, S = d->u.view.S;
         int64_t dims[3] = {N, S, C}, ss[3] = {C * S, 1, S}, ds[3] = {S * C, C, 1};
-        gn__cuda_walk w = walk(3, dims, ss, ds, 0, 0);
-        return fcopy(c, 0, &w);
+        w = walk(3, dims, ss, ds, 0, 0);
+        break;
     }
-    if (strcmp(fn, "permute_reshape") == 0) { /* [N, A*K, H, W] -> [N, H*W*A, K] */
-        if (x->ndim != 4 || o->ndim != 3 || numel(o) != numel(x) || o->shape[2] == 0 ||
-            x->shape[1] % o->shape[2])
-            return fail(c, GN_EINVAL, "permute_reshape: [N, A*K, H, W] -> [N, H*W*A, K]");
-        int64_t N = x->shape[0], K = o->shape[2], A = x->shape[1] / K, S = x->shape[2] * x->shape[3];
+    case GN_OPK_PERMUTE_RESHAPE: { /* [N, A*K, H, W] -> [N, H*W*A, K] */
+        int64_t N = d->u.view.N, K = d->u.view.K, A = d->u.view.A, S = d->u.view.S;
         int64_t dims[4] = {N, S, A, K}, ss[4] = {A * K * S, 1, K * S, S}, ds[4] = {S * A * K, A * K, K, 1};
-        gn__cuda_walk w = walk(4, dims, ss, ds, 0, 0);
-        return fcopy(c, 0, &w);
+        w = walk(4, dims, ss, ds, 0, 0);
+        break;
     }
-    if (strcmp(fn, "expand") == 0) {
-        gn__cuda_walk w = {0};
-        if (bcast_walk(x, o, &w, 0) != 0)
-            return fail(c, GN_EINVAL, "expand: input does not broadcast to the output");
-        int64_t s = 1; /* dense destination */
+    default: { /* GN_OPK_EXPAND: the input's strides, a dense destination */
+        int64_t zero[GN_MAX_DIMS] = {0};
+        w = out_walk(OT(c, 0), d->u.view.st, zero);
+        int64_t s = 1;
         for (int i = w.nd - 1; i >= 0; i--) {
             w.sb[i] = s;
             s *= w.shape[i];
         }
-        return fcopy(c, 0, &w);
+        break;
     }
-    return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected split_heads, merge_heads, last_position, first_token, "
-                "flatten_transpose, permute_reshape, expand, or a reshape: none, reshape, view, flatten, "
-                "squeeze, unsqueeze, contiguous)", fn);
-}
-
-static int is_reshape(const char *fn)
-{
-    static const char *const names[] = {"reshape", "view", "flatten", "squeeze", "unsqueeze", "contiguous"};
-    if (!fn)
-        return 1;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(fn, names[i]) == 0)
-            return 1;
-    return 0;
-}
-
-static int op_view(ctx *c, int copy)
-{
-    int rc = arity(c, 1, 1, 0);
-    if (rc)
-        return rc;
-    const char *fn = copy ? NULL : attr_s(c, "fn");
-    if (is_reshape(fn)) {
-        if (c->n->nout != 1 || IT(c, 0)->bytes != OT(c, 0)->bytes || IT(c, 0)->dtype != OT(c, 0)->dtype)
-            return fail(c, GN_EINVAL, "a reshape keeps dtype and size: %s %llu bytes -> %s %llu bytes",
-                        gn_dtype_name(IT(c, 0)->dtype), (unsigned long long)IT(c, 0)->bytes,
-                        gn_dtype_name(OT(c, 0)->dtype), (unsigned long long)OT(c, 0)->bytes);
-        return dcopy(c, c->out[0], c->in[0], (size_t)IT(c, 0)->bytes);
     }
-    if ((rc = all_f32(c, 0, 1)))
-        return rc;
-    return view_fn(c, fn);
+    return fcopy(c, 0, &w);
 }
 
 static int op_concat(ctx *c)
 {
-    int rc = arity(c, 1, UINT32_MAX, 1);
-    if (rc)
-        return rc;
-    const gn_tensor *o = OT(c, 0);
-    int d = norm_dim(attr_i(c, "dim", 0), o->ndim);
-    if (d < 0)
-        return fail(c, GN_EINVAL, "dim out of range for %u dims", o->ndim);
-    size_t es = gn_dtype_size(o->dtype);
-    int64_t inner = 1, sum = 0;
-    for (uint32_t i = (uint32_t)d + 1; i < o->ndim; i++)
-        inner *= o->shape[i];
-    for (uint32_t k = 0; k < c->n->nin; k++) {
-        const gn_tensor *t = IT(c, k);
-        if (t->dtype != o->dtype || t->ndim != o->ndim)
-            return fail(c, GN_EINVAL, "input %u differs from the output in dtype or rank", k);
-        for (uint32_t i = 0; i < o->ndim; i++)
-            if ((int)i != d && t->shape[i] != o->shape[i])
-                return fail(c, GN_EINVAL, "input %u differs from the output in dim %u", k, i);
-        sum += t->shape[d];
-    }
-    if (sum != o->shape[d])
-        return fail(c, GN_EINVAL, "inputs add up to %lld along dim %d, output has %lld", (long long)sum, d,
-                    (long long)o->shape[d]);
-    int64_t outer = (o->shape[d] * inner) != 0 ? numel(o) / (o->shape[d] * inner) : 0, at = 0;
+    int dim = c->d->u.concat.dim;
+    int64_t outer = c->d->u.concat.outer, inner = c->d->u.concat.inner, at = 0;
+    int64_t width = OT(c, 0)->shape[dim] * inner; /* output elements per outer index */
     for (uint32_t k = 0; k < c->n->nin; k++) { /* input k's slabs, one per outer index */
-        int64_t slab = IT(c, k)->shape[d] * inner;
-        int64_t dims[2] = {outer, slab}, ss[2] = {slab, 1}, ds[2] = {o->shape[d] * inner, 1};
+        int64_t slab = IT(c, k)->shape[dim] * inner;
+        int64_t dims[2] = {outer, slab}, ss[2] = {slab, 1}, ds[2] = {width, 1};
         gn__cuda_walk w = walk(2, dims, ss, ds, 0, at);
-        if ((rc = cu(c, gn__cuda_copy(c->out[0], c->in[k], es, &w))))
+        int rc = cu(c, gn__cuda_copy(c->out[0], c->in[k], c->d->u.concat.es, &w));
+        if (rc)
             return rc;
         at += slab;
     }
@@ -849,80 +433,24 @@ static int op_concat(ctx *c)
 
 static int op_index(ctx *c)
 {
-    const char *fn = attr_s(c, "fn");
-    if (fn && strcmp(fn, "upsample_nearest") == 0) {
-        int rc = arity(c, 1, 1, 1);
-        if (rc || (rc = all_f32(c, 0, 1)))
-            return rc;
-        const gn_tensor *x = IT(c, 0), *o = OT(c, 0);
-        if (x->ndim != 4 || o->ndim != 4 || o->shape[0] != x->shape[0] || o->shape[1] != x->shape[1])
-            return fail(c, GN_EINVAL, "upsample_nearest: [N, C, H, W] -> [N, C, Ho, Wo]");
-        return cu(c, gn__cuda_upsample(FI(c, 0), FO(c, 0), x->shape[0] * x->shape[1], x->shape[2], x->shape[3],
-                                       o->shape[2], o->shape[3]));
-    }
-    if (fn && strcmp(fn, "gather") != 0 && strcmp(fn, "index_select") != 0)
-        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected gather, index_select or upsample_nearest)", fn);
-    int rc = arity(c, 2, 2, 1);
-    if (rc)
-        return rc;
-    const gn_tensor *x = IT(c, 0), *ix = IT(c, 1), *o = OT(c, 0);
-    if (!is_index_dtype(ix->dtype) || o->dtype != x->dtype || x->ndim == 0)
-        return fail(c, GN_EINVAL, "inputs: source, then indices (i64/i32); output of the source's dtype");
-    int d = norm_dim(attr_i(c, "dim", 0), x->ndim);
-    if (d < 0)
-        return fail(c, GN_EINVAL, "dim out of range for %u dims", x->ndim);
-    size_t es = gn_dtype_size(x->dtype);
-    int64_t len = x->shape[d], inner = 1;
-    for (uint32_t i = (uint32_t)d + 1; i < x->ndim; i++)
-        inner *= x->shape[i];
-    int64_t outer = (len * inner) != 0 ? numel(x) / (len * inner) : 0;
-    int select = ix->ndim == 1 && !(fn && strcmp(fn, "gather") == 0);
-    int i64 = ix->dtype == GN_DTYPE_I64;
-    if (select) { /* out = x.index_select(d, ix) */
-        int64_t m = numel(ix);
-        if ((rc = check_ids(c, 1, len, "index")))
-            return rc;
-        if (numel(o) != outer * m * inner)
-            return fail(c, GN_EINVAL, "index_select: output must have %lld elements", (long long)(outer * m * inner));
-        return cu(c, gn__cuda_index_select(c->out[0], c->in[0], es, c->in[1], i64, outer, len, m, inner));
-    }
-    if (ix->ndim != x->ndim || numel(o) != numel(ix))
-        return fail(c, GN_EINVAL, "gather: indices must have the source's rank and the output their shape");
-    for (uint32_t i = 0; i < x->ndim; i++)
-        if ((int)i != d && ix->shape[i] > x->shape[i])
-            return fail(c, GN_EINVAL, "gather: indices exceed the source in dim %u", i);
-    if ((rc = check_ids(c, 1, len, "index")))
-        return rc;
-    gn__cuda_gather_shape s = {.nd = (int)x->ndim, .dim = d};
+    const gn_opdesc *d = c->d;
+    if (d->kind == GN_OPK_UPSAMPLE)
+        return cu(c, gn__cuda_upsample(FI(c, 0), FO(c, 0), d->u.index.NC, d->u.index.H, d->u.index.W,
+                                       d->u.index.Ho, d->u.index.Wo));
+    if (d->kind == GN_OPK_INDEX_SELECT)
+        return cu(c, gn__cuda_index_select(c->out[0], c->in[0], d->u.index.es, c->in[1], d->u.index.ids64,
+                                           d->u.index.outer, d->u.index.len, d->u.index.m, d->u.index.inner));
+    const gn_tensor *x = IT(c, 0), *ix = IT(c, 1);
+    gn__cuda_gather_shape s = {.nd = (int)x->ndim, .dim = d->u.index.dim};
     memcpy(s.xs, x->shape, x->ndim * sizeof(int64_t));
     memcpy(s.is, ix->shape, ix->ndim * sizeof(int64_t));
-    return cu(c, gn__cuda_gather(c->out[0], c->in[0], es, c->in[1], i64, numel(ix), &s));
+    return cu(c, gn__cuda_gather(c->out[0], c->in[0], d->u.index.es, c->in[1], d->u.index.ids64, d->u.index.n, &s));
 }
 
 static int op_fill(ctx *c)
 {
-    int rc = arity(c, 0, 0, 1);
-    if (rc)
-        return rc;
-    const gn_tensor *o = OT(c, 0);
-    const char *fn = attr_s(c, "fn");
-    if (!castable(o->dtype))
-        return fail(c, GN_EUNSUPPORTED, "output dtype %s", gn_dtype_name(o->dtype));
-    int64_t n = numel(o), last = o->ndim ? o->shape[o->ndim - 1] : 1;
-    double v = 0.0, start = 0.0, step = 1.0;
-    int arange = 0;
-    if (!fn || strcmp(fn, "zeros") == 0)
-        v = 0.0;
-    else if (strcmp(fn, "ones") == 0)
-        v = 1.0;
-    else if (strcmp(fn, "full") == 0)
-        v = attr_f(c, "value", 0.0);
-    else if (strcmp(fn, "arange") == 0) {
-        start = attr_f(c, "start", 0.0), step = attr_f(c, "step", 1.0);
-        arange = 1;
-    } else
-        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected zeros, ones, full or arange)", fn);
-    return cu(c, gn__cuda_fill(c->out[0], kdt(o->dtype), n, last, v, start, step, arange));
+    return cu(c, gn__cuda_fill(c->out[0], kdt(OT(c, 0)->dtype), c->d->u.fill.n, c->d->u.fill.last, c->d->u.fill.v,
+                               c->d->u.fill.start, c->d->u.fill.step, c->d->u.fill.arange));
 }
 
 /* ========================== convolution and pooling ========================== */
@@ -931,111 +459,48 @@ static int op_fill(ctx *c)
  * im2col per image and group, then one sgemm, as the CPU. */
 static int op_conv2d(ctx *c)
 {
-    int rc = arity(c, 2, 3, 1);
-    if (rc || (rc = all_f32(c, 0, c->n->nin)))
-        return rc;
-    const gn_tensor *x = IT(c, 0), *w = IT(c, 1), *o = OT(c, 0);
-    if (x->ndim != 4 || w->ndim != 4 || o->ndim != 4)
-        return fail(c, GN_EINVAL, "input, weight and output must be 4-D (NCHW, OIHW)");
-    int64_t st[2], pad[2], dil[2], G = attr_i(c, "groups", 1);
-    attr_pair(c, "stride", 1, st);
-    attr_pair(c, "padding", 0, pad);
-    attr_pair(c, "dilation", 1, dil);
-    int64_t N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
-    int64_t O = w->shape[0], Cg = w->shape[1], kh = w->shape[2], kw = w->shape[3];
-    if (G < 1 || C % G || O % G || Cg != C / G || st[0] < 1 || st[1] < 1 || pad[0] < 0 || pad[1] < 0 ||
-        dil[0] < 1 || dil[1] < 1)
-        return fail(c, GN_EINVAL, "weight [%lld, %lld, ...] does not fit %lld channels in %lld groups, or bad "
-                    "stride/padding", (long long)O, (long long)Cg, (long long)C, (long long)G);
-    int64_t Ho = (H + 2 * pad[0] - dil[0] * (kh - 1) - 1) / st[0] + 1;
-    int64_t Wo = (W + 2 * pad[1] - dil[1] * (kw - 1) - 1) / st[1] + 1;
-    if (o->shape[0] != N || o->shape[1] != O || o->shape[2] != Ho || o->shape[3] != Wo)
-        return fail(c, GN_EINVAL, "output must be [%lld, %lld, %lld, %lld]", (long long)N, (long long)O,
-                    (long long)Ho, (long long)Wo);
-    if (c->n->nin == 3 && numel(IT(c, 2)) != O)
-        return fail(c, GN_EINVAL, "bias must have %lld elements", (long long)O);
-    int64_t Og = O / G, KK = Cg * kh * kw, S = Ho * Wo;
-    if (!fits_int(Og, S, KK))
-        return fail(c, GN_EUNSUPPORTED, "dims beyond the 32-bit range of BLAS");
-    int direct = kh == 1 && kw == 1 && st[0] == 1 && st[1] == 1 && pad[0] == 0 && pad[1] == 0;
-    float *col = direct ? NULL : scratch(c, (size_t)(KK * S));
-    if (!direct && !col)
+    const __typeof__(c->d->u.conv2d) *q = &c->d->u.conv2d;
+    int64_t C = q->C, H = q->H, W = q->W, O = q->O, Cg = q->Cg, Og = q->Og, KK = q->KK, S = q->S;
+    int rc;
+    float *col = q->direct ? NULL : scratch(c, (size_t)(KK * S));
+    if (!q->direct && !col)
         return GN_ENOMEM;
-    int64_t p[6] = {st[0], st[1], pad[0], pad[1], dil[0], dil[1]};
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t g = 0; g < G; g++) {
+    int64_t p[6] = {q->st[0], q->st[1], q->pad[0], q->pad[1], q->dil[0], q->dil[1]};
+    for (int64_t n = 0; n < q->N; n++)
+        for (int64_t g = 0; g < q->G; g++) {
             const float *xg = FI(c, 0) + (n * C + g * Cg) * H * W;
             float *y = FO(c, 0) + (n * O + g * Og) * S;
-            if (!direct && (rc = cu(c, gn__cuda_im2col(xg, col, Cg, H, W, kh, kw, Ho, Wo, p))))
+            if (!q->direct && (rc = cu(c, gn__cuda_im2col(xg, col, Cg, H, W, q->kh, q->kw, q->Ho, q->Wo, p))))
                 return rc;
-            if ((rc = gemm(c, 0, Og, S, KK, 1.0f, FI(c, 1) + g * Og * KK, KK, 0, direct ? xg : col, S, 0, 0.0f, y,
-                           S, 0, 1)))
+            if ((rc = gemm(c, 0, Og, S, KK, 1.0f, FI(c, 1) + g * Og * KK, KK, 0, q->direct ? xg : col, S, 0, 0.0f,
+                           y, S, 0, 1)))
                 return rc;
         }
-    if (c->n->nin == 3)
-        return cu(c, gn__cuda_channel_bias(FO(c, 0), FI(c, 2), N, O, S));
+    if (q->bias)
+        return cu(c, gn__cuda_channel_bias(FO(c, 0), FI(c, 2), q->N, O, S));
     return 0;
 }
 
 static int op_pool2d(ctx *c)
 {
-    int rc = arity(c, 1, 1, 1);
-    if (rc || (rc = all_f32(c, 0, 1)))
-        return rc;
-    const gn_tensor *x = IT(c, 0), *o = OT(c, 0);
-    const char *fn = attr_s(c, "fn");
-    int mx = fn && strcmp(fn, "max") == 0;
-    if (!fn || (!mx && strcmp(fn, "avg") != 0))
-        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected max or avg)", fn ? fn : "");
-    if (x->ndim != 4 || o->ndim != 4 || o->shape[0] != x->shape[0] || o->shape[1] != x->shape[1])
-        return fail(c, GN_EINVAL, "input and output must be [N, C, H, W] with the same N and C");
-    int64_t NC = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3], Ho = o->shape[2], Wo = o->shape[3];
-    int adaptive = attr_b(c, "adaptive", 0);
-    int64_t k[2], st[2], pad[2];
-    attr_pair(c, "kernel", 1, k);
-    attr_pair(c, "stride", 0, st);
-    attr_pair(c, "padding", 0, pad);
-    if (!adaptive) {
-        if (st[0] == 0)
-            st[0] = k[0];
-        if (st[1] == 0)
-            st[1] = k[1];
-        if (k[0] < 1 || k[1] < 1 || st[0] < 1 || st[1] < 1 || pad[0] < 0 || pad[1] < 0 ||
-            Ho != (H + 2 * pad[0] - k[0]) / st[0] + 1 || Wo != (W + 2 * pad[1] - k[1]) / st[1] + 1)
-            return fail(c, GN_EINVAL, "output %lldx%lld does not follow kernel, stride and padding", (long long)Ho,
-                        (long long)Wo);
-    } else if (Ho < 1 || Wo < 1) {
-        return fail(c, GN_EINVAL, "adaptive pooling to an empty output");
-    }
-    int64_t p[6] = {k[0], k[1], st[0], st[1], pad[0], pad[1]};
-    return cu(c, gn__cuda_pool2d(FI(c, 0), FO(c, 0), NC, H, W, Ho, Wo, p, adaptive, mx));
+    const __typeof__(c->d->u.pool2d) *q = &c->d->u.pool2d;
+    int64_t p[6] = {q->k[0], q->k[1], q->st[0], q->st[1], q->pad[0], q->pad[1]};
+    return cu(c, gn__cuda_pool2d(FI(c, 0), FO(c, 0), q->NC, q->H, q->W, q->Ho, q->Wo, p, q->adaptive, q->mx));
 }
 
 /* ========================== interaction ========================== */
 
 static int op_interaction(ctx *c)
 {
-    int rc = arity(c, 1, UINT32_MAX, 1);
-    if (rc || (rc = all_f32(c, 0, c->n->nin)))
-        return rc;
-    const gn_tensor *f0 = IT(c, 0), *o = OT(c, 0);
-    int self = attr_b(c, "self", 0);
-    int64_t F = c->n->nin;
-    if (f0->ndim != 2)
-        return fail(c, GN_EINVAL, "features must be [B, D]");
-    int64_t B = f0->shape[0], D = f0->shape[1], W = D + (self ? F * (F + 1) / 2 : F * (F - 1) / 2);
-    for (uint32_t k = 1; k < c->n->nin; k++)
-        if (IT(c, k)->ndim != 2 || IT(c, k)->shape[0] != B || IT(c, k)->shape[1] != D)
-            return fail(c, GN_EINVAL, "feature %u is not [%lld, %lld]", k, (long long)B, (long long)D);
-    if (o->ndim != 2 || o->shape[0] != B || o->shape[1] != W)
-        return fail(c, GN_EINVAL, "output must be [%lld, %lld]", (long long)B, (long long)W);
+    int64_t F = c->d->u.interaction.F;
     if (F > GN__CUDA_MAXF)
         return fail(c, GN_EUNSUPPORTED, "%lld features (the CUDA executor takes at most %d)", (long long)F,
                     GN__CUDA_MAXF);
     gn__cuda_feats f;
     for (uint32_t k = 0; k < c->n->nin; k++)
         f.f[k] = FI(c, k);
-    return cu(c, gn__cuda_interaction(&f, FO(c, 0), B, D, F, self));
+    return cu(c, gn__cuda_interaction(&f, FO(c, 0), c->d->u.interaction.B, c->d->u.interaction.D, F,
+                                      c->d->u.interaction.self));
 }
 
 /* ========================== ops table ========================== */
@@ -1124,35 +589,64 @@ static int cuda_download(void *p, void *host, const void *src, size_t bytes)
     return 0;
 }
 
+/*
+ * opcheck's view of index input K: copied to the host scratch (grown as
+ * needed), which synchronises with the kernels before it.
+ */
+static int host_ids(void *arg, uint32_t k, const void **host)
+{
+    ctx *c = arg;
+    gpu *ex = c->ex;
+    size_t bytes = (size_t)IT(c, k)->bytes;
+    if (bytes > ex->hcap) {
+        void *p = realloc(ex->host, bytes);
+        if (!p)
+            return fail(c, GN_ENOMEM, "cannot grow host scratch to %zu bytes", bytes);
+        ex->host = p;
+        ex->hcap = bytes;
+    }
+    cudaError_t e = bytes ? cudaMemcpy(ex->host, c->in[k], bytes, cudaMemcpyDeviceToHost) : cudaSuccess;
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return cu(c, (int)e);
+    }
+    *host = ex->host;
+    return 0;
+}
+
 static int cuda_run(void *p, const gn_graph *g, uint32_t id, void *const *in, void *const *out, gn_error *err)
 {
-    if (id >= gn_graph_nnodes(g))
-        return gn_error_set(err, GN_EINVAL, "nodes[%u]: no such node (%u nodes)", id, gn_graph_nnodes(g));
-    ctx c = {.ex = p, .g = g, .id = id, .n = gn_graph_node(g, id), .tin = gn_graph_node_inputs(g, id),
-             .tout = gn_graph_node_outputs(g, id), .in = in, .out = out, .err = err};
-    switch (c.n->op) {
+    gn_opdesc d;
+    ctx c = {.ex = p, .g = g, .id = id, .d = &d, .in = in, .out = out, .err = err};
+    if (id < gn_graph_nnodes(g)) {
+        c.n = gn_graph_node(g, id);
+        c.tin = gn_graph_node_inputs(g, id);
+        c.tout = gn_graph_node_outputs(g, id);
+    }
+    int rc = gn_opcheck_node(g, id, "CUDA", host_ids, &c, &d, err);
+    if (rc)
+        return rc;
+    switch (d.op) {
     case GN_OP_MATMUL: return op_matmul(&c);
     case GN_OP_CONV2D: return op_conv2d(&c);
     case GN_OP_POOL2D: return op_pool2d(&c);
-    case GN_OP_LAYER_NORM: return op_norm(&c, 0);
-    case GN_OP_RMS_NORM: return op_norm(&c, 1);
+    case GN_OP_LAYER_NORM:
+    case GN_OP_RMS_NORM: return op_norm(&c);
     case GN_OP_BATCH_NORM: return op_batch_norm(&c);
     case GN_OP_SOFTMAX: return op_softmax(&c);
     case GN_OP_ATTENTION: return op_attention(&c);
-    case GN_OP_EMBEDDING: return op_embedding(&c, 0);
-    case GN_OP_EMBEDDING_BAG: return op_embedding(&c, 1);
+    case GN_OP_EMBEDDING:
+    case GN_OP_EMBEDDING_BAG: return op_embedding(&c);
     case GN_OP_ELEMENTWISE: return op_elementwise(&c);
     case GN_OP_REDUCTION: return op_reduction(&c);
-    case GN_OP_VIEW: return op_view(&c, 0);
-    case GN_OP_COPY: return op_view(&c, 1);
+    case GN_OP_VIEW:
+    case GN_OP_COPY: return op_view(&c);
     case GN_OP_CONCAT: return op_concat(&c);
     case GN_OP_INDEX: return op_index(&c);
     case GN_OP_FILL: return op_fill(&c);
     case GN_OP_INTERACTION: return op_interaction(&c);
-    default: {
-        const char *name = c.n->op == GN_OP_OPAQUE ? attr_s(&c, "name") : NULL;
-        return fail(&c, GN_EUNSUPPORTED, "not run by the CUDA executor%s%s", name ? ": " : "", name ? name : "");
-    }
+    default: /* opcheck refuses every other op */
+        return fail(&c, GN_EUNSUPPORTED, "not run by the CUDA executor");
     }
 }
 

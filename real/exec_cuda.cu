@@ -13,8 +13,10 @@
  *     bits), one block per row with a fixed tree where rows are long
  *     (norm statistics, softmax sums: double sums of the same terms, so
  *     the float results agree unless a sum sits on a rounding boundary);
- *   - libm functions (expf, tanhf, erff, powf, sinf, cosf) are CUDA's,
- *     within 1–2 ulp of glibc's.
+ *   - elementwise functions are the very expressions the CPU evaluates
+ *     (gn_opcheck_unary/binary, real/opcheck.h, compiled here for the
+ *     device); libm functions (expf, tanhf, erff, powf, sinf, cosf) are
+ *     CUDA's, within 1–2 ulp of glibc's.
  * Every launch is deterministic (no atomics): reruns are bit-identical.
  *
  * Launchers (exec_cuda_int.h) enqueue on the default stream and return 0
@@ -319,23 +321,23 @@ __global__ static void k_embedding(const float *w, const void *ids, int ids64, f
 {
     FOR_EACH(e, bags * d) {
         int64_t bi = e / d, j = e % d;
-        if (mode == GN__EMB_LOOKUP) {
+        if (mode == GN_EMB_LOOKUP) {
             y[e] = w[load_id(ids, ids64, bi) * d + j];
             continue;
         }
-        float acc = mode == GN__EMB_MAX && per ? -INFINITY : 0.0f;
+        float acc = mode == GN_EMB_MAX && per ? -INFINITY : 0.0f;
         for (int64_t p = 0; p < per; p++) {
             float v = w[load_id(ids, ids64, bi * per + p) * d + j];
-            acc = mode == GN__EMB_MAX ? fmaxf(acc, v) : acc + v;
+            acc = mode == GN_EMB_MAX ? fmaxf(acc, v) : acc + v;
         }
-        if (mode == GN__EMB_MEAN && per)
+        if (mode == GN_EMB_MEAN && per)
             acc /= (float)per;
         y[e] = acc;
     }
 }
 
 extern "C" int gn__cuda_embedding(const float *w, const void *ids, int ids64, float *y, int64_t bags, int64_t per,
-                                  int64_t d, gn__cuda_emode mode)
+                                  int64_t d, gn_opcheck_emode mode)
 {
     if (bags * d == 0)
         return 0;
@@ -345,41 +347,12 @@ extern "C" int gn__cuda_embedding(const float *w, const void *ids, int ids64, fl
 
 /* ========================== elementwise ========================== */
 
-__device__ static float unary(int f, float x)
-{
-    switch (f) {
-    case GN__E_RELU: return x > 0.0f ? x : 0.0f;
-    case GN__E_GELU: return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-    case GN__E_GELU_ERF: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
-    case GN__E_SILU: return x / (1.0f + expf(-x));
-    case GN__E_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case GN__E_TANH: return tanhf(x);
-    case GN__E_NEG: return -x;
-    case GN__E_EXP: return expf(x);
-    case GN__E_SQRT: return sqrtf(x);
-    case GN__E_RSQRT: return 1.0f / sqrtf(x);
-    default: return x;
-    }
-}
-
-__device__ static float binary(int f, float a, float b)
-{
-    switch (f) {
-    case GN__E_ADD: return a + b;
-    case GN__E_SUB: return a - b;
-    case GN__E_MUL: return a * b;
-    case GN__E_DIV: return a / b;
-    case GN__E_MAX: return a > b ? a : b;
-    default: return a < b ? a : b;
-    }
-}
-
 __global__ static void k_unary(int f, const float *x, float *y, int64_t n)
 {
-    FOR_EACH(i, n) y[i] = unary(f, x[i]);
+    FOR_EACH(i, n) y[i] = gn_opcheck_unary(f, x[i]);
 }
 
-extern "C" int gn__cuda_unary(gn__cuda_efn fn, const float *x, float *y, int64_t n)
+extern "C" int gn__cuda_unary(gn_opcheck_efn fn, const float *x, float *y, int64_t n)
 {
     if (n == 0)
         return 0;
@@ -414,11 +387,11 @@ __global__ static void k_binary(int f, gn__cuda_walk w, const float *a, const fl
     FOR_EACH(i, n) {
         int64_t oa, ob;
         walk_at(w, i, &oa, &ob);
-        y[i] = binary(f, a[oa], b[ob]);
+        y[i] = gn_opcheck_binary(f, a[oa], b[ob]);
     }
 }
 
-extern "C" int gn__cuda_binary(gn__cuda_efn fn, const gn__cuda_walk *w, const float *a, const float *b, float *y)
+extern "C" int gn__cuda_binary(gn_opcheck_efn fn, const gn__cuda_walk *w, const float *a, const float *b, float *y)
 {
     int64_t n = walk_numel(w);
     if (n == 0)
@@ -512,7 +485,7 @@ __global__ static void k_reduce(const float *x, void *y, int yt, int64_t outer, 
         double acc = 0.0;
         float best = p[0];
         int64_t bi = 0;
-        int imax = fn == GN__R_MAX || fn == GN__R_ARGMAX;
+        int imax = fn == GN_RED_MAX || fn == GN_RED_ARGMAX;
         for (int64_t j = 0; j < len; j++) {
             float v = p[j * inner];
             acc += v;
@@ -521,15 +494,15 @@ __global__ static void k_reduce(const float *x, void *y, int yt, int64_t outer, 
                 bi = j;
             }
         }
-        if (fn == GN__R_ARGMAX || fn == GN__R_ARGMIN)
+        if (fn == GN_RED_ARGMAX || fn == GN_RED_ARGMIN)
             store_num(y, yt, k, (double)bi);
         else
-            ((float *)y)[k] = fn == GN__R_SUM ? (float)acc : fn == GN__R_MEAN ? (float)(acc / (double)len) : best;
+            ((float *)y)[k] = fn == GN_RED_SUM ? (float)acc : fn == GN_RED_MEAN ? (float)(acc / (double)len) : best;
     }
 }
 
 extern "C" int gn__cuda_reduce(const float *x, void *y, gn__cuda_dt yt, int64_t outer, int64_t len, int64_t inner,
-                               gn__cuda_rfn fn)
+                               gn_opcheck_rfn fn)
 {
     if (outer * inner == 0)
         return 0;

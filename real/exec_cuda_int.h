@@ -2,8 +2,9 @@
  * exec_cuda_int.h — between the CUDA executor's host side (exec_cuda.c)
  * and its kernels (exec_cuda.cu).  Internal to those two files.
  *
- * The host side is C: it interprets the node (attrs, shapes, dtypes),
- * checks it exactly as the CPU executor does, and calls cuBLAS.  Every
+ * The host side is C: real/opcheck.c checks the node (attrs, shapes,
+ * dtypes, index ranges) for it as for the CPU executor, and it launches
+ * kernels and calls cuBLAS from the descriptor that comes back.  Every
  * kernel sits behind one gn__cuda_* launcher that takes device pointers
  * and plain sizes, enqueues the kernel on the default stream and returns
  * 0 or the (positive) cudaError_t of the launch.  Launchers never
@@ -16,6 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "opcheck.h" /* function codes and elementwise arithmetic (its C++-safe part) */
 
 #ifndef __cplusplus
 #include "executor.h"
@@ -34,19 +37,6 @@ extern "C" {
 typedef enum gn__cuda_dt {
     GN__CU_F32, GN__CU_F64, GN__CU_I64, GN__CU_I32, GN__CU_U8, GN__CU_BOOL
 } gn__cuda_dt;
-
-/* Elementwise functions; the binary ones come first (<= GN__E_MIN). */
-typedef enum gn__cuda_efn {
-    GN__E_ADD, GN__E_SUB, GN__E_MUL, GN__E_DIV, GN__E_MAX, GN__E_MIN,
-    GN__E_RELU, GN__E_GELU, GN__E_GELU_ERF, GN__E_SILU, GN__E_SIGMOID, GN__E_TANH, GN__E_NEG, GN__E_EXP,
-    GN__E_SQRT, GN__E_RSQRT
-} gn__cuda_efn;
-
-/* Reductions. */
-typedef enum gn__cuda_rfn { GN__R_SUM, GN__R_MEAN, GN__R_MAX, GN__R_MIN, GN__R_ARGMAX, GN__R_ARGMIN } gn__cuda_rfn;
-
-/* Embedding modes: plain lookup, or a bag reduced by sum, mean or max. */
-typedef enum gn__cuda_emode { GN__EMB_LOOKUP, GN__EMB_SUM, GN__EMB_MEAN, GN__EMB_MAX } gn__cuda_emode;
 
 /* An ND walk over SHAPE with two stride sets (elements; 0 = broadcast). */
 typedef struct gn__cuda_walk {
@@ -93,10 +83,10 @@ int gn__cuda_batch_norm(const float *x, const float *w, const float *b, const fl
 int gn__cuda_softmax(float *x, int64_t outer, int64_t len, int64_t inner, int64_t T, int64_t off, int causal);
 /* Embedding lookup or bag: BAGS rows of D from table W, PER ids each. */
 int gn__cuda_embedding(const float *w, const void *ids, int ids64, float *y, int64_t bags, int64_t per, int64_t d,
-                       gn__cuda_emode mode);
-int gn__cuda_unary(gn__cuda_efn fn, const float *x, float *y, int64_t n);
+                       gn_opcheck_emode mode);
+int gn__cuda_unary(gn_opcheck_efn fn, const float *x, float *y, int64_t n);
 /* Y (dense, W's shape) = A ∘ B with A at strides sa, B at sb. */
-int gn__cuda_binary(gn__cuda_efn fn, const gn__cuda_walk *w, const float *a, const float *b, float *y);
+int gn__cuda_binary(gn_opcheck_efn fn, const gn__cuda_walk *w, const float *a, const float *b, float *y);
 int gn__cuda_rotary(const float *x, const float *cs, const float *sn, float *y, int64_t B, int64_t H, int64_t T,
                     int64_t dh, int bcast);
 int gn__cuda_rotary_table(const void *pos, int pos64, float *cs, float *sn, int64_t n, int64_t dh, float theta);
@@ -106,7 +96,7 @@ int gn__cuda_fill(void *y, gn__cuda_dt yt, int64_t n, int64_t last, double v, do
                   int arange);
 /* Reduces dim LEN of [OUTER, LEN, INNER]; Y is f32, or i64/i32 (YT) for arg*. */
 int gn__cuda_reduce(const float *x, void *y, gn__cuda_dt yt, int64_t outer, int64_t len, int64_t inner,
-                    gn__cuda_rfn fn);
+                    gn_opcheck_rfn fn);
 /* Element copy of ES bytes each: DST[offb + Σ i·sb] = SRC[offa + Σ i·sa]. */
 int gn__cuda_copy(void *dst, const void *src, size_t es, const gn__cuda_walk *w);
 int gn__cuda_index_select(void *dst, const void *src, size_t es, const void *ids, int ids64, int64_t outer,
