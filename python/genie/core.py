@@ -626,6 +626,8 @@ class Session:
 
     # ---------------------------------------------------------------- trace records
     def new_tensor(self, meta, kind, storage=None, module=None):
+        """Appends a tensor record; meta is anything with the tensor's dtype and shape
+        (its meta tensor, its CPU value or the LazyTensor itself); returns its local id."""
         dt = _DT.get(meta.dtype)
         if dt is None:
             self.check_dtype(meta.dtype, "?")
@@ -644,9 +646,9 @@ class Session:
         st = self.cur
         if r is None:
             if t._pname is not None:
-                i = self.new_tensor(t._meta, "param", t._pname)
+                i = self.new_tensor(t, "param", t._pname)
             else:
-                i = self.new_tensor(t._meta, "input")
+                i = self.new_tensor(t, "input")
             t._tr = r = _TRef(st, i)
             return i
         if r.step is st:
@@ -657,15 +659,15 @@ class Session:
         prec = r.step.tensors[r.tid]
         prec[T_EXT] = True
         if t._pname is not None:
-            i = self.new_tensor(t._meta, "param", t._pname)
+            i = self.new_tensor(t, "param", t._pname)
         elif prec[T_KIND] == "input" and prec[T_MODULE] is None:
-            i = self.new_tensor(t._meta, "input")
+            i = self.new_tensor(t, "input")
         else:
             if r.storage is None:
                 r.storage = prec[T_STORAGE] or self._state_name(r, prec)
             prec[T_KIND] = "state"
             prec[T_STORAGE] = r.storage
-            i = self.new_tensor(t._meta, "state", r.storage)
+            i = self.new_tensor(t, "state", r.storage)
             st.state_imports += 1
         r.imp_step = st
         r.imp_tid = i
@@ -1187,7 +1189,7 @@ class Session:
         r0 = st.fwd_r0
         tpl = rc.template
         if tpl is not None:
-            if [list(t._meta.shape) for _, t in flat] == tpl.predict_args() and \
+            if [list(t.shape) for _, t in flat] == tpl.predict_args() and \
                     [p for p, _ in flat] == tpl.base.argpaths:
                 return self._replay(rc, tpl, orig, args, kwargs)
             rc.reset()
