@@ -374,9 +374,15 @@ static int32_t best_source(gp *g, uint32_t t, int32_t dst)
     for (uint32_t d = 0; d < nd; d++) {
         if (*locp(g, t, (int32_t)d) == NOT_HERE || (int32_t)d == dst)
             continue;
-        /* machine-level estimate: the network dominates; same node is cheaper */
-        double c = machine(g, (int32_t)d) == machine(g, dst) ? hop_s(g, (int32_t)d, dst, bytes)
-                                                              : 2 * hop_s(g, (int32_t)d, dst, bytes) + (is_gpu(g, (int32_t)d) ? 1e-9 : 0);
+        /* the hops ship() would take: one inside a machine; between
+         * machines the network, plus a PCIe copy at each GPU end */
+        double c = hop_s(g, (int32_t)d, dst, bytes);
+        if (machine(g, (int32_t)d) != machine(g, dst)) {
+            const gn_platform *pf = g->pf;
+            c += pf->msg_overhead_s;
+            c += is_gpu(g, (int32_t)d) ? gn_cost_transfer(bytes, pf->pcie_bw, pf->pcie_latency) : 0;
+            c += is_gpu(g, dst) ? gn_cost_transfer(bytes, pf->pcie_bw, pf->pcie_latency) : 0;
+        }
         if (c < bestc) {
             bestc = c;
             bestd = (int32_t)d;
