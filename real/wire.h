@@ -49,8 +49,14 @@ typedef struct gn_frame {
     uint32_t crc;      /* CRC32C of header (crc = 0) and payload */
 } gn_frame;
 
-/* CRC32C (Castagnoli) of LEN bytes at P, continuing from CRC (0 to start). */
+/* CRC32C (Castagnoli) of LEN bytes at P, continuing from CRC (0 to start).
+ * Uses the CPU's crc32 instruction where it has one (three interleaved
+ * chains), else gn_crc32c_portable; GN_CRC_SOFTWARE=1 in the environment
+ * forces the latter. */
 uint32_t gn_crc32c(uint32_t crc, const void *p, size_t len);
+
+/* The same with tables only (slicing-by-8): any CPU; tests compare. */
+uint32_t gn_crc32c_portable(uint32_t crc, const void *p, size_t len);
 
 /* Name of frame TYPE ("tensor"), or NULL for an unknown type. */
 const char *gn_frame_name(uint16_t type);

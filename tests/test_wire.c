@@ -28,6 +28,21 @@ static void test_crc32c_known_vectors(void **state)
     /* incremental equals one-shot */
     const char *s = "the quick brown fox jumps over the lazy dog";
     assert_int_equal(gn_crc32c(gn_crc32c(0, s, 10), s + 10, strlen(s) - 10), gn_crc32c(0, s, strlen(s)));
+    /* the hardware path (three lanes joined) agrees with the tables at
+     * every length around the lane boundaries, and in pieces */
+    size_t n = 3 * 8192 * 3 + 77;
+    uint8_t *buf = malloc(n);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+    const size_t lens[] = {0, 1, 7, 8, 24575, 24576, 24577, 49152, 49159, n};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+        assert_int_equal(gn_crc32c(0, buf, lens[i]), gn_crc32c_portable(0, buf, lens[i]));
+    assert_int_equal(gn_crc32c(gn_crc32c(0x1234u, buf, 30000), buf + 30000, n - 30000),
+                     gn_crc32c_portable(0x1234u, buf, n));
+    free(buf);
     (void)state;
 }
 
