@@ -18,10 +18,15 @@
  *                       for one GPU are sharded across GPUs and nodes and
  *                       only pooled embeddings cross machines.
  *   encoder_parallel    VQA: the vision-only and the text-only regions run
- *                       on different GPUs (a second node when there is
- *                       one, so their launches overlap too); the fusion
- *                       and answer head run where the larger encoder
- *                       output already is, so only the smaller one moves.
+ *                       on different GPUs, when the cost model expects it
+ *                       to pay: the node's second GPU, or a second node
+ *                       (whose CPU launches in parallel too, but whose
+ *                       link the smaller encoder output must cross).  The
+ *                       fusion and answer head run where the larger
+ *                       encoder output already is; the moved encoder
+ *                       keeps only what it must compute (a fusion layer's
+ *                       projection of the text runs on the fusion side),
+ *                       so only the fusion's input crosses, once.
  *   vision_pipeline     Vision: a detector's level-shared head towers form
  *                       independent chains after the backbone and neck
  *                       (the first stage); the chains are spread over the
@@ -30,8 +35,11 @@
  *                       transfer of its feature map (so NVLink peers are
  *                       used and network peers only when it pays).
  *   recompute           A tensor needed on a device that lacks it is
- *                       either shipped or recomputed there, whichever the
- *                       cost model prices lower (gn_cost_recompute_*).
+ *                       either shipped or recomputed there (with whatever
+ *                       producers it needs, up to RECOMPUTE_DEPTH levels),
+ *                       whichever the cost model prices lower
+ *                       (gn_cost_recompute_*; option recompute_bias
+ *                       scales the price of recomputation).
  *   batching            All tensors one consumer needs from one source go
  *                       in one message; a step's uploads to a machine go
  *                       in one request; its results in one reply per
