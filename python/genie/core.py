@@ -97,7 +97,7 @@ def _factory(ov):
             return val
         _S.check_dtype(val.dtype, pkt)
         t = _wrap_val(val, None)
-        i = _S.new_tensor(t._meta, "activation")
+        i = _S.new_tensor(val, "activation")
         t._tr = _TRef(_S.cur, i)
         _S.stats["ops"] += 1
         _S.aten_seen.setdefault(pkt, "fill")
@@ -806,7 +806,8 @@ class Session:
         if info.overwrite and info.mut:
             dst = args[info.mut[0]]
             ins_l = [x for x in ins_l if x is not dst]
-            if dst._root[1] is not None or dst._meta._base is not None:
+            # (every value exists during a tail replay; its view-ness is its meta's)
+            if dst._root[1] is not None or dst._val._base is not None:
                 ins_l.append(dst)
         tid = self.tid
         ins = [tid(x) for x in ins_l]
