@@ -391,29 +391,6 @@ static int rotary_table(ctx *c)
     return 0;
 }
 
-static double load_num(const void *p, gn_dtype dt, int64_t i)
-{
-    switch (dt) {
-    case GN_DTYPE_F32: return ((const float *)p)[i];
-    case GN_DTYPE_F64: return ((const double *)p)[i];
-    case GN_DTYPE_I64: return (double)((const int64_t *)p)[i];
-    case GN_DTYPE_I32: return ((const int32_t *)p)[i];
-    default: return ((const uint8_t *)p)[i]; /* u8, bool */
-    }
-}
-
-static void store_num(void *p, gn_dtype dt, int64_t i, double v)
-{
-    switch (dt) {
-    case GN_DTYPE_F32: ((float *)p)[i] = (float)v; break;
-    case GN_DTYPE_F64: ((double *)p)[i] = v; break;
-    case GN_DTYPE_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-    case GN_DTYPE_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-    case GN_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0.0; break;
-    default: ((uint8_t *)p)[i] = (uint8_t)v; break;
-    }
-}
-
 static int op_elementwise(ctx *c)
 {
     int64_t n = c->d->u.elementwise.n;
@@ -423,7 +400,8 @@ static int op_elementwise(ctx *c)
     case GN_OPK_ROTARY_TABLE: return rotary_table(c);
     case GN_OPK_CAST:
         for (int64_t i = 0; i < n; i++)
-            store_num(c->out[0], OT(c, 0)->dtype, i, load_num(c->in[0], IT(c, 0)->dtype, i));
+            gn_opcheck_store_num(c->out[0], c->d->u.elementwise.to, i,
+                                 gn_opcheck_load_num(c->in[0], c->d->u.elementwise.from, i));
         return 0;
     case GN_OPK_UNARY: {
         const float *x = FI(c, 0);
@@ -612,11 +590,11 @@ static int op_index(ctx *c)
 
 static int op_fill(ctx *c)
 {
-    gn_dtype dt = OT(c, 0)->dtype;
+    gn_opcheck_num to = c->d->u.fill.to;
     int64_t n = c->d->u.fill.n, last = c->d->u.fill.last;
     double v = c->d->u.fill.v, start = c->d->u.fill.start, step = c->d->u.fill.step;
     for (int64_t i = 0; i < n; i++)
-        store_num(c->out[0], dt, i, c->d->u.fill.arange ? start + step * (double)(last ? i % last : 0) : v);
+        gn_opcheck_store_num(c->out[0], to, i, c->d->u.fill.arange ? start + step * (double)(last ? i % last : 0) : v);
     return 0;
 }
 

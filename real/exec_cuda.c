@@ -116,19 +116,6 @@ static float *FO(ctx *c, uint32_t k)
     return (float *)c->out[k];
 }
 
-/* The kernels' code for a castable dtype. */
-static gn__cuda_dt kdt(gn_dtype dt)
-{
-    switch (dt) {
-    case GN_DTYPE_F64: return GN__CU_F64;
-    case GN_DTYPE_I64: return GN__CU_I64;
-    case GN_DTYPE_I32: return GN__CU_I32;
-    case GN_DTYPE_U8: return GN__CU_U8;
-    case GN_DTYPE_BOOL: return GN__CU_BOOL;
-    default: return GN__CU_F32;
-    }
-}
-
 /* Device scratch of N floats, grown (never shrunk); NULL with ERR set. */
 static float *scratch(ctx *c, size_t n)
 {
@@ -313,7 +300,7 @@ static int op_elementwise(ctx *c)
         return cu(c, gn__cuda_rotary_table(c->in[0], d->u.elementwise.pos64, FO(c, 0), FO(c, 1), n,
                                            d->u.elementwise.dh, d->u.elementwise.theta));
     case GN_OPK_CAST:
-        return cu(c, gn__cuda_cast(c->in[0], kdt(IT(c, 0)->dtype), c->out[0], kdt(OT(c, 0)->dtype), n));
+        return cu(c, gn__cuda_cast(c->in[0], d->u.elementwise.from, c->out[0], d->u.elementwise.to, n));
     case GN_OPK_UNARY:
         return cu(c, gn__cuda_unary(d->u.elementwise.fn, FI(c, 0), FO(c, 0), n));
     default: break;
@@ -328,7 +315,7 @@ static int op_elementwise(ctx *c)
 
 static int op_reduction(ctx *c)
 {
-    return cu(c, gn__cuda_reduce(FI(c, 0), c->out[0], kdt(OT(c, 0)->dtype), c->d->u.reduction.outer,
+    return cu(c, gn__cuda_reduce(FI(c, 0), c->out[0], c->d->u.reduction.to, c->d->u.reduction.outer,
                                  c->d->u.reduction.len, c->d->u.reduction.inner, c->d->u.reduction.fn));
 }
 
@@ -449,7 +436,7 @@ static int op_index(ctx *c)
 
 static int op_fill(ctx *c)
 {
-    return cu(c, gn__cuda_fill(c->out[0], kdt(OT(c, 0)->dtype), c->d->u.fill.n, c->d->u.fill.last, c->d->u.fill.v,
+    return cu(c, gn__cuda_fill(c->out[0], c->d->u.fill.to, c->d->u.fill.n, c->d->u.fill.last, c->d->u.fill.v,
                                c->d->u.fill.start, c->d->u.fill.step, c->d->u.fill.arange));
 }
 

@@ -61,29 +61,6 @@ __device__ static int64_t load_id(const void *p, int i64, int64_t i)
     return i64 ? ((const int64_t *)p)[i] : (int64_t)((const int32_t *)p)[i];
 }
 
-__device__ static double load_num(const void *p, int dt, int64_t i)
-{
-    switch (dt) {
-    case GN__CU_F32: return ((const float *)p)[i];
-    case GN__CU_F64: return ((const double *)p)[i];
-    case GN__CU_I64: return (double)((const int64_t *)p)[i];
-    case GN__CU_I32: return ((const int32_t *)p)[i];
-    default: return ((const uint8_t *)p)[i];
-    }
-}
-
-__device__ static void store_num(void *p, int dt, int64_t i, double v)
-{
-    switch (dt) {
-    case GN__CU_F32: ((float *)p)[i] = (float)v; break;
-    case GN__CU_F64: ((double *)p)[i] = v; break;
-    case GN__CU_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-    case GN__CU_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-    case GN__CU_BOOL: ((uint8_t *)p)[i] = v != 0.0; break;
-    default: ((uint8_t *)p)[i] = (uint8_t)v; break;
-    }
-}
-
 /* Copies one element of ES bytes. */
 __device__ static void copy_elem(char *dst, const char *src, size_t es)
 {
@@ -449,10 +426,10 @@ extern "C" int gn__cuda_rotary_table(const void *pos, int pos64, float *cs, floa
 
 __global__ static void k_cast(const void *x, int xt, void *y, int yt, int64_t n)
 {
-    FOR_EACH(i, n) store_num(y, yt, i, load_num(x, xt, i));
+    FOR_EACH(i, n) gn_opcheck_store_num(y, yt, i, gn_opcheck_load_num(x, xt, i));
 }
 
-extern "C" int gn__cuda_cast(const void *x, gn__cuda_dt xt, void *y, gn__cuda_dt yt, int64_t n)
+extern "C" int gn__cuda_cast(const void *x, gn_opcheck_num xt, void *y, gn_opcheck_num yt, int64_t n)
 {
     if (n == 0)
         return 0;
@@ -463,10 +440,10 @@ extern "C" int gn__cuda_cast(const void *x, gn__cuda_dt xt, void *y, gn__cuda_dt
 __global__ static void k_fill(void *y, int yt, int64_t n, int64_t last, double v, double start, double step,
                               int arange)
 {
-    FOR_EACH(i, n) store_num(y, yt, i, arange ? start + step * (double)(last ? i % last : 0) : v);
+    FOR_EACH(i, n) gn_opcheck_store_num(y, yt, i, arange ? start + step * (double)(last ? i % last : 0) : v);
 }
 
-extern "C" int gn__cuda_fill(void *y, gn__cuda_dt yt, int64_t n, int64_t last, double v, double start, double step,
+extern "C" int gn__cuda_fill(void *y, gn_opcheck_num yt, int64_t n, int64_t last, double v, double start, double step,
                              int arange)
 {
     if (n == 0)
@@ -495,13 +472,13 @@ __global__ static void k_reduce(const float *x, void *y, int yt, int64_t outer, 
             }
         }
         if (fn == GN_RED_ARGMAX || fn == GN_RED_ARGMIN)
-            store_num(y, yt, k, (double)bi);
+            gn_opcheck_store_num(y, yt, k, (double)bi);
         else
             ((float *)y)[k] = fn == GN_RED_SUM ? (float)acc : fn == GN_RED_MEAN ? (float)(acc / (double)len) : best;
     }
 }
 
-extern "C" int gn__cuda_reduce(const float *x, void *y, gn__cuda_dt yt, int64_t outer, int64_t len, int64_t inner,
+extern "C" int gn__cuda_reduce(const float *x, void *y, gn_opcheck_num yt, int64_t outer, int64_t len, int64_t inner,
                                gn_opcheck_rfn fn)
 {
     if (outer * inner == 0)

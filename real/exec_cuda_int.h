@@ -33,11 +33,6 @@ extern "C" {
 #define GN__CUDA_MAXD 8      /* dims of a strided view (= GN_MAX_DIMS) */
 #define GN__CUDA_MAXF 128    /* features of one interaction node */
 
-/* Element types the kernels load and store (the CPU executor's castable set). */
-typedef enum gn__cuda_dt {
-    GN__CU_F32, GN__CU_F64, GN__CU_I64, GN__CU_I32, GN__CU_U8, GN__CU_BOOL
-} gn__cuda_dt;
-
 /* An ND walk over SHAPE with two stride sets (elements; 0 = broadcast). */
 typedef struct gn__cuda_walk {
     int nd;                           /* dims, 1..GN__CUDA_MAXD */
@@ -90,12 +85,12 @@ int gn__cuda_binary(gn_opcheck_efn fn, const gn__cuda_walk *w, const float *a, c
 int gn__cuda_rotary(const float *x, const float *cs, const float *sn, float *y, int64_t B, int64_t H, int64_t T,
                     int64_t dh, int bcast);
 int gn__cuda_rotary_table(const void *pos, int pos64, float *cs, float *sn, int64_t n, int64_t dh, float theta);
-int gn__cuda_cast(const void *x, gn__cuda_dt xt, void *y, gn__cuda_dt yt, int64_t n);
+int gn__cuda_cast(const void *x, gn_opcheck_num xt, void *y, gn_opcheck_num yt, int64_t n);
 /* Fills N elements with V, or with START + STEP·(i mod LAST) when ARANGE. */
-int gn__cuda_fill(void *y, gn__cuda_dt yt, int64_t n, int64_t last, double v, double start, double step,
+int gn__cuda_fill(void *y, gn_opcheck_num yt, int64_t n, int64_t last, double v, double start, double step,
                   int arange);
 /* Reduces dim LEN of [OUTER, LEN, INNER]; Y is f32, or i64/i32 (YT) for arg*. */
-int gn__cuda_reduce(const float *x, void *y, gn__cuda_dt yt, int64_t outer, int64_t len, int64_t inner,
+int gn__cuda_reduce(const float *x, void *y, gn_opcheck_num yt, int64_t outer, int64_t len, int64_t inner,
                     gn_opcheck_rfn fn);
 /* Element copy of ES bytes each: DST[offb + Σ i·sb] = SRC[offa + Σ i·sa]. */
 int gn__cuda_copy(void *dst, const void *src, size_t es, const gn__cuda_walk *w);

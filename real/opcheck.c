@@ -170,6 +170,19 @@ static int castable(gn_dtype dt)
            dt == GN_DTYPE_U8 || dt == GN_DTYPE_BOOL;
 }
 
+/* The code of a castable dtype. */
+static gn_opcheck_num num_of(gn_dtype dt)
+{
+    switch (dt) {
+    case GN_DTYPE_F64: return GN_NUM_F64;
+    case GN_DTYPE_I64: return GN_NUM_I64;
+    case GN_DTYPE_I32: return GN_NUM_I32;
+    case GN_DTYPE_U8: return GN_NUM_U8;
+    case GN_DTYPE_BOOL: return GN_NUM_BOOL;
+    default: return GN_NUM_F32;
+    }
+}
+
 /* Normalises a possibly negative DIM of an NDIM tensor; -1 when out of range. */
 static int norm_dim(int64_t dim, uint32_t ndim)
 {
@@ -490,6 +503,8 @@ static int check_elementwise(chk *c)
             return fail(c, GN_EINVAL, "cast changes the number of elements");
         c->d->kind = GN_OPK_CAST;
         c->d->u.elementwise.n = numel(x);
+        c->d->u.elementwise.from = num_of(x->dtype);
+        c->d->u.elementwise.to = num_of(o->dtype);
         return 0;
     }
     size_t i, nf = sizeof(efns) / sizeof(efns[0]);
@@ -562,6 +577,7 @@ static int check_reduction(chk *c)
                     (long long)(outer * inner));
     c->d->u.reduction.fn = f;
     c->d->u.reduction.arg = arg;
+    c->d->u.reduction.to = num_of(o->dtype);
     c->d->u.reduction.outer = outer;
     c->d->u.reduction.len = len;
     c->d->u.reduction.inner = inner;
@@ -795,6 +811,7 @@ static int check_fill(chk *c)
     c->d->u.fill.n = numel(o);
     c->d->u.fill.last = o->ndim ? o->shape[o->ndim - 1] : 1;
     c->d->u.fill.arange = arange;
+    c->d->u.fill.to = num_of(o->dtype);
     c->d->u.fill.v = v;
     c->d->u.fill.start = start;
     c->d->u.fill.step = step;

@@ -43,6 +43,10 @@ typedef enum gn_opcheck_rfn {
 /* Embedding modes: a plain lookup, or a bag reduced by sum, mean or max. */
 typedef enum gn_opcheck_emode { GN_EMB_LOOKUP, GN_EMB_SUM, GN_EMB_MEAN, GN_EMB_MAX } gn_opcheck_emode;
 
+/* Element types cast and fill convert between (the index outputs of
+ * argmax/argmin too): gn_opcheck_load_num and _store_num's codes. */
+typedef enum gn_opcheck_num { GN_NUM_F32, GN_NUM_F64, GN_NUM_I64, GN_NUM_I32, GN_NUM_U8, GN_NUM_BOOL } gn_opcheck_num;
+
 /* ========================== scalar arithmetic (C and CUDA) ========================== */
 
 #if defined(__CUDACC__)
@@ -80,6 +84,31 @@ GN_OPCHECK_MATH float gn_opcheck_binary(int f, float a, float b)
     case GN_EW_DIV: return a / b;
     case GN_EW_MAX: return a > b ? a : b;
     default: return a < b ? a : b;
+    }
+}
+
+/* Element I of P (of type DT, a gn_opcheck_num) as a double. */
+GN_OPCHECK_MATH double gn_opcheck_load_num(const void *p, int dt, int64_t i)
+{
+    switch (dt) {
+    case GN_NUM_F32: return ((const float *)p)[i];
+    case GN_NUM_F64: return ((const double *)p)[i];
+    case GN_NUM_I64: return (double)((const int64_t *)p)[i];
+    case GN_NUM_I32: return ((const int32_t *)p)[i];
+    default: return ((const uint8_t *)p)[i]; /* u8, bool */
+    }
+}
+
+/* Stores V as element I of P (of type DT), converted as C converts. */
+GN_OPCHECK_MATH void gn_opcheck_store_num(void *p, int dt, int64_t i, double v)
+{
+    switch (dt) {
+    case GN_NUM_F32: ((float *)p)[i] = (float)v; break;
+    case GN_NUM_F64: ((double *)p)[i] = v; break;
+    case GN_NUM_I64: ((int64_t *)p)[i] = (int64_t)v; break;
+    case GN_NUM_I32: ((int32_t *)p)[i] = (int32_t)v; break;
+    case GN_NUM_BOOL: ((uint8_t *)p)[i] = v != 0.0; break;
+    default: ((uint8_t *)p)[i] = (uint8_t)v; break;
     }
 }
 
@@ -154,10 +183,12 @@ typedef struct gn_opdesc {
             int bcast;           /* ROTARY: cos and sin are shared over B */
             float theta;         /* ROTARY_TABLE */
             int pos64;           /* ROTARY_TABLE: positions are i64 (else i32) */
+            gn_opcheck_num from, to; /* CAST: input and output types */
         } elementwise;
         struct {
             gn_opcheck_rfn fn;
             int arg;             /* argmax/argmin: output is an index dtype */
+            gn_opcheck_num to;   /* the output's type (i64 or i32 for arg*, else f32) */
             int64_t outer, len, inner; /* x as [outer, len, inner] */
         } reduction;
         struct {
@@ -185,6 +216,7 @@ typedef struct gn_opdesc {
         struct {
             int64_t n, last;     /* output elements; its last dim */
             int arange;          /* start + step·(i mod last), else v */
+            gn_opcheck_num to;   /* the output's type */
             double v, start, step;
         } fill;
         struct {
