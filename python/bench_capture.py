@@ -154,6 +154,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--llm-size", default="small", choices=["tiny", "small", "medium"])
     ap.add_argument("--sections", default="1,2,3", help="which figures to measure (comma list)")
+    ap.add_argument("--cache", default="on,off", help="section 3: step cache settings to measure (on, off)")
     a = ap.parse_args()
     rep = 1 if a.quick else a.repeat
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, genie {genie.__version__}")
@@ -203,7 +204,7 @@ def decode_section(a, rep):
     print(f"\n3. LLM decode, GPT-2 {size} ({sizes[size]}), prompt 32, {a.decode} decode steps "
           f"(generate(), greedy, KV cache)")
     print("   cold = first capture in the process (shape-propagation memo empty); warm = best of the next runs")
-    for cache in ("1", "0"):
+    for cache in [{"on": "1", "off": "0"}[c] for c in a.cache.split(",")]:
         os.environ["GENIE_STEP_CACHE"] = cache
         m, inp, run = models.gpt2(prompt=32, decode=a.decode, **sizes[size])
         with torch.no_grad():
