@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -114,6 +115,67 @@ static void test_bad_config(void **state)
     (void)state;
 }
 
+/* A stream of requests: each its prefill and decode steps in turn, its
+ * own KV cache (grown from its own prompt), the weights shared. */
+static void test_request_stream(void **state)
+{
+    json_error_t jerr;
+    json_t *j = json_loads("{\"model\": \"tiny-llama\", \"decode\": 2, \"requests\": [{\"prompt\": 8, "
+                           "\"decode\": 3}, {\"prompt\": 20, \"decode\": 0}, {\"prompt\": 5}]}",
+                           0, &jerr);
+    gn_llm_config c;
+    gn_error err;
+    assert_int_equal(gn_llm_config_from_json(j, "x.json", "$", &c, &err), 0);
+    json_decref(j);
+    assert_int_equal(c.nreq, 3);
+    assert_int_equal(c.req_decode[2], 2); /* the workload's decode */
+    gn_session *s = gn_llm_generate(&c, &err);
+    if (!s)
+        fail_msg("%s", err.msg);
+    assert_int_equal(gn_session_nsteps(s), 4 + 1 + 3);
+    const uint32_t prompt[] = {8, 8, 8, 8, 20, 5, 5, 5}, kv_before[] = {0, 8, 9, 10, 0, 0, 5, 6};
+    const char *const req[] = {"r0", "r0", "r0", "r0", "r1", "r2", "r2", "r2"};
+    for (uint32_t st = 0; st < 8; st++) {
+        const gn_graph *g = gn_session_step(s, st);
+        assert_int_equal(gn_graph_phase(g), kv_before[st] ? GN_PHASE_DECODE : GN_PHASE_PREFILL);
+        /* input 0: token ids [1, T] */
+        assert_int_equal(gn_graph_tensor(g, 0)->shape[1], kv_before[st] ? 1 : prompt[st]);
+        int leaf = 0, made = 0;
+        for (uint32_t t = 0; t < gn_graph_ntensors(g); t++) {
+            const gn_tensor *x = gn_graph_tensor(g, t);
+            if (x->kind != GN_KIND_STATE)
+                continue;
+            const char *name = gn_graph_storage_name(g, x->storage);
+            size_t n = strlen(name);
+            assert_string_equal(name + n - 2, req[st]); /* this request's cache */
+            if (x->producer < 0) {
+                leaf++;
+                assert_int_equal(x->shape[2], kv_before[st]);
+            } else {
+                made++;
+                assert_int_equal(x->shape[2], kv_before[st] + (kv_before[st] ? 1 : prompt[st]));
+            }
+        }
+        assert_int_equal(leaf, kv_before[st] ? 2 * 2 : 0); /* K and V of 2 layers */
+        assert_int_equal(made, 2 * 2);
+    }
+    gn_llm_config one;
+    gn_llm_preset("tiny-llama", &one);
+    assert_int_equal(gn_session_param_count(s), gn_llm_param_count(&one));
+    gn_session_destroy(s);
+    /* bad streams are refused, naming the entry */
+    const char *const bad[] = {"[]", "{}", "[{\"decode\": 2}]", "[{\"prompt\": 0}]", "[{\"prompt\": 4, \"x\": 1}]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "{\"model\": \"tiny-gpt2\", \"requests\": %s}", bad[i]);
+        j = json_loads(text, 0, &jerr);
+        assert_int_equal(gn_llm_config_from_json(j, "x.json", "$", &c, &err), GN_ESCHEMA);
+        assert_non_null(strstr(err.msg, "$.requests"));
+        json_decref(j);
+    }
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_kv_cache_grows_one_position_per_step),
         cmocka_unit_test(test_decode_flops_by_hand),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_request_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

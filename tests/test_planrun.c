@@ -128,6 +128,8 @@ static int run_real(const gn_session *s, const gn_plan *p, int warm, gn_outputs 
 static const char *const workloads[] = {
     "{\"family\": \"llm\", \"model\": \"tiny-gpt2\", \"prompt\": 8, \"decode\": 3}",
     "{\"family\": \"llm\", \"model\": \"tiny-llama\", \"prompt\": 8, \"decode\": 3}",
+    "{\"family\": \"llm\", \"model\": \"tiny-gpt2\", \"requests\": [{\"prompt\": 6, \"decode\": 2}, "
+    "{\"prompt\": 11, \"decode\": 1}]}",
     "{\"family\": \"vision\", \"model\": \"tiny-resnet\", \"requests\": 2}",
     "{\"family\": \"vision\", \"model\": \"tiny-detector\"}",
     "{\"family\": \"recsys\", \"model\": \"tiny-dlrm\", \"requests\": 2}",

@@ -19,14 +19,14 @@
 
 static const gn_llm_config presets[] = {
     /* name, arch, vocab, max_pos, d, layers, heads, kv_heads, d_ff */
-    {"gpt2-small", GN_LLM_GPT2, 50257, 1024, 768, 12, 12, 12, 3072, GN_DTYPE_F16, 1, 128, 16},
-    {"gpt2-medium", GN_LLM_GPT2, 50257, 1024, 1024, 24, 16, 16, 4096, GN_DTYPE_F16, 1, 128, 16},
-    {"gpt2-large", GN_LLM_GPT2, 50257, 1024, 1280, 36, 20, 20, 5120, GN_DTYPE_F16, 1, 128, 16},
-    {"llama-2-7b", GN_LLM_LLAMA, 32000, 4096, 4096, 32, 32, 32, 11008, GN_DTYPE_F16, 1, 128, 16},
-    {"llama-2-13b", GN_LLM_LLAMA, 32000, 4096, 5120, 40, 40, 40, 13824, GN_DTYPE_F16, 1, 128, 16},
-    {"llama-3-8b", GN_LLM_LLAMA, 128256, 8192, 4096, 32, 32, 8, 14336, GN_DTYPE_F16, 1, 128, 16},
-    {"tiny-gpt2", GN_LLM_GPT2, 512, 256, 64, 2, 4, 4, 256, GN_DTYPE_F32, 1, 16, 4},
-    {"tiny-llama", GN_LLM_LLAMA, 512, 256, 64, 2, 4, 2, 172, GN_DTYPE_F32, 1, 16, 4},
+    {"gpt2-small", GN_LLM_GPT2, 50257, 1024, 768, 12, 12, 12, 3072, GN_DTYPE_F16, 1, 128, 16, 0, {0}, {0}},
+    {"gpt2-medium", GN_LLM_GPT2, 50257, 1024, 1024, 24, 16, 16, 4096, GN_DTYPE_F16, 1, 128, 16, 0, {0}, {0}},
+    {"gpt2-large", GN_LLM_GPT2, 50257, 1024, 1280, 36, 20, 20, 5120, GN_DTYPE_F16, 1, 128, 16, 0, {0}, {0}},
+    {"llama-2-7b", GN_LLM_LLAMA, 32000, 4096, 4096, 32, 32, 32, 11008, GN_DTYPE_F16, 1, 128, 16, 0, {0}, {0}},
+    {"llama-2-13b", GN_LLM_LLAMA, 32000, 4096, 5120, 40, 40, 40, 13824, GN_DTYPE_F16, 1, 128, 16, 0, {0}, {0}},
+    {"llama-3-8b", GN_LLM_LLAMA, 128256, 8192, 4096, 32, 32, 8, 14336, GN_DTYPE_F16, 1, 128, 16, 0, {0}, {0}},
+    {"tiny-gpt2", GN_LLM_GPT2, 512, 256, 64, 2, 4, 4, 256, GN_DTYPE_F32, 1, 16, 4, 0, {0}, {0}},
+    {"tiny-llama", GN_LLM_LLAMA, 512, 256, 64, 2, 4, 2, 172, GN_DTYPE_F32, 1, 16, 4, 0, {0}, {0}},
 };
 
 int gn_llm_preset(const char *name, gn_llm_config *cfg)
@@ -92,8 +92,28 @@ int gn_llm_config_from_json(const json_t *obj, const char *file,
             return handled;
         if (handled)
             continue;
+        if (strcmp(key, "requests") == 0)
+            continue; /* below, once "decode" is known */
         return gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: unknown field of an LLM workload", file, path, key);
     }
+    json_t *reqs = json_object_get(obj, "requests"), *r;
+    size_t i;
+    if (reqs && (!json_is_array(reqs) || json_array_size(reqs) == 0 ||
+                 json_array_size(reqs) > GN_LLM_MAX_REQUESTS))
+        return gn_error_set(err, GN_ESCHEMA, "%s: %s.requests: expected 1 to %d objects {\"prompt\": N, \"decode\": N}",
+                            file, path, GN_LLM_MAX_REQUESTS);
+    json_array_foreach(reqs, i, r) {
+        json_t *p = json_object_get(r, "prompt"), *d = json_object_get(r, "decode");
+        if (!json_is_object(r) || !json_is_integer(p) || json_integer_value(p) < 1 ||
+            json_integer_value(p) > (1 << 20) || (d && (!json_is_integer(d) || json_integer_value(d) < 0 ||
+                                                        json_integer_value(d) > (1 << 20))) ||
+            json_object_size(r) != 1u + (d != NULL))
+            return gn_error_set(err, GN_ESCHEMA, "%s: %s.requests[%zu]: expected {\"prompt\": 1.., \"decode\": 0..}",
+                                file, path, i);
+        c.req_prompt[i] = (uint32_t)json_integer_value(p);
+        c.req_decode[i] = d ? (uint32_t)json_integer_value(d) : c.decode;
+    }
+    c.nreq = (uint32_t)json_array_size(reqs);
     v = json_object_get(obj, "name");
     if (json_is_string(v))
         snprintf(c.name, sizeof(c.name), "%s", json_string_value(v));
@@ -106,6 +126,7 @@ int gn_llm_config_from_json(const json_t *obj, const char *file,
 typedef struct gen {
     gn_graph *g;
     const gn_llm_config *c;
+    int64_t req;         /* request whose step this is, -1: a single-request session */
     int rc;              /* first error, 0 if none */
     char mod[160];       /* module path scratch */
     char name[200];      /* storage name scratch */
@@ -223,8 +244,13 @@ static uint32_t attention(gen *x, uint32_t h, uint32_t l, uint32_t B, uint32_t T
     uint32_t d = c->d_model, H = c->heads, KV = c->kv_heads, dh = d / H;
     char base[96], kname[128], vname[128];
     snprintf(base, sizeof(base), gpt2 ? "transformer.h.%u.attn" : "model.layers.%u.self_attn", l);
-    snprintf(kname, sizeof(kname), "%s.k_cache", base);
-    snprintf(vname, sizeof(vname), "%s.v_cache", base);
+    if (x->req < 0) {
+        snprintf(kname, sizeof(kname), "%s.k_cache", base);
+        snprintf(vname, sizeof(vname), "%s.v_cache", base);
+    } else { /* each request its own cache */
+        snprintf(kname, sizeof(kname), "%s.k_cache.r%lld", base, (long long)x->req);
+        snprintf(vname, sizeof(vname), "%s.v_cache.r%lld", base, (long long)x->req);
+    }
 
     uint32_t q, k, v;
     if (gpt2) {
@@ -369,14 +395,22 @@ gn_session *gn_llm_generate(const gn_llm_config *c, gn_error *err)
                      c->name, c->heads, c->d_model, c->kv_heads);
         return NULL;
     }
-    if (c->arch == GN_LLM_GPT2 && c->prompt + c->decode > c->max_pos) {
-        gn_error_set(err, GN_EINVAL, "%s: prompt + decode (%u) exceeds the %u learned positions of GPT-2",
-                     c->name, c->prompt + c->decode, c->max_pos);
-        return NULL;
-    }
+    /* the requests: one of prompt + decode, or the stream */
+    uint32_t nreq = c->nreq ? c->nreq : 1;
+    const uint32_t one_p[1] = {c->prompt}, one_d[1] = {c->decode};
+    const uint32_t *rp = c->nreq ? c->req_prompt : one_p, *rd = c->nreq ? c->req_decode : one_d;
+    for (uint32_t r = 0; r < nreq; r++)
+        if (c->arch == GN_LLM_GPT2 && rp[r] + rd[r] > c->max_pos) {
+            gn_error_set(err, GN_EINVAL, "%s: request %u: prompt + decode (%u) exceeds the %u learned positions of GPT-2",
+                         c->name, r, rp[r] + rd[r], c->max_pos);
+            return NULL;
+        }
     char name[128];
-    snprintf(name, sizeof(name), "%s b%u p%u d%u %s", c->name, c->batch, c->prompt, c->decode,
-             gn_dtype_name(c->dtype));
+    if (c->nreq)
+        snprintf(name, sizeof(name), "%s b%u %u requests %s", c->name, c->batch, c->nreq, gn_dtype_name(c->dtype));
+    else
+        snprintf(name, sizeof(name), "%s b%u p%u d%u %s", c->name, c->batch, c->prompt, c->decode,
+                 gn_dtype_name(c->dtype));
     gn_session *s = gn_session_create(name);
     if (!s || gn_session_set_source(s, "workloads/llm") < 0) {
         gn_session_destroy(s);
@@ -388,17 +422,21 @@ gn_session *gn_llm_generate(const gn_llm_config *c, gn_error *err)
                                       "layers", c->layers, "d_model", c->d_model, "heads", c->heads,
                                       "kv_heads", c->kv_heads, "d_ff", c->d_ff, "vocab", c->vocab,
                                       "batch", c->batch, "params", (json_int_t)gn_llm_param_count(c)));
-    gen x = {.c = c};
-    for (uint32_t st = 0; st <= c->decode && !x.rc; st++) {
-        char label[32];
-        snprintf(label, sizeof(label), st ? "decode %u" : "prefill", st);
-        x.g = gn_session_add_step(s, st ? GN_PHASE_DECODE : GN_PHASE_PREFILL, label);
-        if (!x.g) {
-            x.rc = GN_ENOMEM;
-            break;
+    gen x = {.c = c, .req = c->nreq ? 0 : -1};
+    for (uint32_t r = 0; r < nreq && !x.rc; r++, x.req += x.req >= 0)
+        for (uint32_t st = 0; st <= rd[r] && !x.rc; st++) {
+            char label[48];
+            if (c->nreq)
+                snprintf(label, sizeof(label), st ? "request %u decode %u" : "request %u prefill", r, st);
+            else
+                snprintf(label, sizeof(label), st ? "decode %u" : "prefill", st);
+            x.g = gn_session_add_step(s, st ? GN_PHASE_DECODE : GN_PHASE_PREFILL, label);
+            if (!x.g) {
+                x.rc = GN_ENOMEM;
+                break;
+            }
+            build_step(&x, st ? 1 : rp[r], st ? rp[r] + st - 1 : 0);
         }
-        build_step(&x, st ? 1 : c->prompt, st ? c->prompt + st - 1 : 0);
-    }
     gn_error sub;
     if (x.rc) {
         gn_error_set(err, x.rc, "%s: cannot build the trace: %s", c->name, gn_strerror(x.rc));

@@ -26,6 +26,8 @@
 
 typedef enum gn_llm_arch { GN_LLM_GPT2, GN_LLM_LLAMA } gn_llm_arch;
 
+#define GN_LLM_MAX_REQUESTS 64
+
 typedef struct gn_llm_config {
     char name[48];         /* preset or user name, e.g. "gpt2-medium" */
     gn_llm_arch arch;      /* architecture family */
@@ -40,6 +42,12 @@ typedef struct gn_llm_config {
     uint32_t batch;        /* sequences */
     uint32_t prompt;       /* prompt length, tokens */
     uint32_t decode;       /* decode steps */
+    /* serving a stream of requests: NREQ > 0 requests one after the other,
+     * request r a prefill of REQ_PROMPT[r] tokens and REQ_DECODE[r] decode
+     * steps with its own KV cache; 0: one request of prompt and decode */
+    uint32_t nreq;
+    uint32_t req_prompt[GN_LLM_MAX_REQUESTS]; /* tokens */
+    uint32_t req_decode[GN_LLM_MAX_REQUESTS]; /* steps */
 } gn_llm_config;
 
 /* Fills *CFG with preset NAME: gpt2-small, gpt2-medium, gpt2-large,
@@ -49,8 +57,11 @@ int gn_llm_preset(const char *name, gn_llm_config *cfg);
 
 /*
  * Reads a workload object {"model": PRESET, "batch", "prompt", "decode",
- * "dtype", and any architecture field to override} into *CFG.  FILE/PATH
- * name it in errors.  0 or GN_ESCHEMA with ERR filled.
+ * "dtype", and any architecture field to override} into *CFG; or, for a
+ * stream of requests served one after the other, "requests": [{"prompt":
+ * P, "decode": D}, ...] (up to GN_LLM_MAX_REQUESTS; "decode" defaults to
+ * the workload's).  FILE/PATH name it in errors.  0 or GN_ESCHEMA with
+ * ERR filled.
  */
 int gn_llm_config_from_json(const json_t *obj, const char *file,
                             const char *path, gn_llm_config *cfg,
@@ -60,7 +71,9 @@ int gn_llm_config_from_json(const json_t *obj, const char *file,
 uint64_t gn_llm_param_count(const gn_llm_config *cfg);
 
 /*
- * Generates the session (prefill + CFG->decode steps), finalized.  Returns
+ * Generates the session (prefill + CFG->decode steps; with requests, those
+ * of each request in turn, each request's KV cache its own storages
+ * named "...k_cache.r<i>"), finalized.  Returns
  * a new session (caller owns), or NULL with ERR filled (GN_EINVAL for an
  * inconsistent config, e.g. heads not dividing d_model, or a GPT-2 context
  * longer than its learned positions).
