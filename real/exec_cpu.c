@@ -27,7 +27,6 @@
 #include "opcheck.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -567,22 +566,8 @@ static int op_index(ctx *c)
     for (uint32_t i = (uint32_t)dim + 1; i < ix->ndim; i++)
         iin *= ix->shape[i];
     for (int64_t e = 0; e < d->u.index.n; e++) {
-        int64_t in_i = e % iin, a = e / (iin * m);
-        /* coordinates past dim `dim` in the source's strides */
-        int64_t rest = 0, mul = 1, r = in_i;
-        for (int i = (int)x->ndim - 1; i > dim; i--) {
-            rest += (r % ix->shape[i]) * mul;
-            r /= ix->shape[i];
-            mul *= x->shape[i];
-        }
-        int64_t lead = 0, lm = 1;
-        r = a;
-        for (int i = dim - 1; i >= 0; i--) {
-            lead += (r % ix->shape[i]) * lm;
-            r /= ix->shape[i];
-            lm *= x->shape[i];
-        }
-        int64_t s = (lead * len + load_index(c->in[1], ix->dtype, e)) * inner + rest;
+        int64_t s = gn_opcheck_gather_src(e, (int)x->ndim, dim, x->shape, ix->shape, len, inner, iin, m,
+                                          load_index(c->in[1], ix->dtype, e));
         memcpy(dst + (size_t)e * es, src + (size_t)s * es, es);
     }
     return 0;
@@ -648,29 +633,9 @@ static int op_pool2d(ctx *c)
     const int64_t *k = q->k, *st = q->st, *pad = q->pad;
     for (int64_t p = 0; p < NC; p++)
         for (int64_t oy = 0; oy < Ho; oy++)
-            for (int64_t ox = 0; ox < Wo; ox++) {
-                int64_t y0, y1, x0, x1, cnt;
-                if (q->adaptive) {
-                    y0 = oy * H / Ho, y1 = ((oy + 1) * H + Ho - 1) / Ho;
-                    x0 = ox * W / Wo, x1 = ((ox + 1) * W + Wo - 1) / Wo;
-                    cnt = (y1 - y0) * (x1 - x0);
-                } else {
-                    y0 = oy * st[0] - pad[0], y1 = y0 + k[0];
-                    x0 = ox * st[1] - pad[1], x1 = x0 + k[1];
-                    cnt = k[0] * k[1]; /* count_include_pad, as torch */
-                    y0 = y0 < 0 ? 0 : y0, x0 = x0 < 0 ? 0 : x0;
-                    y1 = y1 > H ? H : y1, x1 = x1 > W ? W : x1;
-                }
-                double acc = 0.0;
-                float m = -INFINITY;
-                for (int64_t iy = y0; iy < y1; iy++)
-                    for (int64_t ix = x0; ix < x1; ix++) {
-                        float v = FI(c, 0)[(p * H + iy) * W + ix];
-                        acc += v;
-                        m = v > m ? v : m;
-                    }
-                FO(c, 0)[(p * Ho + oy) * Wo + ox] = q->mx ? m : cnt ? (float)(acc / (double)cnt) : 0.0f;
-            }
+            for (int64_t ox = 0; ox < Wo; ox++)
+                FO(c, 0)[(p * Ho + oy) * Wo + ox] =
+                    gn_opcheck_pool_at(FI(c, 0), p, oy, ox, H, W, Ho, Wo, k, st, pad, q->adaptive, q->mx);
     return 0;
 }
 

@@ -33,7 +33,6 @@
 #include "exec_cuda_int.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,23 +76,12 @@ typedef struct ctx {
 
 /* ========================== private helpers ========================== */
 
-static int fail(ctx *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(ctx *c, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = gn_opcheck_vfail(c->g, c->id, c->err, code, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 /* RC from a launcher or the runtime: 0, or GN_EBACKEND naming the error. */
 static int cu(ctx *c, int rc)
 {
     if (rc == 0)
         return 0;
-    return fail(c, GN_EBACKEND, "CUDA: %s", cudaGetErrorString((cudaError_t)rc));
+    return gn_opcheck_fail(c->g, c->id, c->err, GN_EBACKEND, "CUDA: %s", cudaGetErrorString((cudaError_t)rc));
 }
 
 static const gn_tensor *IT(ctx *c, uint32_t k)
@@ -130,7 +118,7 @@ static float *scratch(ctx *c, size_t n)
         ex->cap = 0;
         if (cudaMalloc(&p, cap * sizeof(float)) != cudaSuccess) {
             cudaGetLastError();
-            fail(c, GN_ENOMEM, "cannot grow device scratch to %zu floats", cap);
+            gn_opcheck_fail(c->g, c->id, c->err, GN_ENOMEM, "cannot grow device scratch to %zu floats", cap);
             return NULL;
         }
         ex->scratch = p;
@@ -157,7 +145,7 @@ static int gemm(ctx *c, int tb, int64_t M, int64_t N, int64_t K, float alpha, co
                                                   (int)M, (int)K, &alpha, B, (int)ldb, sb, A, (int)lda, sa, &beta, C,
                                                   (int)ldc, sc, (int)batch);
     if (st != CUBLAS_STATUS_SUCCESS)
-        return fail(c, GN_EBACKEND, "cuBLAS sgemm failed (status %d)", (int)st);
+        return gn_opcheck_fail(c->g, c->id, c->err, GN_EBACKEND, "cuBLAS sgemm failed (status %d)", (int)st);
     return 0;
 #else
     return cu(c, gn__cuda_gemm(tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch));
@@ -255,7 +243,7 @@ static int op_attention(ctx *c)
     int64_t off = c->d->u.attention.off, rows = c->d->u.attention.group * T; /* query rows per (b, kv head) */
     int causal = c->d->u.attention.causal, rc;
     if (rows > INT32_MAX) /* opcheck checked T, Tk, dh; the grouped rows are this executor's */
-        return fail(c, GN_EUNSUPPORTED, "dims beyond the 32-bit range of BLAS");
+        return gn_opcheck_fail(c->g, c->id, c->err, GN_EUNSUPPORTED, "dims beyond the 32-bit range of BLAS");
     if (T == 0 || dh == 0 || B == 0)
         return 0;
     if (Tk == 0)
@@ -481,8 +469,8 @@ static int op_interaction(ctx *c)
 {
     int64_t F = c->d->u.interaction.F;
     if (F > GN__CUDA_MAXF)
-        return fail(c, GN_EUNSUPPORTED, "%lld features (the CUDA executor takes at most %d)", (long long)F,
-                    GN__CUDA_MAXF);
+        return gn_opcheck_fail(c->g, c->id, c->err, GN_EUNSUPPORTED,
+                               "%lld features (the CUDA executor takes at most %d)", (long long)F, GN__CUDA_MAXF);
     gn__cuda_feats f;
     for (uint32_t k = 0; k < c->n->nin; k++)
         f.f[k] = FI(c, k);
@@ -588,7 +576,7 @@ static int host_ids(void *arg, uint32_t k, const void **host)
     if (bytes > ex->hcap) {
         void *p = realloc(ex->host, bytes);
         if (!p)
-            return fail(c, GN_ENOMEM, "cannot grow host scratch to %zu bytes", bytes);
+            return gn_opcheck_fail(c->g, c->id, c->err, GN_ENOMEM, "cannot grow host scratch to %zu bytes", bytes);
         ex->host = p;
         ex->hcap = bytes;
     }
@@ -633,7 +621,7 @@ static int cuda_run(void *p, const gn_graph *g, uint32_t id, void *const *in, vo
     case GN_OP_FILL: return op_fill(&c);
     case GN_OP_INTERACTION: return op_interaction(&c);
     default: /* opcheck refuses every other op */
-        return fail(&c, GN_EUNSUPPORTED, "not run by the CUDA executor");
+        return gn_opcheck_fail(g, id, err, GN_EUNSUPPORTED, "not run by the CUDA executor");
     }
 }
 

@@ -538,21 +538,7 @@ __global__ static void k_gather(char *dst, const char *src, size_t es, const voi
         iin *= g.is[i];
     }
     FOR_EACH(e, n) {
-        int64_t in_i = e % iin, a = e / (iin * m);
-        int64_t rest = 0, mul = 1, r = in_i;
-        for (int i = g.nd - 1; i > d; i--) {
-            rest += (r % g.is[i]) * mul;
-            r /= g.is[i];
-            mul *= g.xs[i];
-        }
-        int64_t lead = 0, lm = 1;
-        r = a;
-        for (int i = d - 1; i >= 0; i--) {
-            lead += (r % g.is[i]) * lm;
-            r /= g.is[i];
-            lm *= g.xs[i];
-        }
-        int64_t s = (lead * len + load_id(ids, ids64, e)) * inner + rest;
+        int64_t s = gn_opcheck_gather_src(e, g.nd, d, g.xs, g.is, len, inner, iin, m, load_id(ids, ids64, e));
         copy_elem(dst + e * (int64_t)es, src + s * (int64_t)es, es);
     }
 }
@@ -609,34 +595,15 @@ extern "C" int gn__cuda_im2col(const float *x, float *col, int64_t Cg, int64_t H
     return launched();
 }
 
-/* One thread per output, the CPU's window loop verbatim. */
+/* One thread per output: the CPU's window (gn_opcheck_pool_at). */
 __global__ static void k_pool2d(const float *x, float *y, int64_t NC, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
                                 int64_t k0, int64_t k1, int64_t s0, int64_t s1, int64_t p0, int64_t p1, int adaptive,
                                 int mx)
 {
+    const int64_t k[2] = {k0, k1}, st[2] = {s0, s1}, pad[2] = {p0, p1};
     FOR_EACH(e, NC * Ho * Wo) {
         int64_t ox = e % Wo, oy = (e / Wo) % Ho, p = e / (Wo * Ho);
-        int64_t y0, y1, x0, x1, cnt;
-        if (adaptive) {
-            y0 = oy * H / Ho, y1 = ((oy + 1) * H + Ho - 1) / Ho;
-            x0 = ox * W / Wo, x1 = ((ox + 1) * W + Wo - 1) / Wo;
-            cnt = (y1 - y0) * (x1 - x0);
-        } else {
-            y0 = oy * s0 - p0, y1 = y0 + k0;
-            x0 = ox * s1 - p1, x1 = x0 + k1;
-            cnt = k0 * k1;
-            y0 = y0 < 0 ? 0 : y0, x0 = x0 < 0 ? 0 : x0;
-            y1 = y1 > H ? H : y1, x1 = x1 > W ? W : x1;
-        }
-        double acc = 0.0;
-        float m = -INFINITY;
-        for (int64_t iy = y0; iy < y1; iy++)
-            for (int64_t ix = x0; ix < x1; ix++) {
-                float v = x[(p * H + iy) * W + ix];
-                acc += v;
-                m = v > m ? v : m;
-            }
-        y[e] = mx ? m : cnt ? (float)(acc / (double)cnt) : 0.0f;
+        y[e] = gn_opcheck_pool_at(x, p, oy, ox, H, W, Ho, Wo, k, st, pad, adaptive, mx);
     }
 }
 

@@ -112,6 +112,66 @@ GN_OPCHECK_MATH void gn_opcheck_store_num(void *p, int dt, int64_t i, double v)
     }
 }
 
+/*
+ * Output (OY, OX) of plane P of pool2d over X [planes, H, W] -> [.., Ho,
+ * Wo]: the window's max (MX) or mean (count_include_pad, as torch), with
+ * K, ST, PAD = [h, w] (unused when ADAPTIVE: windows ⌊i·H/Ho⌋ ..
+ * ⌈(i+1)·H/Ho⌉).  The sum is in double, row by row.
+ */
+GN_OPCHECK_MATH float gn_opcheck_pool_at(const float *x, int64_t p, int64_t oy, int64_t ox, int64_t H, int64_t W,
+                                         int64_t Ho, int64_t Wo, const int64_t k[2], const int64_t st[2],
+                                         const int64_t pad[2], int adaptive, int mx)
+{
+    int64_t y0, y1, x0, x1, cnt;
+    if (adaptive) {
+        y0 = oy * H / Ho, y1 = ((oy + 1) * H + Ho - 1) / Ho;
+        x0 = ox * W / Wo, x1 = ((ox + 1) * W + Wo - 1) / Wo;
+        cnt = (y1 - y0) * (x1 - x0);
+    } else {
+        y0 = oy * st[0] - pad[0], y1 = y0 + k[0];
+        x0 = ox * st[1] - pad[1], x1 = x0 + k[1];
+        cnt = k[0] * k[1]; /* count_include_pad, as torch */
+        y0 = y0 < 0 ? 0 : y0, x0 = x0 < 0 ? 0 : x0;
+        y1 = y1 > H ? H : y1, x1 = x1 > W ? W : x1;
+    }
+    double acc = 0.0;
+    float m = -INFINITY;
+    for (int64_t iy = y0; iy < y1; iy++)
+        for (int64_t ix = x0; ix < x1; ix++) {
+            float v = x[(p * H + iy) * W + ix];
+            acc += v;
+            m = v > m ? v : m;
+        }
+    return mx ? m : cnt ? (float)(acc / (double)cnt) : 0.0f;
+}
+
+/*
+ * torch.gather: the source element that output E reads, for a source of
+ * shape XS and indices (= output) of shape IS, ND dims each, gathered
+ * along dim D; LEN = XS[D], INNER and IIN the products of XS and IS past
+ * D, M = IS[D], ID the index at E.
+ */
+GN_OPCHECK_MATH int64_t gn_opcheck_gather_src(int64_t e, int nd, int d, const int64_t *xs, const int64_t *is,
+                                              int64_t len, int64_t inner, int64_t iin, int64_t m, int64_t id)
+{
+    int64_t in_i = e % iin, a = e / (iin * m);
+    /* coordinates past dim d in the source's strides */
+    int64_t rest = 0, mul = 1, r = in_i;
+    for (int i = nd - 1; i > d; i--) {
+        rest += (r % is[i]) * mul;
+        r /= is[i];
+        mul *= xs[i];
+    }
+    int64_t lead = 0, lm = 1;
+    r = a;
+    for (int i = d - 1; i >= 0; i--) {
+        lead += (r % is[i]) * lm;
+        r /= is[i];
+        lm *= xs[i];
+    }
+    return (lead * len + id) * inner + rest;
+}
+
 #ifndef __cplusplus
 
 /* ========================== descriptors (C) ========================== */
@@ -178,7 +238,8 @@ typedef struct gn_opdesc {
             gn_opcheck_efn fn;   /* GN_OPK_UNARY, GN_OPK_BINARY */
             int64_t n;           /* output elements (also CAST, UNARY, BINARY) */
             int same;            /* BINARY: both inputs have n elements, no broadcast */
-            int64_t sa[GN_MAX_DIMS], sb[GN_MAX_DIMS]; /* BINARY, !same: strides over the output's dims (0 = broadcast) */
+            /* BINARY, !same: strides over the output's dims (0 = broadcast) */
+            int64_t sa[GN_MAX_DIMS], sb[GN_MAX_DIMS];
             int64_t B, H, T, dh; /* ROTARY: x [B, H, T, dh]; ROTARY_TABLE: dh, n positions */
             int bcast;           /* ROTARY: cos and sin are shared over B */
             float theta;         /* ROTARY_TABLE */
