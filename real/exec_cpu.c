@@ -198,14 +198,8 @@ static int op_norm(ctx *c)
         for (int64_t j = 0; j < D; j++)
             var += ((double)xi[j] - mean) * ((double)xi[j] - mean);
         float inv = (float)(1.0 / sqrt(var / (double)D + eps));
-        for (int64_t j = 0; j < D; j++) {
-            float v = (float)((double)xi[j] - mean) * inv;
-            if (w)
-                v *= w[j];
-            if (b)
-                v += b[j];
-            yi[j] = v;
-        }
+        for (int64_t j = 0; j < D; j++)
+            yi[j] = gn_opcheck_norm_at(xi, j, mean, inv, w, b);
     }
     return 0;
 }
@@ -219,7 +213,8 @@ static int op_batch_norm(ctx *c)
     for (int64_t ch = 0; ch < C; ch++) {
         double w = np > 0 ? FI(c, 1)[ch] : 1.0, b = np > 1 ? FI(c, 2)[ch] : 0.0;
         double mean = np > 2 ? FI(c, 3)[ch] : 0.0, var = np > 3 ? FI(c, 4)[ch] : 1.0;
-        float scale = (float)(w / sqrt(var + eps)), shift = (float)(b - mean * w / sqrt(var + eps));
+        float scale, shift;
+        gn_opcheck_batch_norm_affine(w, b, mean, var, eps, &scale, &shift);
         for (int64_t n = 0; n < N; n++) {
             const float *xi = FI(c, 0) + (n * C + ch) * S;
             float *yi = FO(c, 0) + (n * C + ch) * S;

@@ -212,14 +212,8 @@ __global__ static void k_norm(const float *x, const float *w, const float *b, fl
             var += ((double)xi[j] - mean) * ((double)xi[j] - mean);
         var = block_sum(var, sh);
         float inv = (float)(1.0 / sqrt(var / (double)D + eps));
-        for (int64_t j = threadIdx.x; j < D; j += blockDim.x) {
-            float v = (float)((double)xi[j] - mean) * inv;
-            if (w)
-                v *= w[j];
-            if (b)
-                v += b[j];
-            yi[j] = v;
-        }
+        for (int64_t j = threadIdx.x; j < D; j += blockDim.x)
+            yi[j] = gn_opcheck_norm_at(xi, j, mean, inv, w, b);
     }
 }
 
@@ -238,7 +232,8 @@ __global__ static void k_batch_norm(const float *x, const float *w, const float 
     FOR_EACH(e, N * C * S) {
         int64_t ch = (e / S) % C;
         double wc = w ? w[ch] : 1.0, bc = b ? b[ch] : 0.0, mc = mean ? mean[ch] : 0.0, vc = var ? var[ch] : 1.0;
-        float scale = (float)(wc / sqrt(vc + eps)), shift = (float)(bc - mc * wc / sqrt(vc + eps));
+        float scale, shift;
+        gn_opcheck_batch_norm_affine(wc, bc, mc, vc, eps, &scale, &shift);
         y[e] = x[e] * scale + shift;
     }
 }

@@ -113,6 +113,30 @@ GN_OPCHECK_MATH void gn_opcheck_store_num(void *p, int dt, int64_t i, double v)
 }
 
 /*
+ * Element J of a layer/RMS-norm row X once its MEAN (0 for rms_norm) and
+ * INV = 1/sqrt(var + eps) are known; W and B may be NULL.
+ */
+GN_OPCHECK_MATH float gn_opcheck_norm_at(const float *x, int64_t j, double mean, float inv, const float *w,
+                                         const float *b)
+{
+    float v = (float)((double)x[j] - mean) * inv;
+    if (w)
+        v *= w[j];
+    if (b)
+        v += b[j];
+    return v;
+}
+
+/* Inference batch norm of one channel as y = x·SCALE + SHIFT, from its
+ * weight W, bias B, running MEAN and VAR (1, 0, 0, 1 where absent). */
+GN_OPCHECK_MATH void gn_opcheck_batch_norm_affine(double w, double b, double mean, double var, double eps,
+                                                  float *scale, float *shift)
+{
+    *scale = (float)(w / sqrt(var + eps));
+    *shift = (float)(b - mean * w / sqrt(var + eps));
+}
+
+/*
  * Output (OY, OX) of plane P of pool2d over X [planes, H, W] -> [.., Ho,
  * Wo]: the window's max (MX) or mean (count_include_pad, as torch), with
  * K, ST, PAD = [h, w] (unused when ADAPTIVE: windows ⌊i·H/Ho⌋ ..
