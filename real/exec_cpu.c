@@ -46,28 +46,13 @@ typedef struct cpu {
 /* Everything one run call looks at (the node already checked). */
 typedef struct ctx {
     cpu *ex;
-    const gn_graph *g;
-    uint32_t id;               /* node id */
-    const gn_node *n;
     const gn_opdesc *d;        /* what opcheck made of the node */
-    const uint32_t *tin;       /* input tensor ids */
-    const uint32_t *tout;      /* output tensor ids */
     void *const *in;           /* input buffers */
     void *const *out;          /* output buffers */
     gn_error *err;
 } ctx;
 
 /* ========================== private helpers ========================== */
-
-static const gn_tensor *IT(ctx *c, uint32_t k)
-{
-    return gn_graph_tensor(c->g, c->tin[k]);
-}
-
-static const gn_tensor *OT(ctx *c, uint32_t k)
-{
-    return gn_graph_tensor(c->g, c->tout[k]);
-}
 
 static const float *FI(ctx *c, uint32_t k)
 {
@@ -103,7 +88,7 @@ static float *scratch(ctx *c, size_t n)
             cap *= 2;
         float *p = realloc(ex->scratch, cap * sizeof(float));
         if (!p) {
-            gn_opcheck_fail(c->g, c->id, c->err, GN_ENOMEM, "cannot grow scratch to %zu floats", cap);
+            gn_opcheck_fail(c->d->g, c->d->id, c->err, GN_ENOMEM, "cannot grow scratch to %zu floats", cap);
             return NULL;
         }
         ex->scratch = p;
@@ -298,7 +283,7 @@ static int op_embedding(ctx *c)
 {
     gn_opcheck_emode mode = c->d->u.embedding.mode;
     int64_t d = c->d->u.embedding.d, bags = c->d->u.embedding.bags, per = c->d->u.embedding.per;
-    gn_dtype dt = IT(c, 1)->dtype;
+    gn_dtype dt = gn_opcheck_input(c->d, 1)->dtype;
     int mx = mode == GN_EMB_MAX;
     float *out = FO(c, 0);
     for (int64_t bi = 0; bi < bags; bi++) {
@@ -374,7 +359,7 @@ static int rotary_table(ctx *c)
     int64_t dh = c->d->u.elementwise.dh, n = c->d->u.elementwise.n;
     float theta = c->d->u.elementwise.theta;
     for (int64_t i = 0; i < n; i++) {
-        float pos = (float)load_index(c->in[0], IT(c, 0)->dtype, i);
+        float pos = (float)load_index(c->in[0], gn_opcheck_input(c->d, 0)->dtype, i);
         for (int64_t j = 0; j < dh / 2; j++) {
             float inv = 1.0f / powf(theta, (float)(2 * j) / (float)dh);
             float a = pos * inv;
@@ -413,7 +398,7 @@ static int op_elementwise(ctx *c)
             y[j] = gn_opcheck_binary(f, a[j], b[j]);
         return 0;
     }
-    bcast_binary(f, OT(c, 0), a, c->d->u.elementwise.sa, b, c->d->u.elementwise.sb, y);
+    bcast_binary(f, gn_opcheck_output(c->d, 0), a, c->d->u.elementwise.sa, b, c->d->u.elementwise.sb, y);
     return 0;
 }
 
@@ -425,7 +410,7 @@ static int op_reduction(ctx *c)
     int arg = c->d->u.reduction.arg, isum = fn == GN_RED_SUM, imean = fn == GN_RED_MEAN;
     int imax = fn == GN_RED_MAX || fn == GN_RED_ARGMAX;
     int64_t outer = c->d->u.reduction.outer, len = c->d->u.reduction.len, inner = c->d->u.reduction.inner;
-    gn_dtype odt = OT(c, 0)->dtype;
+    gn_dtype odt = gn_opcheck_output(c->d, 0)->dtype;
     for (int64_t a = 0; a < outer; a++)
         for (int64_t i = 0; i < inner; i++) {
             const float *p = FI(c, 0) + a * len * inner + i;
@@ -462,8 +447,8 @@ static int op_view(ctx *c)
         return 0;
     case GN_OPK_SPLIT_HEADS: { /* [B, T, C] -> outputs [B, h_k, T, dh], taking channels in order */
         int64_t B = d->u.view.B, T = d->u.view.T, C = d->u.view.C, off = 0;
-        for (uint32_t k = 0; k < c->n->nout; k++) {
-            const gn_tensor *o = OT(c, k);
+        for (uint32_t k = 0; k < c->d->node->nout; k++) {
+            const gn_tensor *o = gn_opcheck_output(c->d, k);
             int64_t H = o->shape[1], dh = o->shape[3];
             for (int64_t b = 0; b < B; b++)
                 for (int64_t h = 0; h < H; h++)
@@ -508,7 +493,7 @@ static int op_view(ctx *c)
     }
     default: { /* GN_OPK_EXPAND */
         int64_t zero[GN_MAX_DIMS] = {0};
-        bcast_binary(GN_EW_ADD, OT(c, 0), src, d->u.view.st, &(float){0.0f}, zero, dst);
+        bcast_binary(GN_EW_ADD, gn_opcheck_output(c->d, 0), src, d->u.view.st, &(float){0.0f}, zero, dst);
         return 0;
     }
     }
@@ -521,8 +506,8 @@ static int op_concat(ctx *c)
     size_t es = c->d->u.concat.es;
     char *dst = c->out[0];
     for (int64_t a = 0; a < outer; a++)
-        for (uint32_t k = 0; k < c->n->nin; k++) {
-            size_t slab = (size_t)(IT(c, k)->shape[dim] * inner) * es;
+        for (uint32_t k = 0; k < c->d->node->nin; k++) {
+            size_t slab = (size_t)(gn_opcheck_input(c->d, k)->shape[dim] * inner) * es;
             memcpy(dst, (const char *)c->in[k] + (size_t)a * slab, slab);
             dst += slab;
         }
@@ -542,7 +527,7 @@ static int op_index(ctx *c)
                     FO(c, 0)[(p * Ho + y) * Wo + xx] = FI(c, 0)[(p * H + y * H / Ho) * W + xx * W / Wo];
         return 0;
     }
-    const gn_tensor *x = IT(c, 0), *ix = IT(c, 1);
+    const gn_tensor *x = gn_opcheck_input(c->d, 0), *ix = gn_opcheck_input(c->d, 1);
     size_t es = d->u.index.es;
     int dim = d->u.index.dim;
     int64_t len = d->u.index.len, inner = d->u.index.inner, outer = d->u.index.outer, m = d->u.index.m;
@@ -725,8 +710,7 @@ static int cpu_run(void *p, const gn_graph *g, uint32_t id, void *const *in, voi
     int rc = gn_opcheck_node(g, id, "CPU", host_ids, (void *)in, &d, err);
     if (rc)
         return rc;
-    ctx c = {.ex = p, .g = g, .id = id, .n = gn_graph_node(g, id), .d = &d, .tin = gn_graph_node_inputs(g, id),
-             .tout = gn_graph_node_outputs(g, id), .in = in, .out = out, .err = err};
+    ctx c = {.ex = p, .d = &d, .in = in, .out = out, .err = err};
     switch (d.op) {
     case GN_OP_MATMUL: return op_matmul(&c);
     case GN_OP_CONV2D: return op_conv2d(&c);

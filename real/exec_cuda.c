@@ -58,12 +58,7 @@ typedef struct gpu {
 /* Everything one run call looks at (the node already checked). */
 typedef struct ctx {
     gpu *ex;
-    const gn_graph *g;
-    uint32_t id;               /* node id */
-    const gn_node *n;
     const gn_opdesc *d;        /* what opcheck made of the node */
-    const uint32_t *tin;       /* input tensor ids */
-    const uint32_t *tout;      /* output tensor ids */
     void *const *in;           /* input buffers (device) */
     void *const *out;          /* output buffers (device) */
     gn_error *err;
@@ -81,17 +76,7 @@ static int cu(ctx *c, int rc)
 {
     if (rc == 0)
         return 0;
-    return gn_opcheck_fail(c->g, c->id, c->err, GN_EBACKEND, "CUDA: %s", cudaGetErrorString((cudaError_t)rc));
-}
-
-static const gn_tensor *IT(ctx *c, uint32_t k)
-{
-    return gn_graph_tensor(c->g, c->tin[k]);
-}
-
-static const gn_tensor *OT(ctx *c, uint32_t k)
-{
-    return gn_graph_tensor(c->g, c->tout[k]);
+    return gn_opcheck_fail(c->d->g, c->d->id, c->err, GN_EBACKEND, "CUDA: %s", cudaGetErrorString((cudaError_t)rc));
 }
 
 static const float *FI(ctx *c, uint32_t k)
@@ -118,7 +103,7 @@ static float *scratch(ctx *c, size_t n)
         ex->cap = 0;
         if (cudaMalloc(&p, cap * sizeof(float)) != cudaSuccess) {
             cudaGetLastError();
-            gn_opcheck_fail(c->g, c->id, c->err, GN_ENOMEM, "cannot grow device scratch to %zu floats", cap);
+            gn_opcheck_fail(c->d->g, c->d->id, c->err, GN_ENOMEM, "cannot grow device scratch to %zu floats", cap);
             return NULL;
         }
         ex->scratch = p;
@@ -145,7 +130,7 @@ static int gemm(ctx *c, int tb, int64_t M, int64_t N, int64_t K, float alpha, co
                                                   (int)M, (int)K, &alpha, B, (int)ldb, sb, A, (int)lda, sa, &beta, C,
                                                   (int)ldc, sc, (int)batch);
     if (st != CUBLAS_STATUS_SUCCESS)
-        return gn_opcheck_fail(c->g, c->id, c->err, GN_EBACKEND, "cuBLAS sgemm failed (status %d)", (int)st);
+        return gn_opcheck_fail(c->d->g, c->d->id, c->err, GN_EBACKEND, "cuBLAS sgemm failed (status %d)", (int)st);
     return 0;
 #else
     return cu(c, gn__cuda_gemm(tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch));
@@ -243,7 +228,7 @@ static int op_attention(ctx *c)
     int64_t off = c->d->u.attention.off, rows = c->d->u.attention.group * T; /* query rows per (b, kv head) */
     int causal = c->d->u.attention.causal, rc;
     if (rows > INT32_MAX) /* opcheck checked T, Tk, dh; the grouped rows are this executor's */
-        return gn_opcheck_fail(c->g, c->id, c->err, GN_EUNSUPPORTED, "dims beyond the 32-bit range of BLAS");
+        return gn_opcheck_fail(c->d->g, c->d->id, c->err, GN_EUNSUPPORTED, "dims beyond the 32-bit range of BLAS");
     if (T == 0 || dh == 0 || B == 0)
         return 0;
     if (Tk == 0)
@@ -295,7 +280,7 @@ static int op_elementwise(ctx *c)
     }
     gn__cuda_walk w = {.nd = 1, .shape = {n}, .sa = {1}, .sb = {1}};
     if (!d->u.elementwise.same)
-        w = out_walk(OT(c, 0), d->u.elementwise.sa, d->u.elementwise.sb);
+        w = out_walk(gn_opcheck_output(c->d, 0), d->u.elementwise.sa, d->u.elementwise.sb);
     return cu(c, gn__cuda_binary(d->u.elementwise.fn, &w, FI(c, 0), FI(c, 1), FO(c, 0)));
 }
 
@@ -337,8 +322,8 @@ static int op_view(ctx *c)
         return dcopy(c, c->out[0], c->in[0], (size_t)d->u.view.bytes);
     case GN_OPK_SPLIT_HEADS: { /* [B, T, C] -> outputs [B, h_k, T, dh], taking channels in order */
         int64_t T = d->u.view.T, C = d->u.view.C, off = 0;
-        for (uint32_t k = 0; k < c->n->nout; k++) {
-            const gn_tensor *o = OT(c, k);
+        for (uint32_t k = 0; k < c->d->node->nout; k++) {
+            const gn_tensor *o = gn_opcheck_output(c->d, k);
             int64_t H = o->shape[1], dh = o->shape[3];
             int64_t ss[4] = {T * C, dh, C, 1}, ds[4] = {H * T * dh, T * dh, dh, 1};
             w = walk(4, o->shape, ss, ds, off, 0);
@@ -375,7 +360,7 @@ static int op_view(ctx *c)
     }
     default: { /* GN_OPK_EXPAND: the input's strides, a dense destination */
         int64_t zero[GN_MAX_DIMS] = {0};
-        w = out_walk(OT(c, 0), d->u.view.st, zero);
+        w = out_walk(gn_opcheck_output(c->d, 0), d->u.view.st, zero);
         int64_t s = 1;
         for (int i = w.nd - 1; i >= 0; i--) {
             w.sb[i] = s;
@@ -391,9 +376,9 @@ static int op_concat(ctx *c)
 {
     int dim = c->d->u.concat.dim;
     int64_t outer = c->d->u.concat.outer, inner = c->d->u.concat.inner, at = 0;
-    int64_t width = OT(c, 0)->shape[dim] * inner; /* output elements per outer index */
-    for (uint32_t k = 0; k < c->n->nin; k++) { /* input k's slabs, one per outer index */
-        int64_t slab = IT(c, k)->shape[dim] * inner;
+    int64_t width = gn_opcheck_output(c->d, 0)->shape[dim] * inner; /* output elements per outer index */
+    for (uint32_t k = 0; k < c->d->node->nin; k++) { /* input k's slabs, one per outer index */
+        int64_t slab = gn_opcheck_input(c->d, k)->shape[dim] * inner;
         int64_t dims[2] = {outer, slab}, ss[2] = {slab, 1}, ds[2] = {width, 1};
         gn__cuda_walk w = walk(2, dims, ss, ds, 0, at);
         int rc = cu(c, gn__cuda_copy(c->out[0], c->in[k], c->d->u.concat.es, &w));
@@ -415,7 +400,7 @@ static int op_index(ctx *c)
     if (d->kind == GN_OPK_INDEX_SELECT)
         return cu(c, gn__cuda_index_select(c->out[0], c->in[0], d->u.index.es, c->in[1], d->u.index.ids64,
                                            d->u.index.outer, d->u.index.len, d->u.index.m, d->u.index.inner));
-    const gn_tensor *x = IT(c, 0), *ix = IT(c, 1);
+    const gn_tensor *x = gn_opcheck_input(c->d, 0), *ix = gn_opcheck_input(c->d, 1);
     gn__cuda_gather_shape s = {.nd = (int)x->ndim, .dim = d->u.index.dim};
     memcpy(s.xs, x->shape, x->ndim * sizeof(int64_t));
     memcpy(s.is, ix->shape, ix->ndim * sizeof(int64_t));
@@ -469,10 +454,10 @@ static int op_interaction(ctx *c)
 {
     int64_t F = c->d->u.interaction.F;
     if (F > GN__CUDA_MAXF)
-        return gn_opcheck_fail(c->g, c->id, c->err, GN_EUNSUPPORTED,
+        return gn_opcheck_fail(c->d->g, c->d->id, c->err, GN_EUNSUPPORTED,
                                "%lld features (the CUDA executor takes at most %d)", (long long)F, GN__CUDA_MAXF);
     gn__cuda_feats f;
-    for (uint32_t k = 0; k < c->n->nin; k++)
+    for (uint32_t k = 0; k < c->d->node->nin; k++)
         f.f[k] = FI(c, k);
     return cu(c, gn__cuda_interaction(&f, FO(c, 0), c->d->u.interaction.B, c->d->u.interaction.D, F,
                                       c->d->u.interaction.self));
@@ -572,11 +557,12 @@ static int host_ids(void *arg, uint32_t k, const void **host)
 {
     ctx *c = arg;
     gpu *ex = c->ex;
-    size_t bytes = (size_t)IT(c, k)->bytes;
+    size_t bytes = (size_t)gn_opcheck_input(c->d, k)->bytes;
     if (bytes > ex->hcap) {
         void *p = realloc(ex->host, bytes);
         if (!p)
-            return gn_opcheck_fail(c->g, c->id, c->err, GN_ENOMEM, "cannot grow host scratch to %zu bytes", bytes);
+            return gn_opcheck_fail(c->d->g, c->d->id, c->err, GN_ENOMEM, "cannot grow host scratch to %zu bytes",
+                                   bytes);
         ex->host = p;
         ex->hcap = bytes;
     }
@@ -592,12 +578,7 @@ static int host_ids(void *arg, uint32_t k, const void **host)
 static int cuda_run(void *p, const gn_graph *g, uint32_t id, void *const *in, void *const *out, gn_error *err)
 {
     gn_opdesc d;
-    ctx c = {.ex = p, .g = g, .id = id, .d = &d, .in = in, .out = out, .err = err};
-    if (id < gn_graph_nnodes(g)) {
-        c.n = gn_graph_node(g, id);
-        c.tin = gn_graph_node_inputs(g, id);
-        c.tout = gn_graph_node_outputs(g, id);
-    }
+    ctx c = {.ex = p, .d = &d, .in = in, .out = out, .err = err};
     int rc = gn_opcheck_node(g, id, "CUDA", host_ids, &c, &d, err);
     if (rc)
         return rc;

@@ -940,6 +940,11 @@ int gn_opcheck_node(const gn_graph *g, uint32_t id, const char *executor, gn_opc
              .tout = gn_graph_node_outputs(g, id), .executor = executor, .host = host, .arg = arg, .d = d,
              .err = err};
     memset(d, 0, sizeof(*d));
+    d->g = g;
+    d->id = id;
+    d->node = c.n;
+    d->tin = c.tin;
+    d->tout = c.tout;
     d->op = c.n->op;
     switch (c.n->op) {
     case GN_OP_MATMUL: return check_matmul(&c);

@@ -215,11 +215,16 @@ typedef enum gn_opcheck_kind {
 
 /*
  * What a checked node computes.  Sizes are elements; shapes are those of
- * the node's tensors, which the executor still reads from the graph where
- * a kernel walks them (gather, split_heads).  Only the member of the union
- * named by `op` (and `kind`) is set.
+ * the node's tensors (gn_opcheck_input/output), which an executor still
+ * reads where a kernel walks them (gather, split_heads).  Only the member
+ * of the union named by `op` (and `kind`) is set.
  */
 typedef struct gn_opdesc {
+    const gn_graph *g;       /* the node's graph (borrowed) */
+    uint32_t id;             /* node id */
+    const gn_node *node;     /* the node (borrowed from g) */
+    const uint32_t *tin;     /* its input tensor ids (borrowed from g) */
+    const uint32_t *tout;    /* its output tensor ids (borrowed from g) */
     gn_op op;                /* the node's op */
     gn_opcheck_kind kind;    /* elementwise, view/copy, index: which form */
     union {
@@ -325,6 +330,17 @@ typedef struct gn_opdesc {
     } u;
 } gn_opdesc;
 
+/* Input or output tensor K of the described node (borrowed from its graph). */
+static inline const gn_tensor *gn_opcheck_input(const gn_opdesc *d, uint32_t k)
+{
+    return gn_graph_tensor(d->g, d->tin[k]);
+}
+
+static inline const gn_tensor *gn_opcheck_output(const gn_opdesc *d, uint32_t k)
+{
+    return gn_graph_tensor(d->g, d->tout[k]);
+}
+
 /*
  * Shows index input K of the node in host memory: 0 with *HOST set (valid
  * until the next call), or a negative code with the executor's error set.
@@ -338,7 +354,8 @@ typedef int (*gn_opcheck_host_fn)(void *arg, uint32_t k, const void **host);
  * lends the values of index inputs for range checks.  Returns 0, or
  * GN_EINVAL / GN_EUNSUPPORTED (or HOST's code) with ERR set as
  * "nodes[ID]: OP (module M): what".  Nothing is allocated; D is
- * caller-owned and undefined on failure.
+ * caller-owned.  D's node fields (g, id, node, tin, tout) are set before
+ * any check, so HOST may read them; the rest is undefined on failure.
  */
 int gn_opcheck_node(const gn_graph *g, uint32_t id, const char *executor, gn_opcheck_host_fn host, void *arg,
                     gn_opdesc *d, gn_error *err);
