@@ -15,10 +15,11 @@
  * executor lends a callback that shows them in host memory, so that a
  * device executor copies them only for the ops that read them.
  *
- * The first part of this header (function codes and the scalar arithmetic
- * of elementwise ops) is also read by nvcc for the CUDA kernels, so that
- * both executors evaluate `gelu` or `div` from the same expression; the
- * second part is C only.
+ * The first part of this header (function codes, and the per-element
+ * arithmetic both executors evaluate: elementwise fns, casts, the norm
+ * element, pool windows, gather offsets) is also read by nvcc for the
+ * CUDA kernels, so that the CPU loops and the kernels compute from the
+ * same expressions; the second part (the checks) is C only.
  */
 #ifndef GN_OPCHECK_H
 #define GN_OPCHECK_H
@@ -354,15 +355,17 @@ typedef int (*gn_opcheck_host_fn)(void *arg, uint32_t k, const void **host);
  * lends the values of index inputs for range checks.  Returns 0, or
  * GN_EINVAL / GN_EUNSUPPORTED (or HOST's code) with ERR set as
  * "nodes[ID]: OP (module M): what".  Nothing is allocated; D is
- * caller-owned.  D's node fields (g, id, node, tin, tout) are set before
- * any check, so HOST may read them; the rest is undefined on failure.
+ * caller-owned.  For a node that exists, D's node fields (g, id, node,
+ * tin, tout) are set before any check, so HOST may read them; the rest
+ * of D is undefined on failure.
  */
 int gn_opcheck_node(const gn_graph *g, uint32_t id, const char *executor, gn_opcheck_host_fn host, void *arg,
                     gn_opdesc *d, gn_error *err);
 
 /*
  * Sets ERR to CODE with the message "nodes[ID]: OP (module M): " followed
- * by FMT, as every executor's node errors read; returns CODE.
+ * by FMT, as every executor's node errors read; returns CODE.  ID must
+ * be a node of G.  gn_opcheck_vfail takes the arguments as a va_list.
  */
 int gn_opcheck_fail(const gn_graph *g, uint32_t id, gn_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
