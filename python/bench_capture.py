@@ -196,6 +196,21 @@ def models_section(rep):
 
 
 
+def _stamp(model, stamps):
+    """Wraps model.forward (an instance attribute) to note when each forward starts."""
+    f = model.forward
+
+    def forward(*args, **kwargs):
+        stamps.append(time.perf_counter())
+        return f(*args, **kwargs)
+    model.forward = forward
+
+
+def _per_step_min(runs):
+    """Sum over steps of each step's minimum over runs (runs: lists of per-step seconds)."""
+    return [min(col) for col in zip(*runs)]
+
+
 def decode_section(a, rep):
     sizes = {"tiny": dict(layers=2, d=64, heads=4, vocab=512),
              "small": dict(layers=12, d=768, heads=12, vocab=50257, max_pos=1024),
@@ -203,7 +218,9 @@ def decode_section(a, rep):
     size = "tiny" if a.quick else a.llm_size
     print(f"\n3. LLM decode, GPT-2 {size} ({sizes[size]}), prompt 32, {a.decode} decode steps "
           f"(generate(), greedy, KV cache)")
-    print("   cold = first capture in the process (shape-propagation memo empty); warm = best of the next runs")
+    print("   cold = first capture in the process (shape-propagation memo empty); warm = best of the next runs;")
+    print("   per-step minima = each step's (forward start to next forward start) minimum over the warm runs,")
+    print("   summed: the same estimator for eager and captured runs, robust to load that comes and goes")
     for cache in [{"on": "1", "off": "0"}[c] for c in a.cache.split(",")]:
         os.environ["GENIE_STEP_CACHE"] = cache
         m, inp, run = models.gpt2(prompt=32, decode=a.decode, **sizes[size])
@@ -215,16 +232,26 @@ def decode_section(a, rep):
             cpu_m = copy.deepcopy(m)
             md = m.to(DEV)
             dinp = models.to_device(inp, DEV)
-            runs, eager = [], []
+            stamps = []
+            _stamp(cpu_m, stamps)
+            _stamp(md, stamps)
+            runs, eager, esteps, csteps = [], [], [], []
             for _ in range(max(rep, 2) + 1):
                 c0 = time.process_time()
-                eager.append((best(lambda: run(cpu_m, inp), 1), time.process_time() - c0))
+                del stamps[:]
+                t0 = time.perf_counter()
+                run(cpu_m, inp)
+                t1 = time.perf_counter()
+                eager.append((t1 - t0, time.process_time() - c0))
+                esteps.append([y - x for x, y in zip([t0] + stamps, stamps + [t1])])
                 with genie.capture("decode") as cap:
                     c0 = time.process_time()
+                    del stamps[:]
                     t0 = time.perf_counter()
                     run(md, dinp).cpu()
                     t1 = time.perf_counter()
                     c1 = time.process_time() - c0
+                    csteps.append([y - x for x, y in zip([t0] + stamps, stamps + [t1])])
                     tr = cap.trace()
                     t2 = time.perf_counter()
                 runs.append((t1 - t0, t2 - t1, dict(cap.session.stats, cpu_s=c1), len(tr["steps"])))
@@ -240,6 +267,16 @@ def decode_section(a, rep):
                   f"trace build {an * 1e3:6.1f} ms "
                   f"(with it {((rs + an) / te - 1) * 100:5.1f}%), "
                   f"{st.get('replayed_steps', 0)} of {nsteps} steps replayed")
+        e, c = _per_step_min(esteps[1:]), _per_step_min(csteps[1:])
+        se, sc = sum(e), sum(c)
+        # intervals: [0] setup before the prefill, [1] prefill, [2..4] the 3 learning decode steps,
+        # [5..-2] replayed (or, cache off, captured) decode steps, [-1] after the last forward
+        head = (sum(c[:5]) - sum(e[:5])) * 1e3
+        mid = len(c) - 6
+        per = (sum(c[5:-1]) - sum(e[5:-1])) / max(1, mid) * 1e3
+        print(f"   step cache {label} per-step minima: eager {se:.3f} s, capture+exec {sc:.3f} s "
+              f"(overhead {(sc / se - 1) * 100:5.1f}%): prefill + 3 decode steps {head:+.1f} ms, "
+              f"{per:+.2f} ms per later step ({mid} steps), end {(c[-1] - e[-1]) * 1e3:+.1f} ms")
     os.environ["GENIE_STEP_CACHE"] = "1"
 
 
