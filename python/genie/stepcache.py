@@ -446,8 +446,12 @@ def _visit(obj, fn, path=(), depth=0):
                 obj[key] = nv
         return obj
     if k == _HOLDER or depth == 1:
+        tk = _TK
         for key, v in list(vars(obj).items()):
-            if _tkind(type(v)) != _SKIP:
+            kv = tk.get(type(v))
+            if kv is None:
+                kv = _tkind(type(v))
+            if kv != _SKIP:
                 nv = _visit(v, fn, None if path is None else path + (key,), d)
                 if nv is not v:
                     setattr(obj, key, nv)
