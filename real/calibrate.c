@@ -137,9 +137,10 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
         for (size_t i = 0; i < nv; i++) {
             if (v[i].op != op)
                 continue;
-            /* relative errors count: weight 1 / t^2, so a few large ops do
-             * not decide the rates of all the small ones */
-            double y = v[i].t - floor_t, w = v[i].t > 0 ? 1 / (v[i].t * v[i].t) : 0;
+            /* absolute errors: what a run's latency sums (a relative fit
+             * follows the many small ops and misses the few large ones,
+             * e.g. a stem convolution whose im2col no FLOP count sees) */
+            double y = v[i].t - floor_t, w = 1;
             sff += w * v[i].f * v[i].f;
             sfm += w * v[i].f * v[i].m;
             smm += w * v[i].m * v[i].m;

@@ -10,7 +10,7 @@
  *              from each task's fastest run (load only adds time),
  *              per op class a fixed time (the class's fastest op plus
  *              planrun's median gap between ops, paid in series on a
- *              CPU) and a least-squares fit (relative errors) of the rest as flops / F +
+ *              CPU) and a least-squares fit of the rest as flops / F +
  *              bytes / B (GEMVs of a decode step and GEMMs of a prefill
  *              do not share one FLOP rate);
  *   memory     bytes/s of a large copy (ops without a fit; a host copy

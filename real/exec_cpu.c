@@ -646,8 +646,34 @@ static int op_interaction(ctx *c)
 
 /* ========================== ops table ========================== */
 
+#ifdef GN_HAVE_CBLAS
+/* OpenBLAS's, where the BLAS is OpenBLAS (weak: absent elsewhere). */
+extern void openblas_set_num_threads(int n) __attribute__((weak));
+#endif
+
+/*
+ * BLAS threads: GN_CPU_THREADS (default 1).  A node and its client share
+ * a machine's cores, and OpenBLAS's spinning worker threads, once the
+ * cores are oversubscribed, slow a convolution down tenfold and make the
+ * timings the calibration relies on erratic; one thread is the
+ * predictable default.  Set once per process.
+ */
+static void blas_threads(void)
+{
+#ifdef GN_HAVE_CBLAS
+    static int done;
+    if (done || !openblas_set_num_threads)
+        return;
+    const char *env = getenv("GN_CPU_THREADS");
+    int n = env ? atoi(env) : 1;
+    openblas_set_num_threads(n >= 1 ? n : 1);
+    done = 1;
+#endif
+}
+
 static void *cpu_create(gn_error *err)
 {
+    blas_threads();
     cpu *ex = calloc(1, sizeof(*ex));
     if (!ex)
         gn_error_set(err, GN_ENOMEM, "cpu executor: out of memory");

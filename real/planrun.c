@@ -342,6 +342,8 @@ static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
         } else if (a == x->m) {
             int64_t n = gather_payload(x, id, err);
             rc = n < 0 ? (int)n : x->link->send(x->link->ctx, b, id, x->iov, x->niov, (size_t)n, err);
+        } else if (b == x->m && gn_runner_prepare(x->r, t->step, err) < 0) {
+            rc = err->code; /* the step's buffers are made before the wait, not inside the transfer */
         } else if (b == x->m && x->link->recv_begin) {
             rc = take_stream(x, id, a, tt, err);
         } else if (b == x->m) {
