@@ -134,3 +134,49 @@ def test_deferred_failure_names_op_module_and_line():
 def test_mixed_devices_refused_like_eager():
     with pytest.raises(GenieUnsupportedOp):
         torch.ones(3, device=DEV) + torch.ones(3)
+
+
+class _Boom(nn.Module):
+    def forward(self, x):
+        raise RuntimeError("boom")
+
+
+def test_module_paths_with_user_hooks_and_exceptions():
+    """The nn.Module.__call__ wrapper keeps paths, honours hooks and stays balanced on errors."""
+    from genie import core
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Sequential(nn.Linear(4, 2)))
+    seen = []
+    m[0].register_forward_pre_hook(lambda mod, a: seen.append("pre"))
+    m[2][0].register_forward_hook(lambda mod, a, out: seen.append("post"))
+    g = nn.modules.module.register_module_forward_hook(lambda mod, a, out: seen.append(type(mod).__name__))
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        ref = m(x)
+        del seen[:]
+        md = m.to(DEV)
+        try:
+            with genie.capture("hooks") as cap:
+                out = md(x.to(DEV)).cpu()
+        finally:
+            g.remove()
+    assert torch.equal(ref, out)
+    assert seen[0] == "pre" and "post" in seen and seen.count("Linear") == 2 and seen[-1] == "Sequential"
+    mods = {n["module"] for n in cap.trace()["steps"][0]["nodes"]}
+    assert {"0", "1", "2.0"} <= mods
+    # an exception inside a submodule leaves the path stack empty and the next step intact
+    bad = nn.Sequential(nn.Linear(4, 4), _Boom()).to(DEV)
+    with genie.capture("error") as cap:
+        with pytest.raises(RuntimeError, match="boom"):
+            bad(torch.randn(2, 4, device=DEV))
+        assert cap.session.modstack == [] and not cap.session.step_active
+        md(x.to(DEV)).cpu()
+    steps = cap.trace()["steps"]
+    assert len(steps) == 2 and {n["module"] for n in steps[1]["nodes"]} >= {"0", "2.0"}
+    # set_module_hooks(False) gives torch its own __call__ back
+    core.set_module_hooks(False)
+    try:
+        assert nn.Module.__call__ is core._torch_call
+    finally:
+        core.set_module_hooks(True)
+    assert nn.Module.__call__ is core._module_call
