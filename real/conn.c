@@ -48,17 +48,18 @@ int gn_conn_fd(const gn_conn *c)
     return c->fd;
 }
 
-int gn_conn_sendv(gn_conn *c, uint16_t type, uint64_t session, uint64_t request, const struct iovec *iov,
-                  int niov, gn_error *err)
+/* Sends one frame of TYPE whose payload is the N pieces V[1..N] (V[0] is
+ * filled with the header here); V is modified. */
+static int send_frame(gn_conn *c, uint16_t type, uint64_t session, uint64_t request, struct iovec *v, int n,
+                      gn_error *err)
 {
     size_t len = 0;
-    for (int i = 0; i < niov; i++)
-        len += iov[i].iov_len;
+    for (int i = 1; i <= n; i++)
+        len += v[i].iov_len;
     gn_frame f = {type, 0, session, request, len, 0};
     uint32_t crc = gn_wire_crc_header(&f);
-    for (int i = 0; i < niov; i++)
-        crc = gn_crc32c(crc, iov[i].iov_base, iov[i].iov_len);
-    f.crc = crc;
+    for (int i = 1; i <= n; i++)
+        crc = gn_crc32c(crc, v[i].iov_base, v[i].iov_len);
     uint8_t hdr[GN_WIRE_HEADER];
     /* the header with that crc: encode an empty frame, then patch */
     gn_frame h = f;
@@ -68,35 +69,65 @@ int gn_conn_sendv(gn_conn *c, uint16_t type, uint64_t session, uint64_t request,
         hdr[32 + i] = (uint8_t)(len >> (8 * i));
     for (int i = 0; i < 4; i++)
         hdr[12 + i] = (uint8_t)(crc >> (8 * i));
-    if (niov + 1 > c->capiov) {
-        struct iovec *g = realloc(c->iov, ((size_t)niov + 1) * sizeof(*g));
-        if (!g)
-            return gn_error_set(err, GN_ENOMEM, "send: out of memory");
-        c->iov = g;
-        c->capiov = niov + 1;
-    }
-    struct iovec *v = c->iov;
     v[0] = (struct iovec){hdr, sizeof(hdr)};
-    memcpy(v + 1, iov, (size_t)niov * sizeof(*v));
-    int n = niov + 1, at = 0, rc = 0;
-    while (at < n) {
-        struct msghdr mh = {.msg_iov = v + at, .msg_iovlen = (size_t)(n - at < 1024 ? n - at : 1024)};
+    int total = n + 1, at = 0;
+    while (at < total) {
+        struct msghdr mh = {.msg_iov = v + at, .msg_iovlen = (size_t)(total - at < 1024 ? total - at : 1024)};
         ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {
-            rc = gn_error_set(err, GN_EIO, "send %s: %s", gn_frame_name(type),
-                              w < 0 ? strerror(errno) : "connection closed");
-            break;
-        }
+        if (w <= 0)
+            return gn_error_set(err, GN_EIO, "send %s: %s", gn_frame_name(type),
+                                w < 0 ? strerror(errno) : "connection closed");
         size_t k = (size_t)w;
-        while (at < n && k >= v[at].iov_len)
+        while (at < total && k >= v[at].iov_len)
             k -= v[at++].iov_len;
-        if (at < n) {
+        if (at < total) {
             v[at].iov_base = (uint8_t *)v[at].iov_base + k;
             v[at].iov_len -= k;
         }
     }
+    return 0;
+}
+
+int gn_conn_sendv(gn_conn *c, uint16_t type, uint64_t session, uint64_t request, const struct iovec *iov,
+                  int niov, gn_error *err)
+{
+    /* at most niov + (pieces a split adds) + header; grown, kept */
+    size_t total = 0;
+    for (int i = 0; i < niov; i++)
+        total += iov[i].iov_len;
+    int need = niov + (int)(total / GN_CONN_PIECE) + 3;
+    if (need > c->capiov) {
+        struct iovec *g = realloc(c->iov, (size_t)need * sizeof(*g));
+        if (!g)
+            return gn_error_set(err, GN_ENOMEM, "send: out of memory");
+        c->iov = g;
+        c->capiov = need;
+    }
+    /* frames of at most GN_CONN_PIECE payload bytes: each checksummed just
+     * before it goes, while its bytes are in cache for the kernel's copy */
+    int i = 0, rc = 0, first = 1;
+    size_t off = 0; /* into iov[i] */
+    do {
+        int n = 0;
+        size_t len = 0;
+        while (i < niov && len < GN_CONN_PIECE) {
+            size_t take = iov[i].iov_len - off;
+            if (take > GN_CONN_PIECE - len)
+                take = GN_CONN_PIECE - len;
+            if (take > 0)
+                c->iov[1 + n++] = (struct iovec){(uint8_t *)iov[i].iov_base + off, take};
+            len += take;
+            off += take;
+            if (off == iov[i].iov_len) {
+                i++;
+                off = 0;
+            }
+        }
+        rc = send_frame(c, first ? type : GN_FRAME_MORE, session, request, c->iov, n, err);
+        first = 0;
+    } while (rc == 0 && i < niov);
     return rc;
 }
 
@@ -193,22 +224,50 @@ int gn_conn_recv_begin(gn_conn *c, gn_frame *f, gn_error *err)
     return 0;
 }
 
+/* The frame being read is done: its checksum. */
+static int frame_done(gn_conn *c, gn_error *err)
+{
+    if (c->in_crc != c->in.crc)
+        return gn_error_set(err, GN_EPARSE, "frame: %s request %llu: checksum 0x%08x, computed 0x%08x (corrupted)",
+                            gn_frame_name(c->in.type), (unsigned long long)c->in.request, c->in.crc, c->in_crc);
+    return 0;
+}
+
 int gn_conn_recv_read(gn_conn *c, void *dst, size_t n, gn_error *err)
 {
-    if (n > c->in_left)
-        return gn_error_set(err, GN_EPARSE, "receive: %zu bytes asked, %llu left in the frame", n,
-                            (unsigned long long)c->in_left);
     /* in pieces, each checksummed while it is still in cache (and while
-     * the sender goes on sending) */
+     * the sender goes on sending); across MORE frames of the payload */
     for (size_t off = 0; off < n;) {
-        size_t piece = n - off < ((size_t)1 << 20) ? n - off : (size_t)1 << 20;
+        if (c->in_left == 0) {
+            uint8_t hdr[GN_WIRE_HEADER];
+            gn_frame x;
+            int rc = frame_done(c, err);
+            if (rc == 0 && (rc = read_full(c->fd, hdr, sizeof(hdr), err)) == 1)
+                rc = gn_error_set(err, GN_EIO, "receive: connection closed inside a payload");
+            if (rc == 0)
+                rc = gn_wire_decode(hdr, c->max_payload, &x, err);
+            if (rc == 0 && (x.type != GN_FRAME_MORE || x.request != c->in.request || x.length == 0))
+                rc = gn_error_set(err, GN_EPARSE, "receive: expected the rest of %s request %llu, got a %s frame",
+                                  gn_frame_name(c->in.type), (unsigned long long)c->in.request,
+                                  gn_frame_name(x.type) ? gn_frame_name(x.type) : "?");
+            if (rc < 0)
+                return rc;
+            c->in = x;
+            c->in_left = x.length;
+            c->in_crc = gn_wire_crc_header(&x);
+        }
+        size_t piece = n - off;
+        if (piece > GN_CONN_PIECE)
+            piece = GN_CONN_PIECE;
+        if (piece > c->in_left)
+            piece = (size_t)c->in_left;
         int rc = read_full(c->fd, (uint8_t *)dst + off, piece, err);
         if (rc != 0)
             return rc == 1 ? gn_error_set(err, GN_EIO, "receive: connection closed inside a frame") : rc;
         c->in_crc = gn_crc32c(c->in_crc, (uint8_t *)dst + off, piece);
+        c->in_left -= piece;
         off += piece;
     }
-    c->in_left -= n;
     return 0;
 }
 
@@ -216,10 +275,7 @@ int gn_conn_recv_end(gn_conn *c, gn_error *err)
 {
     if (c->in_left)
         return gn_error_set(err, GN_EPARSE, "receive: %llu payload bytes not read", (unsigned long long)c->in_left);
-    if (c->in_crc != c->in.crc)
-        return gn_error_set(err, GN_EPARSE, "frame: %s request %llu: checksum 0x%08x, computed 0x%08x (corrupted)",
-                            gn_frame_name(c->in.type), (unsigned long long)c->in.request, c->in.crc, c->in_crc);
-    return 0;
+    return frame_done(c, err);
 }
 
 /* ========================== plan transfers over connections ========================== */

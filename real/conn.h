@@ -38,17 +38,26 @@ int gn_conn_send(gn_conn *c, uint16_t type, uint64_t session,
                  uint64_t request, const void *payload, size_t len,
                  gn_error *err);
 
-/* As gn_conn_send, the payload gathered from NIOV pieces (sent with one
- * sendmsg where the kernel takes them: no copy here). */
+/* Payloads above this go as a first frame and MORE frames of at most
+ * this many bytes each (PROTOCOL.md), bytes. */
+#define GN_CONN_PIECE ((size_t)1 << 18)
+
+/* As gn_conn_send, the payload gathered from NIOV pieces (sendmsg: no
+ * copy here), as frames of at most GN_CONN_PIECE payload bytes: the
+ * first of TYPE, the rest MORE, each checksummed just before it goes
+ * (its bytes still in cache for the kernel's copy). */
 int gn_conn_sendv(gn_conn *c, uint16_t type, uint64_t session, uint64_t request, const struct iovec *iov,
                   int niov, gn_error *err);
 
 /*
- * Receives a frame piece by piece, straight into the caller's memory:
- * begin reads and checks the header (as gn_conn_recv: 0, 1 on a clean
- * close, or an error); read copies the next N payload bytes into DST;
- * end checks that the whole payload was read and the checksum, so a
- * corrupted frame is still caught — after its bytes were placed.
+ * Receives a payload piece by piece, straight into the caller's memory:
+ * begin reads and checks the first frame's header (as gn_conn_recv: 0, 1
+ * on a clean close, or an error); read copies the next N payload bytes
+ * into DST, going on into MORE frames of the same request as needed
+ * (the caller knows the payload's size), checking each frame's checksum
+ * as it ends; end checks that the last frame was read whole and its
+ * checksum — a corrupted frame is still caught, after its bytes were
+ * placed.
  */
 int gn_conn_recv_begin(gn_conn *c, gn_frame *f, gn_error *err);
 int gn_conn_recv_read(gn_conn *c, void *dst, size_t n, gn_error *err);

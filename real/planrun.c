@@ -224,29 +224,46 @@ static int64_t gather_payload(run *x, uint32_t id, gn_error *err)
 
 /* Receives the DATA payload of task ID from machine FROM piece by piece:
  * each tensor straight into the runner where it can lend its memory. */
+/* The metadata bytes task ID's payload carries (its bytes beyond its items). */
+static uint64_t meta_bytes(const run *x, uint32_t id)
+{
+    const gn_task *t = gn_plan_task(x->p, id);
+    uint64_t data = item_bytes(x->p, x->s, id);
+    return t->bytes > (double)data ? (uint64_t)(t->bytes - (double)data + 0.5) : 0;
+}
+
+/* Reads and checks the 16-byte head of task ID's payload. */
+static int stream_head(run *x, uint32_t id, int32_t from, unsigned char hdr[PAYLOAD_HDR], gn_task_time *tt,
+                       gn_error *err)
+{
+    const gn_link *l = x->link;
+    size_t first;
+    int rc = l->recv_begin(l->ctx, from, id, &first, err);
+    if (tt)
+        tt->start_ns = gn_now_ns(); /* the header is here; the sender knows when it started */
+    if (rc == 0)
+        rc = l->recv_read(l->ctx, hdr, PAYLOAD_HDR, err);
+    if (rc == 0 && (get32(hdr) != id || get32(hdr + 4) != gn_plan_task(x->p, id)->nitems ||
+                    get64(hdr + 8) != meta_bytes(x, id)))
+        rc = gn_error_set(err, GN_EPARSE, "data payload does not match task %u (items or metadata)", id);
+    return rc;
+}
+
+/* Receives the DATA payload of task ID from machine FROM piece by piece
+ * (across MORE frames): each tensor straight into the runner where it
+ * can lend its memory.  The plan says how many bytes come. */
 static int take_stream(run *x, uint32_t id, int32_t from, gn_task_time *tt, gn_error *err)
 {
     const gn_task *t = gn_plan_task(x->p, id);
     const gn_item *it = gn_plan_items(x->p, id);
     const gn_link *l = x->link;
-    size_t len;
     unsigned char hdr[PAYLOAD_HDR];
-    int rc = l->recv_begin(l->ctx, from, id, &len, err);
-    tt->start_ns = gn_now_ns(); /* the header is here; the sender knows when it started */
-    if (rc == 0 && len < PAYLOAD_HDR)
-        rc = gn_error_set(err, GN_EPARSE, "data payload of %zu bytes: too short", len);
-    if (rc == 0)
-        rc = l->recv_read(l->ctx, hdr, PAYLOAD_HDR, err);
-    if (rc == 0 && (get32(hdr) != id || get32(hdr + 4) != t->nitems))
-        rc = gn_error_set(err, GN_EPARSE, "data payload does not match the task (%zu bytes)", len);
-    uint64_t meta = rc == 0 ? get64(hdr + 8) : 0, left = len - PAYLOAD_HDR;
+    int rc = stream_head(x, id, from, hdr, tt, err);
     for (uint32_t k = 0; rc == 0 && k < t->nitems; k++) {
         uint64_t b = tensor_bytes(x, &it[k]);
         unsigned char ih[ITEM_HDR];
-        if (left < ITEM_HDR + b || (rc = l->recv_read(l->ctx, ih, ITEM_HDR, err)) < 0) {
-            rc = rc < 0 ? rc : gn_error_set(err, GN_EPARSE, "data payload: item %u truncated", k);
+        if ((rc = l->recv_read(l->ctx, ih, ITEM_HDR, err)) < 0)
             break;
-        }
         if (get32(ih) != it[k].step || get32(ih + 4) != it[k].tensor || get64(ih + 8) != b) {
             rc = gn_error_set(err, GN_EPARSE, "data payload: item %u is not steps[%u].tensors[%u] of %llu bytes", k,
                               it[k].step, it[k].tensor, (unsigned long long)b);
@@ -261,12 +278,8 @@ static int take_stream(run *x, uint32_t id, int32_t from, gn_task_time *tt, gn_e
         } else if ((rc = l->recv_read(l->ctx, x->buf, (size_t)b, err)) == 0) {
             rc = gn_runner_write(x->r, it[k].step, it[k].tensor, x->buf, (size_t)b, err);
         }
-        left -= ITEM_HDR + b;
     }
-    if (rc == 0 && left != meta)
-        rc = gn_error_set(err, GN_EPARSE, "data payload: %llu trailing bytes, %llu announced",
-                          (unsigned long long)left, (unsigned long long)meta);
-    while (rc == 0 && left > 0) { /* metadata: read and dropped */
+    for (uint64_t left = meta_bytes(x, id); rc == 0 && left > 0;) { /* metadata: read and dropped */
         size_t piece = left < 65536 ? (size_t)left : 65536;
         if (reserve(x, piece) < 0)
             rc = gn_error_set(err, GN_ENOMEM, "out of memory");
@@ -277,6 +290,23 @@ static int take_stream(run *x, uint32_t id, int32_t from, gn_task_time *tt, gn_e
     if (rc == 0)
         rc = l->recv_end(l->ctx, err);
     return rc;
+}
+
+/* The client between two nodes: task ID's payload, whole, from FROM to TO. */
+static int relay(run *x, uint32_t id, int32_t from, int32_t to, gn_error *err)
+{
+    const gn_link *l = x->link;
+    uint64_t total = PAYLOAD_HDR + (uint64_t)gn_plan_task(x->p, id)->nitems * ITEM_HDR + item_bytes(x->p, x->s, id) +
+                     meta_bytes(x, id);
+    if (reserve(x, total) < 0)
+        return gn_error_set(err, GN_ENOMEM, "out of memory for a %llu-byte relay", (unsigned long long)total);
+    int rc = stream_head(x, id, from, x->buf, NULL, err);
+    if (rc == 0)
+        rc = l->recv_read(l->ctx, x->buf + PAYLOAD_HDR, (size_t)(total - PAYLOAD_HDR), err);
+    if (rc == 0)
+        rc = l->recv_end(l->ctx, err);
+    struct iovec iov = {x->buf, (size_t)total};
+    return rc < 0 ? rc : l->send(l->ctx, to, id, &iov, 1, (size_t)total, err);
 }
 
 /* Checks a received DATA payload against task ID and writes its items. */
@@ -351,7 +381,9 @@ static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
             tt->start_ns = gn_now_ns(); /* the sender knows when it started */
             if (rc == 0)
                 rc = take_payload(x, id, pl, len, err);
-        } else { /* the client relays node -> node */
+        } else if (x->link->recv_begin) { /* the client relays node -> node */
+            rc = relay(x, id, a, b, err);
+        } else {
             rc = x->link->recv(x->link->ctx, a, id, &pl, &len, err);
             struct iovec iov = {(void *)pl, len};
             if (rc == 0)

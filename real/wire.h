@@ -32,7 +32,8 @@
     X(RESULT, 5, "result") /* node -> client: a run finished */             \
     X(ERROR, 6, "error")   /* either way: a request failed (text payload) */\
     X(BYE, 7, "bye")       /* client -> node: end the session */             \
-    X(DATA, 8, "data")     /* either way: the tensors of one plan transfer */
+    X(DATA, 8, "data")     /* either way: the tensors of one plan transfer */ \
+    X(MORE, 9, "more")     /* either way: the next piece of that payload */
 
 typedef enum gn_frame_type {
 #define GN_FRAME_ENUM(id, code, name) GN_FRAME_##id = code,

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -227,6 +229,73 @@ static void test_conn_socketpair(void **state)
     (void)state;
 }
 
+/* A payload larger than a piece goes as DATA + MORE frames and streams
+ * back whole; a corrupted MORE frame is caught. */
+static void test_conn_pieces(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    gn_conn *a = gn_conn_create(sv[0], 1 << 20), *b = gn_conn_create(sv[1], 1 << 20);
+    size_t n = 3 * GN_CONN_PIECE + 12345;
+    uint8_t *src = malloc(n), *dst = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        src[i] = (uint8_t)(i * 131 + 7);
+    struct iovec iov[3] = {{src, 100}, {src + 100, 2 * GN_CONN_PIECE}, {src + 100 + 2 * GN_CONN_PIECE, n - 100 - 2 * GN_CONN_PIECE}};
+    gn_error err;
+    pid_t kid = fork();
+    if (kid == 0) { /* the sender */
+        signal(SIGALRM, SIG_DFL);
+        int rc = gn_conn_sendv(a, GN_FRAME_DATA, 1, 42, iov, 3, &err);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    gn_frame f;
+    size_t first;
+    (void)first;
+    assert_int_equal(gn_conn_recv_begin(b, &f, &err), 0);
+    assert_int_equal(f.type, GN_FRAME_DATA);
+    assert_int_equal(f.length, GN_CONN_PIECE);
+    for (size_t off = 0; off < n;) { /* odd reads across frame boundaries */
+        size_t k = n - off < 777777 ? n - off : 777777;
+        if (gn_conn_recv_read(b, dst + off, k, &err) < 0)
+            fail_msg("%s", err.msg);
+        off += k;
+    }
+    assert_int_equal(gn_conn_recv_end(b, &err), 0);
+    assert_memory_equal(src, dst, n);
+    int status;
+    waitpid(kid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* corrupt the second frame's payload on the way: the read that ends
+     * that frame fails on its checksum */
+    kid = fork();
+    if (kid == 0) {
+        uint8_t hdr[GN_WIRE_HEADER];
+        gn_frame h1 = {GN_FRAME_DATA, 0, 1, 43, 8, 0}, h2 = {GN_FRAME_MORE, 0, 1, 43, 8, 0};
+        gn_wire_encode(hdr, &h1, src);
+        ssize_t w = write(sv[0], hdr, sizeof(hdr));
+        w = write(sv[0], src, 8);
+        gn_wire_encode(hdr, &h2, src + 8);
+        w = write(sv[0], hdr, sizeof(hdr));
+        uint8_t bad[8];
+        memcpy(bad, src + 8, 8);
+        bad[3] ^= 1;
+        w = write(sv[0], bad, 8);
+        (void)w;
+        _exit(0);
+    }
+    assert_int_equal(gn_conn_recv_begin(b, &f, &err), 0);
+    assert_int_equal(gn_conn_recv_read(b, dst, 8, &err), 0);
+    assert_int_equal(gn_conn_recv_read(b, dst + 8, 8, &err), 0);
+    assert_int_equal(gn_conn_recv_end(b, &err), GN_EPARSE);
+    assert_non_null(strstr(err.msg, "checksum"));
+    waitpid(kid, &status, 0);
+    free(src);
+    free(dst);
+    gn_conn_destroy(a);
+    gn_conn_destroy(b);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_malformed_frames),
         cmocka_unit_test(test_fuzz_smoke),
+        cmocka_unit_test(test_conn_pieces),
         cmocka_unit_test(test_conn_socketpair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
