@@ -1233,18 +1233,21 @@ class Session:
         st = self.cur
         self.flush()
         swaps = rc.swap_list()
-        saved = [(d, k, d[k]) for d, k, _ in swaps]
+        if not _swap_in(swaps):
+            # a parameter, buffer or tensor attribute was replaced since the
+            # list was made: make it again, so the forward sees today's values
+            rc.swaps = None
+            swaps = rc.swap_list()
+            _swap_in(swaps)
         to_cpu = lambda p, t: t._val if type(t) is LazyTensor else t  # noqa: E731
         unswapped = self.stats.get("replay_unswapped", 0)
         self.replaying = True
         try:
-            for d, k, v in swaps:
-                d[k] = v._val
             cargs = stepcache._visit(list(args), to_cpu, None)
             ckw = stepcache._visit(dict(kwargs), to_cpu, None)
             out = orig(*cargs, **ckw)
         finally:
-            for d, k, v in saved:
+            for d, k, v in swaps:
                 d[k] = v
             self.replaying = False
         if self.stats.get("replay_unswapped", 0) != unswapped:
@@ -1363,6 +1366,18 @@ class Session:
     def save(self, path):
         from .dump import save_trace
         return save_trace(self.trace(), path)
+
+
+def _swap_in(swaps):
+    """Puts the CPU value of each (dict, key, LazyTensor) in its place; on finding a
+    place that no longer holds its LazyTensor, undoes what it did and returns False."""
+    for n, (d, k, v) in enumerate(swaps):
+        if d.get(k) is not v:
+            for d2, k2, v2 in swaps[:n]:
+                d2[k2] = v2
+            return False
+        d[k] = v._val
+    return True
 
 
 def _walk(obj, path, depth):
