@@ -17,8 +17,16 @@ structure, dtypes, and argument shapes equal to the predicted ones; on any
 mismatch the step is captured op by op and the template relearned.
 
 The values are those of eager CPU execution of the same forward, so
-outputs stay bit-identical; the ops outside forward (generate's logits
-processing, sampling, stopping criteria) are still captured live.
+outputs stay bit-identical.
+
+The ops outside the forward (generate's logits processing, sampling,
+stopping criteria, the next step's inputs: the step's *tail*) run on lazy
+tensors in the application's own code, so they cannot be skipped; a
+TailTemplate, learned from the same three steps, lets each of them run at
+once on the CPU and be recorded with the template's attributes and source
+line instead of going through shape propagation, deferral and a stack walk
+(core.Session.tail_dispatch), after checking that it is the op expected
+there.
 """
 import functools
 
