@@ -90,15 +90,19 @@ static void test_llm_roles_and_phases(void **state)
 {
     check_llm("tiny-gpt2", 0.95);
     check_llm("tiny-llama", 0.95);
+    /* and at full size: the labels do not depend on the size */
+    check_llm("gpt2-medium", 0.95);
+    check_llm("llama-3-8b", 0.95);
     (void)state;
 }
 
 /* The VQA fusion point is where image and question tokens meet: a node
  * of the fusion stack, and the encoders stay single-modality. */
-static void test_vqa_components(void **state)
+static void check_vqa(const char *preset)
 {
     gn_vqa_config c;
-    assert_int_equal(gn_vqa_preset("tiny-vqa", &c), 0);
+    assert_int_equal(gn_vqa_preset(preset, &c), 0);
+    c.requests = 1;
     gn_error err;
     gn_session *s = gn_vqa_generate(&c, &err);
     assert_non_null(s);
@@ -123,11 +127,17 @@ static void test_vqa_components(void **state)
         right += an->modality == want;
     }
     assert_true(fusion >= 1);
-    print_message("vqa: component (modality) accuracy %.3f over %u nodes, %u fusion point(s)\n",
+    print_message("%s: component (modality) accuracy %.3f over %u nodes, %u fusion point(s)\n", preset,
                   (double)right / scored, scored, fusion);
     assert_true((double)right / scored >= 0.9);
     gn_analysis_destroy(a);
     gn_session_destroy(s);
+}
+
+static void test_vqa_components(void **state)
+{
+    check_vqa("tiny-vqa");
+    check_vqa("vit-bert-vqa");
     (void)state;
 }
 
@@ -194,6 +204,22 @@ static void test_vision_and_recsys_roles(void **state)
     s = gn_recsys_generate(&r, &err);
     assert_non_null(s);
     assert_true(score_other(s, "tiny-dlrm") >= 0.85);
+    gn_session_destroy(s);
+    /* full sizes */
+    const char *const vis[] = {"resnet50", "retinanet-r50-fpn"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(gn_vision_preset(vis[i], &v), 0);
+        v.requests = 1;
+        s = gn_vision_generate(&v, &err);
+        assert_non_null(s);
+        assert_true(score_other(s, vis[i]) >= 0.85);
+        gn_session_destroy(s);
+    }
+    assert_int_equal(gn_recsys_preset("dlrm-kaggle", &r), 0);
+    r.requests = 1;
+    s = gn_recsys_generate(&r, &err);
+    assert_non_null(s);
+    assert_true(score_other(s, "dlrm-kaggle") >= 0.85);
     gn_session_destroy(s);
     (void)state;
 }
