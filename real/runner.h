@@ -19,6 +19,9 @@
  *     prepared (first set_input or run of that step) and released when
  *     another step is prepared or the runner destroyed.  So tensors of a
  *     step stay readable after it ran, until the next step starts.
+ *     Released buffers are kept for the next step where sizes match
+ *     (fresh pages fault); a partial runner (GN_RUNNER_PARTIAL) reuses
+ *     them without zeroing, since it never reads a tensor nothing wrote.
  *
  * Parameter values are deterministic: each f32 param storage is filled
  * from a xorshift64* stream seeded with SEED mixed with the FNV-1a hash of
