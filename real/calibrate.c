@@ -50,7 +50,7 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-#define TIMED 3 /* timed runs per session (after a warm-up); the median counts */
+#define TIMED 5 /* timed runs per session (after a warm-up); the fastest counts */
 
 /* One op's sample: its class, GFLOP, GB and seconds. */
 typedef struct sample {

@@ -6,7 +6,7 @@
  * that platform predicts genie-real:
  *
  *   executor   the given sessions' local plans run through planrun (the
- *              real backend's own path), a warm-up and three timed runs;
+ *              real backend's own path), a warm-up and five timed runs;
  *              from each task's fastest run (load only adds time),
  *              per op class a fixed time (the class's fastest op plus
  *              planrun's median gap between ops, paid in series on a
