@@ -34,6 +34,14 @@ double gn_cost_op_gpu(const gn_gpu_spec *gpu, const gn_graph *g, uint32_t id)
     assert(gpu->eff_compute > 0 && gpu->eff_memory > 0);
     if (!gn_cost_launches(g, id))
         return 0;
+    if (gpu->nfn_cost > 0 && n->attrs) { /* a measured function of this op */
+        const char *fn = json_string_value(json_object_get(n->attrs, "fn"));
+        for (uint32_t i = 0; fn && i < gpu->nfn_cost; i++) {
+            const struct gn_fn_cost *e = &gpu->fn_cost[i];
+            if (e->op == n->op && strcmp(e->fn, fn) == 0)
+                return e->fixed_s + (e->flops > 0 ? n->flops / e->flops : 0) + (e->bw > 0 ? n->bytes / e->bw : 0);
+        }
+    }
     if (gpu->op_flops[n->op] > 0 || gpu->op_bw[n->op] > 0) /* a measured device: fitted, additive */
         return gpu->op_fixed_s[n->op] + (gpu->op_flops[n->op] > 0 ? n->flops / gpu->op_flops[n->op] : 0) +
                (gpu->op_bw[n->op] > 0 ? n->bytes / gpu->op_bw[n->op] : 0);

@@ -19,8 +19,8 @@
 #include <string.h>
 
 static const gn_gpu_spec gpu_presets[] = {
-    {"h100", 989.4e12, 66.9e12, 3.35e12, 80e9, 0.6, 0.8, 5e-6, {0}, {0}, {0}},
-    {"a100", 312e12, 19.5e12, 2.039e12, 80e9, 0.6, 0.8, 5e-6, {0}, {0}, {0}},
+    {"h100", 989.4e12, 66.9e12, 3.35e12, 80e9, 0.6, 0.8, 5e-6, {0}, {0}, {0}, {{0}}, 0},
+    {"a100", 312e12, 19.5e12, 2.039e12, 80e9, 0.6, 0.8, 5e-6, {0}, {0}, {0}, {{0}}, 0},
 };
 
 /* name, Gb/s, one-way latency (us): RDMA-class NICs through one switch */
@@ -138,6 +138,43 @@ static int gpu_overrides(jctx *c, const json_t *obj, const char *path,
                                     path, tables[k], key);
             dest[k][op] = json_number_value(v) * unit[k];
         }
+    }
+    json_t *fns = json_object_get(obj, "fn_costs");
+    const char *fkey;
+    json_t *fv;
+    if (fns && !json_is_object(fns))
+        return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.fn_costs: expected an object {\"op.fn\": [GFLOP/s, GB/s, us]}",
+                            c->file, path);
+    json_object_foreach(fns, fkey, fv) {
+        char opname[32];
+        const char *dot = strchr(fkey, '.');
+        gn_op op;
+        size_t n = dot ? (size_t)(dot - fkey) : 0;
+        if (!dot || n >= sizeof(opname) || strlen(dot + 1) >= sizeof(gpu->fn_cost[0].fn) || !dot[1])
+            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.fn_costs.%s: expected \"op.fn\"", c->file, path, fkey);
+        memcpy(opname, fkey, n);
+        opname[n] = '\0';
+        if (gn_op_parse(opname, &op) < 0)
+            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.fn_costs.%s: not an op of the vocabulary", c->file, path,
+                                fkey);
+        double v[3];
+        for (int k = 0; k < 3; k++) {
+            json_t *x = json_array_get(fv, (size_t)k);
+            v[k] = json_is_number(x) ? json_number_value(x) : -1;
+        }
+        if (!json_is_array(fv) || json_array_size(fv) != 3 || !(v[0] >= 0 && v[1] >= 0 && v[2] >= 0) ||
+            v[0] > 1e9 || v[1] > 1e9 || v[2] > 1e9 || (v[0] == 0 && v[1] == 0 && v[2] == 0))
+            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.fn_costs.%s: expected [GFLOP/s, GB/s, us], >= 0, not all 0",
+                                c->file, path, fkey);
+        if (gpu->nfn_cost == GN_MAX_FN_COSTS)
+            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.fn_costs: more than %d entries", c->file, path,
+                                GN_MAX_FN_COSTS);
+        struct gn_fn_cost *e = &gpu->fn_cost[gpu->nfn_cost++];
+        e->op = op;
+        snprintf(e->fn, sizeof(e->fn), "%s", dot + 1);
+        e->flops = v[0] * 1e9;
+        e->bw = v[1] * 1e9;
+        e->fixed_s = v[2] * 1e-6;
     }
     gpu->launch_s = launch_us * 1e-6;
     gpu->flops_f32 = f32 * 1e9;

@@ -16,6 +16,8 @@
 #include "error.h"
 #include "op.h"
 
+#define GN_MAX_FN_COSTS 48
+
 typedef struct gn_gpu_spec {
     char name[32];          /* preset name, e.g. "h100" */
     double flops_f16;       /* dense tensor-core peak for f16/bf16, FLOP/s */
@@ -35,6 +37,15 @@ typedef struct gn_gpu_spec {
     /* with op_flops or op_bw: a fixed device time per op, s (a CPU
      * executor's per-op cost is serial, not hidden behind the last op) */
     double op_fixed_s[GN_OP_COUNT];
+    /* the same three terms for one function of an op ("elementwise" with
+     * attr fn "relu"): a relu and a gelu cost differently per FLOP;
+     * these win over the op's own terms where the node's fn matches */
+    struct gn_fn_cost {
+        gn_op op;
+        char fn[24];
+        double flops, bw, fixed_s; /* FLOP/s, bytes/s (0: no term), s */
+    } fn_cost[GN_MAX_FN_COSTS];
+    uint32_t nfn_cost;
 } gn_gpu_spec;
 
 typedef struct gn_platform {
@@ -75,7 +86,8 @@ void gn_platform_default(gn_platform *p);
  * {efficiency_compute, efficiency_memory, launch_us, peak_gflops_f32,
  * peak_gflops_f16, memory_gbs, memory_gib (node: host memory; use
  * gpu_memory_gib), op_gflops {OP: GFLOP/s}, op_gbs {OP: GB/s},
- * op_fixed_us {OP: us}}.
+ * op_fixed_us {OP: us}, fn_costs {"OP.FN": [GFLOP/s, GB/s, us]}}
+ * (0 for an absent term).
  */
 int gn_platform_apply_json(gn_platform *p, const json_t *obj,
                            const char *file, const char *path,

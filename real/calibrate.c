@@ -55,8 +55,50 @@ static int cmp_double(const void *a, const void *b)
 /* One op's sample: its class, GFLOP, GB and seconds. */
 typedef struct sample {
     int op;
-    double f, m, t;
+    char fn[24];      /* the node's attr fn ("relu"), "" when none */
+    double f, m, t;   /* GFLOP, GB, s */
 } sample;
+
+/* A fit over the samples of OP (and, when FN is not NULL, of that fn):
+ * the group's floor (its fastest op) and a least-squares fit of the rest
+ * as f / F + m / B.  Returns 0 when the group is empty. */
+static int fit(const sample *v, size_t nv, int op, const char *fn, double *gflops, double *gbs, double *floor_s)
+{
+    double floor_t = INFINITY, sff = 0, sfm = 0, smm = 0, fy = 0, my = 0;
+    for (size_t i = 0; i < nv; i++)
+        if (v[i].op == op && (!fn || !strcmp(v[i].fn, fn)) && v[i].t < floor_t)
+            floor_t = v[i].t;
+    if (!isfinite(floor_t))
+        return 0;
+    for (size_t i = 0; i < nv; i++) {
+        if (v[i].op != op || (fn && strcmp(v[i].fn, fn)))
+            continue;
+        /* absolute errors: what a run's latency sums (a relative fit
+         * follows the many small ops and misses the few large ones,
+         * e.g. a stem convolution whose im2col no FLOP count sees) */
+        double y = v[i].t - floor_t;
+        sff += v[i].f * v[i].f;
+        sfm += v[i].f * v[i].m;
+        smm += v[i].m * v[i].m;
+        fy += v[i].f * y;
+        my += v[i].m * y;
+    }
+    double a = 0, b = 0, det = sff * smm - sfm * sfm;
+    if (det > 1e-9 * sff * smm) {
+        a = (fy * smm - my * sfm) / det;
+        b = (my * sff - fy * sfm) / det;
+    }
+    if (!(a > 0 && b > 0)) { /* one term only: the one that explains more */
+        double a1 = sff > 0 ? fy / sff : 0, b1 = smm > 0 ? my / smm : 0;
+        double ea = a1 > 0 ? fy * a1 : -1, eb = b1 > 0 ? my * b1 : -1;
+        a = ea >= eb && a1 > 0 ? a1 : 0;
+        b = eb > ea && b1 > 0 ? b1 : 0;
+    }
+    *gflops = a > 0 ? 1 / a : 0;
+    *gbs = b > 0 ? 1 / b : 0;
+    *floor_s = floor_t;
+    return 1;
+}
 
 /*
  * Runs each session's "local" plan through the real backend's own path
@@ -109,7 +151,11 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
                 d[k] = (double)(tt[(size_t)nt * k + i].end_ns - tt[(size_t)nt * k + i].start_ns) * 1e-9;
             qsort(d, TIMED, sizeof(double), cmp_double);
             double sec = d[0]; /* the fastest run: other processes only ever add time */
-            v[nv++] = (sample){nd->op, nd->flops * 1e-9, nd->bytes * 1e-9, sec};
+            v[nv] = (sample){nd->op, "", nd->flops * 1e-9, nd->bytes * 1e-9, sec};
+            const char *fn = nd->attrs ? json_string_value(json_object_get(nd->attrs, "fn")) : NULL;
+            if (fn)
+                snprintf(v[nv].fn, sizeof(v[nv].fn), "%s", fn);
+            nv++;
             if (t->step == prev_step)
                 gaps[ng++] = (double)(tt[i].start_ns - prev_end) * 1e-9; /* first timed run */
             prev_end = tt[i].end_ns;
@@ -128,41 +174,30 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
     qsort(gaps, ng, sizeof(*gaps), cmp_double);
     double gap = ng ? gaps[ng / 2] : 0;
     for (int op = 0; op < GN_OP_COUNT; op++) {
-        double floor_t = INFINITY, sff = 0, sfm = 0, smm = 0, fy = 0, my = 0;
-        for (size_t i = 0; i < nv; i++)
-            if (v[i].op == op && v[i].t < floor_t)
-                floor_t = v[i].t;
-        if (!isfinite(floor_t))
+        double fl;
+        if (!fit(v, nv, op, NULL, &c->op_gflops[op], &c->op_gbs[op], &fl))
             continue;
-        for (size_t i = 0; i < nv; i++) {
-            if (v[i].op != op)
-                continue;
-            /* absolute errors: what a run's latency sums (a relative fit
-             * follows the many small ops and misses the few large ones,
-             * e.g. a stem convolution whose im2col no FLOP count sees) */
-            double y = v[i].t - floor_t, w = 1;
-            sff += w * v[i].f * v[i].f;
-            sfm += w * v[i].f * v[i].m;
-            smm += w * v[i].m * v[i].m;
-            fy += w * v[i].f * y;
-            my += w * v[i].m * y;
-        }
-        double a = 0, b = 0, det = sff * smm - sfm * sfm;
-        if (det > 1e-9 * sff * smm) {
-            a = (fy * smm - my * sfm) / det;
-            b = (my * sff - fy * sfm) / det;
-        }
-        if (!(a > 0 && b > 0)) { /* one term only: the one that explains more */
-            double a1 = sff > 0 ? fy / sff : 0, b1 = smm > 0 ? my / smm : 0;
-            double ea = a1 > 0 ? fy * a1 : -1, eb = b1 > 0 ? my * b1 : -1;
-            a = ea >= eb && a1 > 0 ? a1 : 0;
-            b = eb > ea && b1 > 0 ? b1 : 0;
-        }
-        c->op_gflops[op] = a > 0 ? 1 / a : 0;
-        c->op_gbs[op] = b > 0 ? 1 / b : 0;
-        c->op_fixed_us[op] = (floor_t + gap) * 1e6;
+        c->op_fixed_us[op] = (fl + gap) * 1e6;
         if (c->op_gflops[op] == 0 && c->op_gbs[op] == 0)
             c->op_gbs[op] = 1e6; /* fixed cost only: a negligible bytes term keeps it "measured" */
+    }
+    /* and per function of an op (elementwise relu vs gelu, reduction sum
+     * vs argmax), where a node says which */
+    c->nfn = 0;
+    for (size_t i = 0; i < nv && c->nfn < GN_MAX_FN_COSTS; i++) {
+        int seen = !v[i].fn[0];
+        for (uint32_t k = 0; k < c->nfn && !seen; k++)
+            seen = c->fn[k].op == v[i].op && !strcmp(c->fn[k].fn, v[i].fn);
+        if (seen)
+            continue;
+        double gf, gb, fl;
+        fit(v, nv, v[i].op, v[i].fn, &gf, &gb, &fl);
+        c->fn[c->nfn].op = v[i].op;
+        snprintf(c->fn[c->nfn].fn, sizeof(c->fn[0].fn), "%s", v[i].fn);
+        c->fn[c->nfn].gflops = gf;
+        c->fn[c->nfn].gbs = gb;
+        c->fn[c->nfn].fixed_us = (fl + gap) * 1e6;
+        c->nfn++;
     }
     c->launch_us = gap * 1e6;
     c->peak_gflops = best_mm > 0 ? best_mm / 1e9 : 1;
@@ -369,6 +404,13 @@ int gn_calibration_save(const gn_calibration *c, const char *path, gn_error *err
                             "op_gflops", ops);
     json_object_set(gpu, "op_gbs", obw);
     json_object_set(gpu, "op_fixed_us", ofx);
+    json_t *fns = json_object();
+    for (uint32_t k = 0; k < c->nfn; k++) {
+        char key[64];
+        snprintf(key, sizeof(key), "%s.%s", gn_op_name((gn_op)c->fn[k].op), c->fn[k].fn);
+        json_object_set_new(fns, key, json_pack("[f,f,f]", c->fn[k].gflops, c->fn[k].gbs, c->fn[k].fixed_us));
+    }
+    json_object_set_new(gpu, "fn_costs", fns);
     /* a host copy moves every byte twice, into buffers the executor
      * zeroed (touched) when it allocated them (see calibrate.h) */
     json_t *client = json_deep_copy(gpu), *nd = json_deep_copy(gpu);

@@ -12,7 +12,9 @@
  *              planrun's median gap between ops, paid in series on a
  *              CPU) and a least-squares fit of the rest as flops / F +
  *              bytes / B (GEMVs of a decode step and GEMMs of a prefill
- *              do not share one FLOP rate);
+ *              do not share one FLOP rate), and the same per function
+ *              of an op where nodes name one (a relu and a gelu cost
+ *              differently per FLOP);
  *   memory     bytes/s of a large copy (ops without a fit; a host copy
  *              in the real backend is two of them: out to host memory
  *              and back into a step buffer the executor zeroed when it
@@ -33,12 +35,19 @@
 
 #include "error.h"
 #include "op.h"
+#include "platform.h"
 #include "session.h"
 
 typedef struct gn_calibration {
     double op_gflops[GN_OP_COUNT]; /* fitted FLOP term, GFLOP/s; 0: none */
     double op_gbs[GN_OP_COUNT];    /* fitted bytes term, GB/s; 0: none */
     double op_fixed_us[GN_OP_COUNT]; /* fixed time per op: the class's floor + planrun's gap */
+    struct {
+        int op;
+        char fn[24];
+        double gflops, gbs, fixed_us; /* as the op's, for one fn of it */
+    } fn[GN_MAX_FN_COSTS];
+    uint32_t nfn;
     double peak_gflops;            /* best matmul rate */
     double launch_us;              /* planrun's own cost per task (median gap between ops) */
     double memory_gbs;             /* large-copy bandwidth, warm memory */
