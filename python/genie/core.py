@@ -1512,11 +1512,13 @@ def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, *ar
 # goes through torch's own ``__call__`` unchanged.
 
 _mm = torch.nn.modules.module
-_g_hooks = (_mm._global_backward_pre_hooks, _mm._global_backward_hooks, _mm._global_forward_hooks,
-            _mm._global_forward_pre_hooks)
+_g_hooks = tuple(getattr(_mm, n, {}) for n in ("_global_backward_pre_hooks", "_global_backward_hooks",
+                                                "_global_forward_hooks", "_global_forward_pre_hooks"))
 _gh0, _gh1, _gh2, _gh3 = _g_hooks
 _tracing = torch._C._get_tracing_state
 _torch_call = torch.nn.Module.__call__     # Module._wrapped_call_impl
+# the fast path copies torch >= 2.2's _call_impl; elsewhere always defer to torch's __call__
+_FAST = hasattr(torch.nn.Module, "_compiled_call_impl") and hasattr(torch.nn.Module, "_wrapped_call_impl")
 
 
 def _module_call(self, *args, **kwargs):
@@ -1525,7 +1527,7 @@ def _module_call(self, *args, **kwargs):
     if st:                                  # a submodule: the hot path
         name = S.names.get(self)
         if name is not None:
-            if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+            if (not _FAST or self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                     or self._backward_pre_hooks or _gh0 or _gh1 or _gh2 or _gh3
                     or self._compiled_call_impl is not None or _tracing()):
                 fwd = functools.partial(_torch_call, self)
