@@ -30,7 +30,8 @@ idle() {
 }
 echo "genie-node pid $pid on port $port"
 echo "idle, before any session: RSS $(rss) kB, CPU $(idle) over 3 s"
-"$build/genie-real" -q --node "127.0.0.1:$port" --db "$tmp/f.sqlite" "$exp"
+"$build/genie-real" --node "127.0.0.1:$port" --db "$tmp/f.sqlite" "$exp" >"$tmp/real.out"
+grep "node CPU per request" "$tmp/real.out"
 sqlite3 "$tmp/f.sqlite" "select r.value - h.value from metrics r join metrics h on h.run_id = r.run_id
   and h.name = 'node_tensor_bytes' where r.name = 'node_rss'" | sort -g |
   awk '{ v[NR] = $1 } END { printf "per run (remote strategies): RSS beyond the tensors held: median %.1f MB, max %.1f MB (%d runs)\n", v[int((NR + 1) / 2)] / 1e6, v[NR] / 1e6, NR }'

@@ -230,8 +230,34 @@ typedef struct run_result {
     gn_outputs *out;
 } run_result;
 
+/* CPU seconds of every request (DATA frame) the nodes handled, over the
+ * whole experiment, for one pooled percentile at the end. */
+typedef struct samples {
+    double *v;
+    size_t n, cap;
+} samples;
+
+static void req_cpu_add(samples *s, double x)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 1024;
+        double *v = realloc(s->v, cap * sizeof(*v));
+        if (!v)
+            return; /* a figure, not a result: drop the sample */
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = x;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int run_point(const gn_plan *p, workload *w, node *nodes, uint32_t nnodes, uint64_t seed, int warm,
-                     int check, run_result *res, gn_error *err)
+                     int check, run_result *res, samples *req_cpu, gn_error *err)
 {
     uint32_t n = gn_plan_ntasks(p), used = 0;
     for (uint32_t d = 0; d < gn_plan_ndevices(p); d++)
@@ -331,6 +357,9 @@ static int run_point(const gn_plan *p, workload *w, node *nodes, uint32_t nnodes
                        1e-9;
             if (id < 0 || (uint32_t)id >= n)
                 continue;
+            const gn_task *tk = gn_plan_task(p, (uint32_t)id);
+            if (tk->kind == GN_TASK_TRANSFER && gn_plan_is_network(p, tk->device, tk->dst) && req_cpu)
+                req_cpu_add(req_cpu, (double)json_integer_value(json_array_get(row, 3)) * 1e-9);
             if (res->end[id] == 0 || s < res->start[id])
                 res->start[id] = s;
             if (e > res->end[id])
@@ -594,6 +623,7 @@ int main(int argc, char **argv)
     }
 
     int failed = 0;
+    samples req_cpu = {0};
     uint32_t total = nw * e->nstrategies * npts * (uint32_t)repeat, done = 0, runs = 0;
     for (uint32_t i = 0; i < nw * e->nstrategies * npts; i++) {
         uint32_t w = i / (e->nstrategies * npts), si = (i / npts) % e->nstrategies, pt = i % npts;
@@ -619,7 +649,7 @@ int main(int argc, char **argv)
             run_result res = {0};
             int check = (runs++ % (uint32_t)check_every) == 0 || repeat > 1;
             int rc = prc < 0 ? prc : run_point(p, &ws[w], nodes, (uint32_t)nnodes, e->seed, e->weights_resident,
-                                               check, &res, &err);
+                                               check, &res, &req_cpu, &err);
             const char *error = prc < 0 ? perr : rc < 0 ? err.msg : NULL;
             char pbuf[256];
             if (!error && res.checked && (res.max_rel > 1e-5 || !isfinite(res.max_rel))) {
@@ -687,6 +717,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "genie-real: %s\n", err.msg);
         failed = 1;
     }
+    if (!quiet && req_cpu.n > 0) {
+        qsort(req_cpu.v, req_cpu.n, sizeof(double), cmp_double);
+        printf("\nnode CPU per request outside the executor, over all %zu requests: median %.3f ms, p95 %.3f ms, "
+               "max %.3f ms\n",
+               req_cpu.n, req_cpu.v[req_cpu.n / 2] * 1e3, req_cpu.v[(size_t)(0.95 * (double)(req_cpu.n - 1) + 0.5)] * 1e3,
+               req_cpu.v[req_cpu.n - 1] * 1e3);
+    }
+    free(req_cpu.v);
     if (!quiet)
         printf("\nresults: %s (experiment id %lld, revision %s)\ntook %.1f s for %u runs\n", dbpath,
                (long long)exp_id, rev, now() - t_start, total);
