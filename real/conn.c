@@ -181,33 +181,6 @@ static int read_full(int fd, void *p, size_t len, gn_error *err)
     return 0;
 }
 
-int gn_conn_recv(gn_conn *c, gn_frame *f, const void **payload,
-                 gn_error *err)
-{
-    uint8_t hdr[GN_WIRE_HEADER];
-    int rc = read_full(c->fd, hdr, sizeof(hdr), err);
-    if (rc != 0)
-        return rc;
-    gn_frame x;
-    if ((rc = gn_wire_decode(hdr, c->max_payload, &x, err)) < 0)
-        return rc;
-    if (x.length > c->cap) {
-        uint8_t *b = realloc(c->buf, (size_t)x.length);
-        if (!b)
-            return gn_error_set(err, GN_ENOMEM, "receive: no memory for a %llu-byte payload",
-                                (unsigned long long)x.length);
-        c->buf = b;
-        c->cap = (size_t)x.length;
-    }
-    if (x.length && (rc = read_full(c->fd, c->buf, (size_t)x.length, err)) != 0)
-        return rc == 1 ? gn_error_set(err, GN_EIO, "receive: connection closed inside a frame") : rc;
-    if ((rc = gn_wire_verify(&x, c->buf, err)) < 0)
-        return rc;
-    *f = x;
-    *payload = c->buf;
-    return 0;
-}
-
 int gn_conn_recv_begin(gn_conn *c, gn_frame *f, gn_error *err)
 {
     uint8_t hdr[GN_WIRE_HEADER];
@@ -276,6 +249,30 @@ int gn_conn_recv_end(gn_conn *c, gn_error *err)
     if (c->in_left)
         return gn_error_set(err, GN_EPARSE, "receive: %llu payload bytes not read", (unsigned long long)c->in_left);
     return frame_done(c, err);
+}
+
+int gn_conn_recv(gn_conn *c, gn_frame *f, const void **payload,
+                 gn_error *err)
+{
+    gn_frame x;
+    int rc = gn_conn_recv_begin(c, &x, err);
+    if (rc != 0)
+        return rc;
+    if (x.length > c->cap) {
+        uint8_t *b = realloc(c->buf, (size_t)x.length);
+        if (!b)
+            return gn_error_set(err, GN_ENOMEM, "receive: no memory for a %llu-byte payload",
+                                (unsigned long long)x.length);
+        c->buf = b;
+        c->cap = (size_t)x.length;
+    }
+    /* exactly this frame's payload: the streaming read does not go on
+     * into a MORE frame for it */
+    if ((rc = gn_conn_recv_read(c, c->buf, (size_t)x.length, err)) < 0 || (rc = gn_conn_recv_end(c, err)) < 0)
+        return rc;
+    *f = x;
+    *payload = c->buf;
+    return 0;
 }
 
 /* ========================== plan transfers over connections ========================== */
