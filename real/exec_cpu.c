@@ -385,8 +385,12 @@ static int op_elementwise(ctx *c)
     case GN_OPK_UNARY: {
         const float *x = FI(c, 0);
         float *y = FO(c, 0);
-        for (int64_t j = 0; j < n; j++)
-            y[j] = gn_opcheck_unary(f, x[j]);
+        if (f == GN_EW_RELU) /* the common ones with the switch out of the loop (it vectorises) */
+            for (int64_t j = 0; j < n; j++)
+                y[j] = x[j] > 0.0f ? x[j] : 0.0f;
+        else
+            for (int64_t j = 0; j < n; j++)
+                y[j] = gn_opcheck_unary(f, x[j]);
         return 0;
     }
     default: break;
@@ -394,8 +398,15 @@ static int op_elementwise(ctx *c)
     const float *a = FI(c, 0), *b = FI(c, 1);
     float *y = FO(c, 0);
     if (c->d->u.elementwise.same) {
-        for (int64_t j = 0; j < n; j++)
-            y[j] = gn_opcheck_binary(f, a[j], b[j]);
+        if (f == GN_EW_ADD)
+            for (int64_t j = 0; j < n; j++)
+                y[j] = a[j] + b[j];
+        else if (f == GN_EW_MUL)
+            for (int64_t j = 0; j < n; j++)
+                y[j] = a[j] * b[j];
+        else
+            for (int64_t j = 0; j < n; j++)
+                y[j] = gn_opcheck_binary(f, a[j], b[j]);
         return 0;
     }
     bcast_binary(f, gn_opcheck_output(c->d, 0), a, c->d->u.elementwise.sa, b, c->d->u.elementwise.sb, y);
