@@ -60,18 +60,12 @@ static int send_frame(gn_conn *c, uint16_t type, uint64_t session, uint64_t requ
     uint32_t crc = gn_wire_crc_header(&f);
     for (int i = 1; i <= n; i++)
         crc = gn_crc32c(crc, v[i].iov_base, v[i].iov_len);
+    f.crc = crc;
     uint8_t hdr[GN_WIRE_HEADER];
-    /* the header with that crc: encode an empty frame, then patch */
-    gn_frame h = f;
-    h.length = 0;
-    gn_wire_encode(hdr, &h, NULL);
-    for (int i = 0; i < 8; i++)
-        hdr[32 + i] = (uint8_t)(len >> (8 * i));
-    for (int i = 0; i < 4; i++)
-        hdr[12 + i] = (uint8_t)(crc >> (8 * i));
+    gn_wire_write_header(hdr, &f);
     v[0] = (struct iovec){hdr, sizeof(hdr)};
     int total = n + 1, at = 0;
-    while (at < total) {
+    while (at < total) { /* sendmsg, not writev: a peer that went away is EPIPE, not SIGPIPE */
         struct msghdr mh = {.msg_iov = v + at, .msg_iovlen = (size_t)(total - at < 1024 ? total - at : 1024)};
         ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
@@ -135,32 +129,9 @@ int gn_conn_send(gn_conn *c, uint16_t type, uint64_t session,
                  uint64_t request, const void *payload, size_t len,
                  gn_error *err)
 {
-    uint8_t hdr[GN_WIRE_HEADER];
-    gn_frame f = {type, 0, session, request, len, 0};
-    gn_wire_encode(hdr, &f, payload);
-    struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)payload, len}};
-    int n = len ? 2 : 1;
-    size_t left = sizeof(hdr) + len;
-    while (left > 0) {
-        /* sendmsg, not writev: a peer that went away is EPIPE, not SIGPIPE */
-        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return gn_error_set(err, GN_EIO, "send %s: %s", gn_frame_name(type),
-                                w < 0 ? strerror(errno) : "connection closed");
-        left -= (size_t)w;
-        /* advance the iovecs past what was written */
-        size_t k = (size_t)w;
-        for (int i = 0; i < n && k > 0; i++) {
-            size_t take = k < iov[i].iov_len ? k : iov[i].iov_len;
-            iov[i].iov_base = (uint8_t *)iov[i].iov_base + take;
-            iov[i].iov_len -= take;
-            k -= take;
-        }
-    }
-    return 0;
+    /* one frame, whatever its size (v[0] is the header's slot) */
+    struct iovec v[2] = {{NULL, 0}, {(void *)payload, len}};
+    return send_frame(c, type, session, request, v, len ? 1 : 0, err);
 }
 
 /* Reads exactly LEN bytes; 0, 1 on EOF before any byte, or GN_EIO. */

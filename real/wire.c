@@ -210,6 +210,11 @@ void gn_wire_encode(uint8_t out[GN_WIRE_HEADER], gn_frame *f,
     write_header(out, f, f->crc);
 }
 
+void gn_wire_write_header(uint8_t out[GN_WIRE_HEADER], const gn_frame *f)
+{
+    write_header(out, f, f->crc);
+}
+
 int gn_wire_decode(const uint8_t *buf, size_t max_payload, gn_frame *f,
                    gn_error *err)
 {

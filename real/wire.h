@@ -78,6 +78,11 @@ void gn_wire_encode(uint8_t out[GN_WIRE_HEADER], gn_frame *f,
 int gn_wire_decode(const uint8_t *buf, size_t max_payload, gn_frame *f,
                    gn_error *err);
 
+/* Writes F's header, F->crc as it is, into OUT: for a sender that
+ * computed the checksum itself (gn_wire_crc_header, then the payload in
+ * pieces). */
+void gn_wire_write_header(uint8_t out[GN_WIRE_HEADER], const gn_frame *f);
+
 /* The CRC32C of F's header with the crc field zero: continue it with
  * gn_crc32c over the payload, in pieces, to checksum a frame that is
  * sent or received piece by piece. */
