@@ -39,7 +39,7 @@ static int no_send(void *ctx, int32_t machine, uint32_t task, const struct iovec
     return gn_error_set(err, GN_EINVAL, "calibration: a local plan has no network transfer");
 }
 
-static int no_recv(void *ctx, int32_t machine, uint32_t task, const void **payload, size_t *len, gn_error *err)
+static int no_recv(void *ctx, int32_t machine, uint32_t task, size_t *len, gn_error *err)
 {
     return gn_error_set(err, GN_EINVAL, "calibration: a local plan has no network transfer");
 }
@@ -113,7 +113,7 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
     sample *v = NULL;
     double *gaps = NULL, best_mm = 0;
     size_t nv = 0, cap = 0, ng = 0;
-    gn_link nolink = {.send = no_send, .recv = no_recv};
+    gn_link nolink = {.send = no_send, .recv_begin = no_recv};
     int rc = 0;
     for (uint32_t w = 0; rc == 0 && w < n; w++) {
         gn_platform pf;

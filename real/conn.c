@@ -267,28 +267,6 @@ static int link_send(void *ctx, int32_t machine, uint32_t task, const struct iov
     return gn_conn_sendv(c, GN_FRAME_DATA, cl->session, task, iov, niov, err);
 }
 
-static int link_recv(void *ctx, int32_t machine, uint32_t task, const void **payload, size_t *len, gn_error *err)
-{
-    gn_conn_link *cl = ctx;
-    gn_conn *c = link_conn(cl, machine, err);
-    if (!c)
-        return GN_EINVAL;
-    gn_frame f;
-    int rc = gn_conn_recv(c, &f, payload, err);
-    if (rc == 1)
-        return gn_error_set(err, GN_EIO, "machine %d closed the connection while task %u was due", machine, task);
-    if (rc < 0)
-        return rc;
-    if (f.type == GN_FRAME_ERROR)
-        return gn_error_set(err, GN_EIO, "machine %d failed: %.*s", machine, (int)(f.length < 400 ? f.length : 400),
-                            (const char *)*payload);
-    if (f.type != GN_FRAME_DATA || f.request != task)
-        return gn_error_set(err, GN_EPARSE, "expected the data of task %u, got a %s frame (request %llu)", task,
-                            gn_frame_name(f.type) ? gn_frame_name(f.type) : "?", (unsigned long long)f.request);
-    *len = (size_t)f.length;
-    return 0;
-}
-
 static int link_recv_begin(void *ctx, int32_t machine, uint32_t task, size_t *len, gn_error *err)
 {
     gn_conn_link *cl = ctx;
@@ -341,5 +319,4 @@ void gn_conn_link_init(gn_conn_link *cl, gn_conn **conns, uint32_t n, int is_cli
     cl->session = session;
     cl->link.ctx = cl;
     cl->link.send = link_send;
-    cl->link.recv = link_recv;
 }

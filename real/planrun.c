@@ -309,32 +309,6 @@ static int relay(run *x, uint32_t id, int32_t from, int32_t to, gn_error *err)
     return rc < 0 ? rc : l->send(l->ctx, to, id, &iov, 1, (size_t)total, err);
 }
 
-/* Checks a received DATA payload against task ID and writes its items. */
-static int take_payload(run *x, uint32_t id, const unsigned char *pl, size_t len, gn_error *err)
-{
-    const gn_task *t = gn_plan_task(x->p, id);
-    const gn_item *it = gn_plan_items(x->p, id);
-    if (len < PAYLOAD_HDR || get32(pl) != id || get32(pl + 4) != t->nitems)
-        return gn_error_set(err, GN_EPARSE, "data payload does not match the task (%zu bytes)", len);
-    uint64_t meta = get64(pl + 8), off = PAYLOAD_HDR;
-    for (uint32_t k = 0; k < t->nitems; k++) {
-        uint64_t b = tensor_bytes(x, &it[k]);
-        if (len - off < ITEM_HDR || get32(pl + off) != it[k].step || get32(pl + off + 4) != it[k].tensor ||
-            get64(pl + off + 8) != b || len - off - ITEM_HDR < b)
-            return gn_error_set(err, GN_EPARSE, "data payload: item %u is not steps[%u].tensors[%u] of %llu bytes",
-                                k, it[k].step, it[k].tensor, (unsigned long long)b);
-        off += ITEM_HDR;
-        int rc = gn_runner_write(x->r, it[k].step, it[k].tensor, pl + off, (size_t)b, err);
-        if (rc < 0)
-            return rc;
-        off += b;
-    }
-    if (len - off != meta)
-        return gn_error_set(err, GN_EPARSE, "data payload: %llu trailing bytes, %llu announced",
-                            (unsigned long long)(len - off), (unsigned long long)meta);
-    return 0;
-}
-
 /* A copy inside the machine: each item through host memory and back. */
 static int local_copy(run *x, uint32_t id, gn_error *err)
 {
@@ -365,8 +339,6 @@ static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
         rc = gn_runner_run_node(x->r, t->step, (uint32_t)t->node, err);
     } else {
         int32_t a = machine_of(x->p, t->device), b = machine_of(x->p, t->dst);
-        const void *pl;
-        size_t len;
         if (a == b) {
             rc = local_copy(x, id, err);
         } else if (a == x->m) {
@@ -374,20 +346,10 @@ static int do_task(run *x, uint32_t id, gn_task_time *tt, gn_error *err)
             rc = n < 0 ? (int)n : x->link->send(x->link->ctx, b, id, x->iov, x->niov, (size_t)n, err);
         } else if (b == x->m && gn_runner_prepare(x->r, t->step, err) < 0) {
             rc = err->code; /* the step's buffers are made before the wait, not inside the transfer */
-        } else if (b == x->m && x->link->recv_begin) {
-            rc = take_stream(x, id, a, tt, err);
         } else if (b == x->m) {
-            rc = x->link->recv(x->link->ctx, a, id, &pl, &len, err);
-            tt->start_ns = gn_now_ns(); /* the sender knows when it started */
-            if (rc == 0)
-                rc = take_payload(x, id, pl, len, err);
-        } else if (x->link->recv_begin) { /* the client relays node -> node */
+            rc = take_stream(x, id, a, tt, err);
+        } else { /* the client relays node -> node */
             rc = relay(x, id, a, b, err);
-        } else {
-            rc = x->link->recv(x->link->ctx, a, id, &pl, &len, err);
-            struct iovec iov = {(void *)pl, len};
-            if (rc == 0)
-                rc = x->link->send(x->link->ctx, b, id, &iov, 1, len, err);
         }
     }
     tt->end_ns = gn_now_ns();

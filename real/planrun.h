@@ -45,20 +45,20 @@
 
 #define GN_MACHINE_CLIENT (-1)
 
-/* How a machine reaches the others (a TCP connection each, or a test's
- * in-process queues).  Both calls block; 0 or a negative code with ERR. */
+/* How a machine reaches the others (conn.h's gn_conn_link: a TCP or
+ * socket-pair connection each).  The calls block; each returns 0 or a
+ * negative code with ERR. */
 typedef struct gn_link {
     void *ctx;
     /* Sends the DATA payload of transfer TASK (IOV, LEN bytes in all) to
      * MACHINE. */
     int (*send)(void *ctx, int32_t machine, uint32_t task, const struct iovec *iov, int niov, size_t len,
                 gn_error *err);
-    /* Waits for the DATA payload of transfer TASK from MACHINE; *PAYLOAD is
-     * borrowed until the next recv. */
-    int (*recv)(void *ctx, int32_t machine, uint32_t task, const void **payload, size_t *len, gn_error *err);
-    /* Optional (NULL: recv is used): the same payload read piece by
-     * piece, so tensors land straight in the runner's memory; end checks
-     * the checksum. */
+    /* Receive the DATA payload of transfer TASK from MACHINE piece by
+     * piece, so tensors land straight in the runner's memory: begin waits
+     * for it (*LEN: the first frame's bytes), read copies the next N
+     * bytes into DST (planrun knows from the plan how many come), end
+     * checks that all was read and the checksums. */
     int (*recv_begin)(void *ctx, int32_t machine, uint32_t task, size_t *len, gn_error *err);
     int (*recv_read)(void *ctx, void *dst, size_t n, gn_error *err);
     int (*recv_end)(void *ctx, gn_error *err);
