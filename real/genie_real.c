@@ -217,7 +217,7 @@ typedef struct workload {
     gn_session *s;
     char label[64];
     double batch;
-    char *trace;         /* JSON text sent in HELLO */
+    json_t *trace;       /* the session as a trace, sent in HELLO (owned) */
     gn_outputs *ref;     /* local reference outputs */
 } workload;
 
@@ -289,10 +289,8 @@ static int run_point(const gn_plan *p, workload *w, node *nodes, uint32_t nnodes
             rc = GN_EIO;
             goto out;
         }
-        json_error_t jerr;
-        json_t *trace = json_loads(w->trace, 0, &jerr);
-        json_t *hello = json_pack("{s:i,s:i,s:I,s:f,s:b,s:o}", "machine", (int)k, "nodes", (int)used, "seed",
-                                  (json_int_t)seed, "scale", (double)SCALE, "warm", warm, "trace", trace);
+        json_t *hello = json_pack("{s:i,s:i,s:I,s:f,s:b,s:O}", "machine", (int)k, "nodes", (int)used, "seed",
+                                  (json_int_t)seed, "scale", (double)SCALE, "warm", warm, "trace", w->trace);
         char *text = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
         json_decref(hello);
         if (!text) {
@@ -396,7 +394,7 @@ static void free_workloads(workload *ws, uint32_t nw)
 {
     for (uint32_t w = 0; w < nw; w++) {
         gn_session_destroy(ws[w].s);
-        free(ws[w].trace);
+        json_decref(ws[w].trace);
         gn_outputs_destroy(ws[w].ref);
     }
     free(ws);
@@ -525,9 +523,7 @@ int main(int argc, char **argv)
         }
         json_t *b = json_object_get(gn_session_model(ws[w].s), "batch");
         ws[w].batch = json_is_integer(b) ? (double)json_integer_value(b) : 1;
-        json_t *doc = gn_trace_to_json(ws[w].s);
-        ws[w].trace = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-        json_decref(doc);
+        ws[w].trace = gn_trace_to_json(ws[w].s);
         ws[w].ref = gn_outputs_create(ws[w].s);
         if (!ws[w].trace || !ws[w].ref) {
             fprintf(stderr, "genie-real: out of memory\n");
