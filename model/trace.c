@@ -61,6 +61,7 @@ static int get(ctx *c, const json_t *obj, const char *opath, const char *key,
 static int want_string(ctx *c, const json_t *v, const char *path,
                        const char **out)
 {
+    *out = NULL; /* defined on failure too: callers test rc, -O3 can't tell */
     if (!json_is_string(v))
         return failf(c, path, "expected a string, got %s", type_name(v));
     *out = json_string_value(v);
@@ -70,6 +71,7 @@ static int want_string(ctx *c, const json_t *v, const char *path,
 static int want_count(ctx *c, const json_t *v, const char *path,
                       int64_t *out)
 {
+    *out = 0;
     if (!json_is_integer(v))
         return failf(c, path, "expected an integer >= 0, got %s", type_name(v));
     if (json_integer_value(v) < 0) {
@@ -84,6 +86,7 @@ static int want_count(ctx *c, const json_t *v, const char *path,
 static int want_amount(ctx *c, const json_t *v, const char *path,
                        double *out)
 {
+    *out = 0;
     if (!json_is_number(v))
         return failf(c, path, "expected a number >= 0, got %s", type_name(v));
     double d = json_number_value(v);

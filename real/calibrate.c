@@ -174,7 +174,7 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
     qsort(gaps, ng, sizeof(*gaps), cmp_double);
     double gap = ng ? gaps[ng / 2] : 0;
     for (int op = 0; op < GN_OP_COUNT; op++) {
-        double fl;
+        double fl = 0;
         if (!fit(v, nv, op, NULL, &c->op_gflops[op], &c->op_gbs[op], &fl))
             continue;
         c->op_fixed_us[op] = (fl + gap) * 1e6;
@@ -190,7 +190,7 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
             seen = c->fn[k].op == v[i].op && !strcmp(c->fn[k].fn, v[i].fn);
         if (seen)
             continue;
-        double gf, gb, fl;
+        double gf = 0, gb = 0, fl = 0; /* fit always finds v[i] itself */
         fit(v, nv, v[i].op, v[i].fn, &gf, &gb, &fl);
         c->fn[c->nfn].op = v[i].op;
         snprintf(c->fn[c->nfn].fn, sizeof(c->fn[0].fn), "%s", v[i].fn);

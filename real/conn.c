@@ -273,7 +273,7 @@ static int link_recv_begin(void *ctx, int32_t machine, uint32_t task, size_t *le
     gn_conn *c = link_conn(cl, machine, err);
     if (!c)
         return GN_EINVAL;
-    gn_frame f;
+    gn_frame f = {0};
     int rc = gn_conn_recv_begin(c, &f, err);
     if (rc == 1)
         return gn_error_set(err, GN_EIO, "machine %d closed the connection while task %u was due", machine, task);
