@@ -15,6 +15,7 @@ typedef struct pair {
     double sim, real;     /* end-to-end latency, s */
     double step_err_med;  /* median |error| of step durations, fraction */
     double step_err_max;
+    int repeats;          /* real runs of the point */
 } pair;
 
 static int db_fail(sqlite3 *db, gn_error *err, const char *what)
@@ -36,6 +37,22 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Which of the N repeated latencies V stands for the point: the fastest
+ * or the (lower) median. */
+static int pick_run(const double *v, int n, gn_compare_estimator est)
+{
+    int idx[256];
+    for (int i = 0; i < n; i++)
+        idx[i] = i;
+    for (int i = 1; i < n; i++) /* insertion sort by latency: n is small */
+        for (int k = i; k > 0 && v[idx[k]] < v[idx[k - 1]]; k--) {
+            int t = idx[k];
+            idx[k] = idx[k - 1];
+            idx[k - 1] = t;
+        }
+    return est == GN_COMPARE_MIN ? idx[0] : idx[(n - 1) / 2];
+}
+
 /* Step durations of RUN (end of step s minus end of step s-1), up to CAP. */
 static int step_times(sqlite3 *db, int64_t run, double *out, int cap)
 {
@@ -55,7 +72,8 @@ static int step_times(sqlite3 *db, int64_t run, double *out, int cap)
     return n;
 }
 
-static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, pair **out, int *n, gn_error *err)
+static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimator est, pair **out, int *n,
+                      gn_error *err)
 {
     static const char q[] =
         "SELECT s.workload, s.strategy, coalesce(s.point, ''), s.id, r.id, ms.value, mr.value"
@@ -74,19 +92,25 @@ static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, pair **out, int *n
     int cnt = 0, cap = 0;
     int64_t last_sim = -1;
     double reps[256];
+    int64_t rep_run[256];
     int nreps = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (sqlite3_column_int64(st, 3) == last_sim) {
-            /* repeated real runs (genie-real --repeat): the median */
-            if (nreps < 256)
+            /* repeated real runs (genie-real --repeat): the fastest or
+             * the median one stands for the point */
+            if (nreps < 256) {
+                rep_run[nreps] = sqlite3_column_int64(st, 4);
                 reps[nreps++] = sqlite3_column_double(st, 6);
-            double tmp[256];
-            memcpy(tmp, reps, (size_t)nreps * sizeof(double));
-            v[cnt - 1].real = median(tmp, nreps);
+            }
+            int pick = pick_run(reps, nreps, est);
+            v[cnt - 1].real = reps[pick];
+            v[cnt - 1].real_run = rep_run[pick];
+            v[cnt - 1].repeats = nreps;
             continue;
         }
         last_sim = sqlite3_column_int64(st, 3);
         nreps = 0;
+        rep_run[nreps] = sqlite3_column_int64(st, 4);
         reps[nreps++] = sqlite3_column_double(st, 6);
         if (cnt == cap) {
             cap = cap ? 2 * cap : 32;
@@ -107,6 +131,7 @@ static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, pair **out, int *n
         p->real_run = sqlite3_column_int64(st, 4);
         p->sim = sqlite3_column_double(st, 5);
         p->real = sqlite3_column_double(st, 6);
+        p->repeats = 1;
     }
     sqlite3_finalize(st);
     for (int i = 0; i < cnt; i++) {
@@ -126,10 +151,11 @@ static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, pair **out, int *n
     return 0;
 }
 
-int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, FILE *out, const char *png, gn_error *err)
+int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimator est, FILE *out,
+                      const char *png, gn_error *err)
 {
     pair *v = NULL;
-    int n = 0, rc = load_pairs(db, sim, real, &v, &n, err);
+    int n = 0, rc = load_pairs(db, sim, real, est, &v, &n, err);
     if (rc < 0)
         return rc;
     if (n == 0) {

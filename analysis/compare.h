@@ -9,8 +9,12 @@
  * absolute error; per workload and point whether the strategies' ranking
  * by latency is the same; and a gnuplot plot of predicted against
  * measured latency.  Where genie-real ran a point several times
- * (--repeat), the measured latency is the median of the repeats and the
- * step errors are those of the first.
+ * (--repeat), one of the repeats stands for the point — the fastest
+ * (GN_COMPARE_MIN) or the median one — and the step errors are that
+ * run's.  The fastest is the estimator that matches the simulator: a
+ * calibrated platform describes the machine uncontended (calibration
+ * keeps each op's fastest run), and other processes only ever add time
+ * to a real run; the median shows what a run typically meets.
  */
 #ifndef GN_COMPARE_H
 #define GN_COMPARE_H
@@ -21,10 +25,16 @@
 
 #include "error.h"
 
+typedef enum gn_compare_estimator {
+    GN_COMPARE_MIN,    /* the fastest of the repeats */
+    GN_COMPARE_MEDIAN, /* the median repeat (the lower one of an even count) */
+} gn_compare_estimator;
+
 /* Prints the comparison of experiments SIM and REAL to OUT and, when PNG
  * is not NULL, draws the plot.  0, GN_ENOTFOUND (no common run), GN_EDB
  * or GN_EIO (gnuplot) with ERR. */
-int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, FILE *out, const char *png, gn_error *err);
+int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimator est, FILE *out,
+                      const char *png, gn_error *err);
 
 /* The newest experiment with runs of BACKEND ("sim", "real") and, when
  * NAME is not NULL, that name; -1 if none. */

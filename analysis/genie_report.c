@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "compare.h"
@@ -21,7 +22,8 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: genie-report RESULTS.sqlite [--experiment ID] [--plot FILE.png]\n"
-               "       genie-report RESULTS.sqlite --compare [--sim ID] [--real ID] [--plot FILE.png]\n"
+               "       genie-report RESULTS.sqlite --compare [--sim ID] [--real ID] [--estimator min|median]\n"
+               "                    [--plot FILE.png]\n"
                "       genie-report RESULTS.sqlite --timeline RUN_ID [-o FILE.json]\n"
                "\n"
                "Prints the table of an experiment stored by genie-sim (or genie-real) and,\n"
@@ -31,7 +33,10 @@ static void usage(FILE *f)
                "workload, strategy and point and prints the simulator's error per run, per\n"
                "step and per strategy, and whether the strategies rank the same; --plot\n"
                "draws predicted against measured latency.  By default the newest real\n"
-               "experiment and the newest sim experiment of the same name.\n"
+               "experiment and the newest sim experiment of the same name.  Where a point\n"
+               "ran several times (genie-real --repeat), its fastest run stands for it\n"
+               "(--estimator min, the default: the simulator predicts an uncontended\n"
+               "machine, and other processes only add time) or its median run.\n"
                "\n"
                "--timeline writes one run's events as a Chrome trace (open it in\n"
                "chrome://tracing or ui.perfetto.dev): a track per device and link.\n");
@@ -46,11 +51,13 @@ int main(int argc, char **argv)
                                              {"output", required_argument, NULL, 'o'},
                                              {"sim", required_argument, NULL, 's'},
                                              {"real", required_argument, NULL, 'r'},
+                                             {"estimator", required_argument, NULL, 'E'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     long long id = -1, sim_id = -1, real_id = -1, timeline = -1;
     const char *output = NULL;
     int compare = 0;
+    gn_compare_estimator est = GN_COMPARE_MIN;
     const char *plot = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "e:p:o:h", longopts, NULL)) != -1) {
@@ -62,6 +69,17 @@ int main(int argc, char **argv)
         case 'o': output = optarg; break;
         case 's': sim_id = atoll(optarg); compare = 1; break;
         case 'r': real_id = atoll(optarg); compare = 1; break;
+        case 'E':
+            if (!strcmp(optarg, "min"))
+                est = GN_COMPARE_MIN;
+            else if (!strcmp(optarg, "median"))
+                est = GN_COMPARE_MEDIAN;
+            else {
+                fprintf(stderr, "genie-report: --estimator: expected min or median, got \"%s\"\n", optarg);
+                return 2;
+            }
+            compare = 1;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -121,10 +139,11 @@ int main(int argc, char **argv)
             sqlite3_close(db);
             return 1;
         }
-        printf("simulated: experiment %lld, measured: experiment %lld%s%s\n\n", sim_id, real_id,
-               rname ? ", " : "", rname ? rname : "");
+        printf("simulated: experiment %lld, measured: experiment %lld%s%s; repeated points: the %s run\n\n",
+               sim_id, real_id, rname ? ", " : "", rname ? rname : "",
+               est == GN_COMPARE_MIN ? "fastest" : "median");
         int status = 0;
-        if (gn_report_compare(db, sim_id, real_id, stdout, plot, &err) < 0) {
+        if (gn_report_compare(db, sim_id, real_id, est, stdout, plot, &err) < 0) {
             fprintf(stderr, "genie-report: %s\n", err.msg);
             status = 1;
         } else if (plot)

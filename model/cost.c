@@ -34,8 +34,13 @@ double gn_cost_op_gpu(const gn_gpu_spec *gpu, const gn_graph *g, uint32_t id)
     assert(gpu->eff_compute > 0 && gpu->eff_memory > 0);
     if (!gn_cost_launches(g, id))
         return 0;
-    if (gpu->nfn_cost > 0 && n->attrs) { /* a measured function of this op */
-        const char *fn = json_string_value(json_object_get(n->attrs, "fn"));
+    const char *fn = n->attrs ? json_string_value(json_object_get(n->attrs, "fn")) : NULL;
+    if (gpu->nop_time > 0) { /* this very op, measured */
+        double t = gn_gpu_op_time(gpu, n->op, fn, n->flops, n->bytes);
+        if (t >= 0)
+            return t;
+    }
+    if (gpu->nfn_cost > 0) { /* a measured function of this op */
         for (uint32_t i = 0; fn && i < gpu->nfn_cost; i++) {
             const struct gn_fn_cost *e = &gpu->fn_cost[i];
             if (e->op == n->op && strcmp(e->fn, fn) == 0)

@@ -15,12 +15,13 @@
 #include "platform.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 static const gn_gpu_spec gpu_presets[] = {
-    {"h100", 989.4e12, 66.9e12, 3.35e12, 80e9, 0.6, 0.8, 5e-6, {0}, {0}, {0}, {{0}}, 0},
-    {"a100", 312e12, 19.5e12, 2.039e12, 80e9, 0.6, 0.8, 5e-6, {0}, {0}, {0}, {{0}}, 0},
+    {"h100", 989.4e12, 66.9e12, 3.35e12, 80e9, 0.6, 0.8, 5e-6, {0}, {0}, {0}, {{0}}, 0, {{0}}, 0},
+    {"a100", 312e12, 19.5e12, 2.039e12, 80e9, 0.6, 0.8, 5e-6, {0}, {0}, {0}, {{0}}, 0, {{0}}, 0},
 };
 
 /* name, Gb/s, one-way latency (us): RDMA-class NICs through one switch */
@@ -104,6 +105,74 @@ static int gpu_field(jctx *c, const json_t *obj, const char *path,
     return 0;
 }
 
+static int cmp_op_time(const void *a, const void *b)
+{
+    const struct gn_op_time *x = a, *y = b;
+    if (x->op != y->op)
+        return x->op < y->op ? -1 : 1;
+    if (x->flops != y->flops)
+        return x->flops < y->flops ? -1 : 1;
+    if (x->bytes != y->bytes)
+        return x->bytes < y->bytes ? -1 : 1;
+    return strcmp(x->fn, y->fn);
+}
+
+/* "op_times": [["OP" or "OP.FN", FLOPs, bytes, us], ...], kept sorted. */
+static int op_times(jctx *c, const json_t *arr, const char *path, gn_gpu_spec *gpu)
+{
+    if (!arr)
+        return 0;
+    if (!json_is_array(arr))
+        return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_times: expected an array of [\"op.fn\", FLOPs, bytes, us]",
+                            c->file, path);
+    if (json_array_size(arr) > GN_MAX_OP_TIMES)
+        return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_times: more than %d entries", c->file, path,
+                            GN_MAX_OP_TIMES);
+    size_t i;
+    json_t *e;
+    gpu->nop_time = 0;
+    json_array_foreach(arr, i, e) {
+        const char *key = json_string_value(json_array_get(e, 0));
+        double v[3];
+        for (int k = 0; k < 3; k++) {
+            json_t *x = json_array_get(e, (size_t)k + 1);
+            v[k] = json_is_number(x) ? json_number_value(x) : -1;
+        }
+        struct gn_op_time *t = &gpu->op_time[gpu->nop_time];
+        memset(t, 0, sizeof(*t));
+        const char *dot = key ? strchr(key, '.') : NULL;
+        char opname[32];
+        size_t n = dot ? (size_t)(dot - key) : key ? strlen(key) : 0;
+        if (!json_is_array(e) || json_array_size(e) != 4 || !key || n >= sizeof(opname) ||
+            (dot && (!dot[1] || strlen(dot + 1) >= sizeof(t->fn))) || !(v[0] >= 0 && v[1] >= 0 && v[2] > 0) ||
+            v[2] > 1e9)
+            return gn_error_set(c->err, GN_ESCHEMA,
+                                "%s: %s.op_times[%zu]: expected [\"op\" or \"op.fn\", FLOPs >= 0, bytes >= 0, us > 0]",
+                                c->file, path, i);
+        memcpy(opname, key, n);
+        opname[n] = '\0';
+        if (gn_op_parse(opname, &t->op) < 0)
+            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_times[%zu]: \"%s\" is not an op of the vocabulary",
+                                c->file, path, i, opname);
+        if (dot)
+            snprintf(t->fn, sizeof(t->fn), "%s", dot + 1);
+        t->flops = v[0];
+        t->bytes = v[1];
+        t->s = v[2] * 1e-6;
+        gpu->nop_time++;
+    }
+    qsort(gpu->op_time, gpu->nop_time, sizeof(gpu->op_time[0]), cmp_op_time);
+    return 0;
+}
+
+double gn_gpu_op_time(const gn_gpu_spec *gpu, gn_op op, const char *fn, double flops, double bytes)
+{
+    struct gn_op_time key = {.op = op, .flops = flops, .bytes = bytes};
+    snprintf(key.fn, sizeof(key.fn), "%s", fn ? fn : "");
+    const struct gn_op_time *t = bsearch(&key, gpu->op_time, gpu->nop_time, sizeof(key), cmp_op_time);
+    return t ? t->s : -1;
+}
+
 static int gpu_overrides(jctx *c, const json_t *obj, const char *path,
                          gn_gpu_spec *gpu)
 {
@@ -176,6 +245,8 @@ static int gpu_overrides(jctx *c, const json_t *obj, const char *path,
         e->bw = v[1] * 1e9;
         e->fixed_s = v[2] * 1e-6;
     }
+    if ((rc = op_times(c, json_object_get(obj, "op_times"), path, gpu)) < 0)
+        return rc;
     gpu->launch_s = launch_us * 1e-6;
     gpu->flops_f32 = f32 * 1e9;
     gpu->flops_f16 = f16 * 1e9;

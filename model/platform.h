@@ -17,6 +17,7 @@
 #include "op.h"
 
 #define GN_MAX_FN_COSTS 48
+#define GN_MAX_OP_TIMES 256
 
 typedef struct gn_gpu_spec {
     char name[32];          /* preset name, e.g. "h100" */
@@ -46,6 +47,18 @@ typedef struct gn_gpu_spec {
         double flops, bw, fixed_s; /* FLOP/s, bytes/s (0: no term), s */
     } fn_cost[GN_MAX_FN_COSTS];
     uint32_t nfn_cost;
+    /* measured times of exact op signatures (op, fn, FLOPs, bytes): a
+     * calibration times the very ops an experiment runs, and where a
+     * node matches one this time wins over every fit (a 7x7 stem
+     * convolution and a 3x3 one share no FLOP rate); sorted by op,
+     * flops, bytes for a binary search */
+    struct gn_op_time {
+        gn_op op;
+        char fn[24];          /* "" when the node names none */
+        double flops, bytes;  /* the node's, exactly */
+        double s;             /* device time, s */
+    } op_time[GN_MAX_OP_TIMES];
+    uint32_t nop_time;
 } gn_gpu_spec;
 
 typedef struct gn_platform {
@@ -86,12 +99,17 @@ void gn_platform_default(gn_platform *p);
  * {efficiency_compute, efficiency_memory, launch_us, peak_gflops_f32,
  * peak_gflops_f16, memory_gbs, memory_gib (node: host memory; use
  * gpu_memory_gib), op_gflops {OP: GFLOP/s}, op_gbs {OP: GB/s},
- * op_fixed_us {OP: us}, fn_costs {"OP.FN": [GFLOP/s, GB/s, us]}}
- * (0 for an absent term).
+ * op_fixed_us {OP: us}, fn_costs {"OP.FN": [GFLOP/s, GB/s, us]},
+ * op_times [["OP" or "OP.FN", FLOPs, bytes, us], ...]} (0 for an absent
+ * term).
  */
 int gn_platform_apply_json(gn_platform *p, const json_t *obj,
                            const char *file, const char *path,
                            gn_error *err);
+
+/* The measured time of node N's exact signature on GPU, s; -1 if GPU
+ * has none.  FN is the node's attr fn, NULL when none. */
+double gn_gpu_op_time(const gn_gpu_spec *gpu, gn_op op, const char *fn, double flops, double bytes);
 
 /* Peak FLOP/s of GPU for element type DT. */
 double gn_gpu_peak(const gn_gpu_spec *gpu, gn_dtype dt);

@@ -9,7 +9,6 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,9 +26,8 @@
 #include "strategy.h"
 
 #define PINGS 2000
-#define SMALL_SENDS 20000
 #define BIG_FRAME ((size_t)8 << 20)
-#define BIG_FRAMES 64
+#define BIG_FRAMES 32
 
 /* ========================== executor ========================== */
 
@@ -57,7 +55,77 @@ typedef struct sample {
     int op;
     char fn[24];      /* the node's attr fn ("relu"), "" when none */
     double f, m, t;   /* GFLOP, GB, s */
+    double flops, bytes; /* the node's own figures, exactly (the signature) */
 } sample;
+
+static int cmp_signature(const void *a, const void *b)
+{
+    const sample *x = a, *y = b;
+    if (x->op != y->op)
+        return x->op < y->op ? -1 : 1;
+    if (x->flops != y->flops)
+        return x->flops < y->flops ? -1 : 1;
+    if (x->bytes != y->bytes)
+        return x->bytes < y->bytes ? -1 : 1;
+    int c = strcmp(x->fn, y->fn);
+    return c ? c : (x->t > y->t) - (x->t < y->t);
+}
+
+static int cmp_weight(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y); /* descending */
+}
+
+/* The distinct signatures of V (sorted here), each with the median of its
+ * samples plus GAP; where there are more than the table holds, those that
+ * weigh most (count x time) are kept, the rest left to the fits. */
+static void signatures(sample *v, size_t nv, double gap, gn_calibration *c)
+{
+    qsort(v, nv, sizeof(*v), cmp_signature);
+    double *w = malloc((nv ? nv : 1) * 2 * sizeof(double));
+    size_t ng = 0;
+    for (size_t i = 0, j; i < nv; i = j) {
+        for (j = i + 1; j < nv && v[j].op == v[i].op && v[j].flops == v[i].flops && v[j].bytes == v[i].bytes &&
+                        !strcmp(v[j].fn, v[i].fn);
+             j++)
+            ;
+        double t = v[i + (j - i - 1) / 2].t; /* the group is sorted by time */
+        if (w) {
+            w[2 * ng] = (double)(j - i) * t;
+            w[2 * ng + 1] = (double)i;
+        }
+        ng++;
+    }
+    double cut = 0;
+    if (w && ng > GN_MAX_OP_TIMES) {
+        double *ws = malloc(ng * sizeof(double));
+        if (ws) {
+            for (size_t k = 0; k < ng; k++)
+                ws[k] = w[2 * k];
+            qsort(ws, ng, sizeof(double), cmp_weight);
+            cut = ws[GN_MAX_OP_TIMES - 1];
+            free(ws);
+        }
+    }
+    c->ntimes = 0;
+    c->nsignatures = (uint32_t)ng;
+    for (size_t k = 0; w && k < ng && c->ntimes < GN_MAX_OP_TIMES; k++) {
+        if (w[2 * k] < cut)
+            continue;
+        size_t i = (size_t)w[2 * k + 1], j = i;
+        while (j < nv && v[j].op == v[i].op && v[j].flops == v[i].flops && v[j].bytes == v[i].bytes &&
+               !strcmp(v[j].fn, v[i].fn))
+            j++;
+        c->times[c->ntimes].op = v[i].op;
+        snprintf(c->times[c->ntimes].fn, sizeof(c->times[0].fn), "%s", v[i].fn);
+        c->times[c->ntimes].flops = v[i].flops;
+        c->times[c->ntimes].bytes = v[i].bytes;
+        c->times[c->ntimes].us = (v[i + (j - i - 1) / 2].t + gap) * 1e6;
+        c->ntimes++;
+    }
+    free(w);
+}
 
 /* A fit over the samples of OP (and, when FN is not NULL, of that fn):
  * the group's floor (its fastest op) and a least-squares fit of the rest
@@ -151,7 +219,7 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
                 d[k] = (double)(tt[(size_t)nt * k + i].end_ns - tt[(size_t)nt * k + i].start_ns) * 1e-9;
             qsort(d, TIMED, sizeof(double), cmp_double);
             double sec = d[0]; /* the fastest run: other processes only ever add time */
-            v[nv] = (sample){nd->op, "", nd->flops * 1e-9, nd->bytes * 1e-9, sec};
+            v[nv] = (sample){nd->op, "", nd->flops * 1e-9, nd->bytes * 1e-9, sec, nd->flops, nd->bytes};
             const char *fn = nd->attrs ? json_string_value(json_object_get(nd->attrs, "fn")) : NULL;
             if (fn)
                 snprintf(v[nv].fn, sizeof(v[nv].fn), "%s", fn);
@@ -199,6 +267,7 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
         c->fn[c->nfn].fixed_us = (fl + gap) * 1e6;
         c->nfn++;
     }
+    signatures(v, nv, gap, c); /* last: it sorts v */
     c->launch_us = gap * 1e6;
     c->peak_gflops = best_mm > 0 ? best_mm / 1e9 : 1;
     free(v);
@@ -240,124 +309,81 @@ static double copy_gbs(int fresh)
 
 /* ========================== network ========================== */
 
-typedef struct peer {
-    int lfd;
-    int rc;
-} peer;
-
-/* The far end: echoes pings, drains small sends, acknowledges the bulk. */
-static void *far_end(void *arg)
+/* One PING of LEN bytes to the node and its echo; seconds. */
+static int ping(gn_conn *c, uint64_t id, const void *buf, size_t len, double *sec, double *send_cpu, gn_error *err)
 {
-    peer *p = arg;
-    int fd = accept(p->lfd, NULL, NULL), one = 1;
-    if (fd < 0) {
-        p->rc = -1;
-        return NULL;
-    }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    gn_conn *c = gn_conn_create(fd, BIG_FRAME + 64);
     gn_frame f;
     const void *pl;
-    gn_error err;
-    p->rc = 0;
-    for (int i = 0; i < PINGS && p->rc == 0; i++)
-        if (gn_conn_recv(c, &f, &pl, &err) != 0 || gn_conn_send(c, GN_FRAME_DATA, 0, f.request, pl, (size_t)f.length,
-                                                               &err) != 0)
-            p->rc = -1;
-    for (int i = 0; i < SMALL_SENDS && p->rc == 0; i++)
-        if (gn_conn_recv(c, &f, &pl, &err) != 0)
-            p->rc = -1;
-    /* bulk: each payload lands in a fresh buffer, as a tensor in a step */
-    for (int i = 0; i < BIG_FRAMES && p->rc == 0; i++) {
-        char *dst = malloc(BIG_FRAME);
-        if (!dst || gn_conn_recv(c, &f, &pl, &err) != 0)
-            p->rc = -1;
-        else
-            memcpy(dst, pl, (size_t)f.length);
-        free(dst);
-    }
-    if (p->rc == 0)
-        gn_conn_send(c, GN_FRAME_DATA, 0, 0, NULL, 0, &err);
-    gn_conn_destroy(c);
-    return NULL;
+    int64_t t0 = gn_now_ns(), c0 = gn_thread_cpu_ns();
+    int rc = gn_conn_send(c, GN_FRAME_PING, 0, id, buf, len, err);
+    int64_t c1 = gn_thread_cpu_ns();
+    if (rc == 0)
+        rc = gn_conn_recv(c, &f, &pl, err);
+    if (rc == 1)
+        return gn_error_set(err, GN_EIO, "calibration: the node closed the connection");
+    if (rc < 0)
+        return rc;
+    *sec = (double)(gn_now_ns() - t0) * 1e-9;
+    if (send_cpu)
+        *send_cpu = (double)(c1 - c0) * 1e-9;
+    if (f.type != GN_FRAME_PING || f.request != id || f.length != len)
+        return gn_error_set(err, GN_EPARSE, "calibration: expected the echo of ping %llu (%zu bytes), got a %s frame "
+                            "of %llu bytes", (unsigned long long)id, len, gn_frame_name(f.type) ? gn_frame_name(f.type)
+                            : "?", (unsigned long long)f.length);
+    return 0;
 }
 
-static int time_network(gn_calibration *c, gn_error *err)
+/*
+ * The link to a genie-node, through the node itself (PING frames, which
+ * it echoes): one-way latency is half the median round trip of small
+ * pings, wake-ups included (a blocked receiver is what a plan's replies
+ * meet), less the sender's CPU per message (its own term in the
+ * simulator); bandwidth each way from large pings, which cross twice:
+ * 2 x size / (median round trip - small round trip).
+ */
+static int time_network(gn_conn *c, gn_calibration *out, gn_error *err)
 {
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    peer p = {socket(AF_INET, SOCK_STREAM, 0), 0};
-    if (p.lfd < 0 || bind(p.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(p.lfd, 1) < 0 ||
-        getsockname(p.lfd, (struct sockaddr *)&sa, &len) < 0)
-        return gn_error_set(err, GN_EIO, "loopback listen: %s", strerror(errno));
-    pthread_t th;
-    pthread_create(&th, NULL, far_end, &p);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        close(fd);
-        close(p.lfd);
-        pthread_join(th, NULL);
-        return gn_error_set(err, GN_EIO, "loopback connect: %s", strerror(errno));
-    }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    gn_conn *cn = gn_conn_create(fd, BIG_FRAME + 64);
     char small[64] = {0};
-    char *big = calloc(1, BIG_FRAME);
-    gn_frame f;
-    const void *pl;
-    int rc = big ? 0 : GN_ENOMEM;
-    /* latency: ping-pong; the median round trip, wake-ups included (a
-     * blocked receiver is what a plan's replies meet) */
-    double *rtt = malloc(PINGS * sizeof(double));
+    double *rtt = malloc(PINGS * sizeof(double)), cpu = 0;
     if (!rtt)
-        rc = GN_ENOMEM;
+        return gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
+    int rc = 0;
     for (int i = 0; i < PINGS && rc == 0; i++) {
-        int64_t t0 = gn_now_ns();
-        rc = gn_conn_send(cn, GN_FRAME_DATA, 0, (uint64_t)i, small, sizeof(small), err);
-        if (rc == 0)
-            rc = gn_conn_recv(cn, &f, &pl, err);
-        rtt[i] = (double)(gn_now_ns() - t0) * 1e-9;
+        double sc;
+        rc = ping(c, (uint64_t)i, small, sizeof(small), &rtt[i], &sc, err);
+        cpu += sc;
     }
     double med_rtt = 0;
     if (rc == 0) {
         qsort(rtt, PINGS, sizeof(double), cmp_double);
         med_rtt = rtt[PINGS / 2];
     }
-    free(rtt);
-    /* per-message CPU at the sender */
-    int64_t cpu0 = gn_thread_cpu_ns();
-    for (int i = 0; i < SMALL_SENDS && rc == 0; i++)
-        rc = gn_conn_send(cn, GN_FRAME_DATA, 0, 0, small, sizeof(small), err);
-    double per_msg = (double)(gn_thread_cpu_ns() - cpu0) * 1e-9 / SMALL_SENDS;
-    /* bandwidth: bulk one way, then the acknowledgement */
-    int64_t t0 = gn_now_ns();
-    char *src = big ? malloc(BIG_FRAME) : NULL;
-    if (src)
-        memset(src, 3, BIG_FRAME);
-    for (int i = 0; src && i < BIG_FRAMES && rc == 0; i++) {
-        memcpy(big, src, BIG_FRAME); /* the tensor into the payload, as planrun does */
-        rc = gn_conn_send(cn, GN_FRAME_DATA, 0, 0, big, BIG_FRAME, err);
+    char *big = rc == 0 ? malloc(BIG_FRAME) : NULL;
+    if (rc == 0 && !big)
+        rc = gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
+    if (big)
+        memset(big, 3, BIG_FRAME);
+    /* large pings until BIG_FRAMES of them or a second has passed (a
+     * slow link), at least 3 */
+    double bt[BIG_FRAMES];
+    int nb = 0;
+    int64_t t_end = gn_now_ns() + 1000000000;
+    while (rc == 0 && nb < BIG_FRAMES && (nb < 3 || gn_now_ns() < t_end)) {
+        rc = ping(c, (uint64_t)(PINGS + nb), big, BIG_FRAME, &bt[nb], NULL, err);
+        nb++;
     }
-    free(src);
-    if (rc == 0)
-        rc = gn_conn_recv(cn, &f, &pl, err);
-    double bulk = (double)(gn_now_ns() - t0) * 1e-9;
-    gn_conn_destroy(cn);
-    pthread_join(th, NULL);
-    close(p.lfd);
     free(big);
-    if (rc != 0 || p.rc != 0)
-        return rc < 0 ? rc : gn_error_set(err, GN_EIO, "loopback measurement failed");
-    c->msg_overhead_us = per_msg * 1e6;
-    /* one way: half the round trip, less the sender's own cost */
-    c->net_latency_us = fmax(med_rtt / 2 - per_msg, 0) * 1e6;
-    c->net_gbps = (double)BIG_FRAME * BIG_FRAMES * 8 / bulk / 1e9;
+    free(rtt);
+    if (rc < 0)
+        return rc;
+    qsort(bt, (size_t)nb, sizeof(double), cmp_double);
+    out->msg_overhead_us = cpu / PINGS * 1e6;
+    out->net_latency_us = fmax(med_rtt / 2 - cpu / PINGS, 0) * 1e6;
+    out->net_gbps = 2.0 * BIG_FRAME * 8 / fmax(bt[nb / 2] - med_rtt, 1e-9) / 1e9;
     return 0;
 }
 
-int gn_calibrate(gn_session *const *s, uint32_t n, FILE *log, gn_calibration *out, gn_error *err)
+int gn_calibrate(gn_session *const *s, uint32_t n, gn_conn *node, FILE *log, gn_calibration *out, gn_error *err)
 {
     memset(out, 0, sizeof(*out));
     if (log)
@@ -370,8 +396,8 @@ int gn_calibrate(gn_session *const *s, uint32_t n, FILE *log, gn_calibration *ou
     out->memory_gbs = copy_gbs(0);
     out->fresh_copy_gbs = copy_gbs(1);
     if (log)
-        fprintf(log, "calibrate: loopback TCP\n");
-    if ((rc = time_network(out, err)) < 0)
+        fprintf(log, "calibrate: the network, pinging the node\n");
+    if ((rc = time_network(node, out, err)) < 0)
         return rc;
     if (log) {
         fprintf(log, "  planrun's cost per task %.2f us, best matmul %.1f GFLOP/s, copy %.1f GB/s (%.1f into fresh memory)\n",
@@ -380,7 +406,9 @@ int gn_calibrate(gn_session *const *s, uint32_t n, FILE *log, gn_calibration *ou
             if (out->op_gflops[op] > 0 || out->op_gbs[op] > 0)
                 fprintf(log, "  %-14s %8.2f us + %8.2f GFLOP/s + %8.2f GB/s\n", gn_op_name((gn_op)op),
                         out->op_fixed_us[op], out->op_gflops[op], out->op_gbs[op]);
-        fprintf(log, "  loopback %.2f Gb/s, one-way %.1f us, %.2f us CPU per message\n", out->net_gbps,
+        fprintf(log, "  %u op signatures timed, %u of them kept as measured times\n", out->nsignatures,
+                out->ntimes);
+        fprintf(log, "  network %.2f Gb/s, one-way %.1f us, %.2f us CPU per message\n", out->net_gbps,
                 out->net_latency_us, out->msg_overhead_us);
     }
     return 0;
@@ -411,6 +439,15 @@ int gn_calibration_save(const gn_calibration *c, const char *path, gn_error *err
         json_object_set_new(fns, key, json_pack("[f,f,f]", c->fn[k].gflops, c->fn[k].gbs, c->fn[k].fixed_us));
     }
     json_object_set_new(gpu, "fn_costs", fns);
+    json_t *times = json_array();
+    for (uint32_t k = 0; k < c->ntimes; k++) {
+        char key[64];
+        snprintf(key, sizeof(key), "%s%s%s", gn_op_name((gn_op)c->times[k].op), c->times[k].fn[0] ? "." : "",
+                 c->times[k].fn);
+        json_array_append_new(times, json_pack("[s,f,f,f]", key, c->times[k].flops, c->times[k].bytes,
+                                               c->times[k].us));
+    }
+    json_object_set_new(gpu, "op_times", times);
     /* a host copy moves every byte twice, into buffers the executor
      * zeroed (touched) when it allocated them (see calibrate.h) */
     json_t *client = json_deep_copy(gpu), *nd = json_deep_copy(gpu);
@@ -419,7 +456,7 @@ int gn_calibration_save(const gn_calibration *c, const char *path, gn_error *err
     json_object_set_new(nd, "gpus", json_integer(1));
     json_t *doc = json_pack("{s:s,s:o,s:o,s:{s:f,s:f,s:f},s:{s:f,s:f}}", "description",
                             "measured by genie-real --calibrate: the CPU executor as the accelerator of client and "
-                            "node, loopback TCP as the network",
+                            "node, the network to the node it was given (loopback TCP when it started one)",
                             "client", client, "node", nd, "network", "bandwidth_gbps", c->net_gbps, "latency_us",
                             c->net_latency_us, "msg_overhead_us", c->msg_overhead_us, "host_copy", "bandwidth_gbps",
                             c->memory_gbs * 8 / 2, "latency_us", c->launch_us);

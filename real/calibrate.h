@@ -14,16 +14,24 @@
  *              bytes / B (GEMVs of a decode step and GEMMs of a prefill
  *              do not share one FLOP rate), and the same per function
  *              of an op where nodes name one (a relu and a gelu cost
- *              differently per FLOP);
+ *              differently per FLOP); and each distinct signature
+ *              (op, fn, FLOPs, bytes) with its median time, which the
+ *              simulator uses for a node of that very signature (fits
+ *              miss shape-dependent efficiency: a 7x7 stem convolution
+ *              against 3x3 ones) — the fits serve every other op;
  *   memory     bytes/s of a large copy (ops without a fit; a host copy
  *              in the real backend is two of them: out to host memory
  *              and back into a step buffer the executor zeroed when it
  *              allocated it), and, for the record, of a copy into
  *              never-touched memory (page faults: slow in VMs);
- *   network    loopback TCP with Genie's framing between two threads:
- *              one-way latency (median ping-pong / 2), bandwidth of 8 MB frames
- *              with the copies planrun makes at both ends, and the
- *              sender's CPU time per small message.
+ *   network    the link to a genie-node, through the node: it echoes
+ *              PING frames (real/PROTOCOL.md), so the figures include
+ *              its framing, checksums and wake-ups: one-way latency
+ *              (median round trip of small pings / 2, less the
+ *              sender's CPU), bandwidth each way (8 MB pings, which
+ *              cross twice), and the sender's CPU time per message.
+ *              genie-real gives the node the experiment names, or one
+ *              it starts on loopback.
  *
  * Node and client run the same executor, so both "GPUs" of the platform
  * are this executor; the node count is 1.
@@ -33,6 +41,7 @@
 
 #include <stdio.h>
 
+#include "conn.h"
 #include "error.h"
 #include "op.h"
 #include "platform.h"
@@ -48,20 +57,30 @@ typedef struct gn_calibration {
         double gflops, gbs, fixed_us; /* as the op's, for one fn of it */
     } fn[GN_MAX_FN_COSTS];
     uint32_t nfn;
+    struct {
+        int op;
+        char fn[24];
+        double flops, bytes; /* the signature */
+        double us;           /* median of its ops' fastest runs + planrun's gap */
+    } times[GN_MAX_OP_TIMES];
+    uint32_t ntimes;       /* kept (the heaviest, where there are more) */
+    uint32_t nsignatures;  /* distinct signatures timed */
     double peak_gflops;            /* best matmul rate */
     double launch_us;              /* planrun's own cost per task (median gap between ops) */
     double memory_gbs;             /* large-copy bandwidth, warm memory */
     double fresh_copy_gbs;         /* the same into never-touched memory */
-    double net_gbps;               /* loopback bandwidth, Gb/s */
+    double net_gbps;               /* bandwidth to the node, each way, Gb/s */
     double net_latency_us;         /* one-way */
     double msg_overhead_us;        /* sender CPU per message */
 } gn_calibration;
 
 /* Measures into *OUT, timing the executor on the ops of the N sessions
  * S (borrowed; e.g. the experiment's own workloads: the op shapes it
- * will run), printing progress to LOG (may be NULL).  0 or a code with
- * ERR. */
-int gn_calibrate(gn_session *const *s, uint32_t n, FILE *log, gn_calibration *out, gn_error *err);
+ * will run) and the network over NODE (borrowed: a connection to a
+ * genie-node, in any state; left open), printing progress to LOG (may
+ * be NULL).  0 or a code with ERR. */
+int gn_calibrate(gn_session *const *s, uint32_t n, gn_conn *node, FILE *log, gn_calibration *out,
+                 gn_error *err);
 
 /* Writes *C as a platform file (the experiment "platform" object).  0 or
  * GN_EIO with ERR. */

@@ -346,6 +346,8 @@ static void *serve(void *arg)
             on_plan(&ss, &f, payload);
         else if (f.type == GN_FRAME_RUN)
             on_run(&ss, &f);
+        else if (f.type == GN_FRAME_PING) /* in any state: liveness, and what calibration times */
+            gn_conn_send(ss.conn, GN_FRAME_PING, ss.id, f.request, payload, (size_t)f.length, NULL);
         else if (f.type == GN_FRAME_BYE) {
             gn_conn_send(ss.conn, GN_FRAME_BYE, ss.id, f.request, NULL, 0, NULL);
             logf_(1, "session %llu: ended", (unsigned long long)ss.id);

@@ -60,7 +60,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: genie-real [options] [EXPERIMENT.json]\n"
-            "       genie-real --calibrate [-o FILE] [EXPERIMENT.json]\n"
+            "       genie-real --calibrate [--node H:P] [-o FILE] [EXPERIMENT.json]\n"
             "\n"
             "Runs every workload x strategy x sweep point of an experiment for real:\n"
             "the plans genie-sim simulates, executed by this client and genie-node\n"
@@ -85,7 +85,8 @@ static void usage(FILE *f)
             "                      must give identical bytes\n"
             "      --check-every K check parity on every K-th run only (default 1)\n"
             "      --calibrate     measure this machine (the executor on the experiment's\n"
-            "                      ops, memory, loopback TCP) and write a platform file\n"
+            "                      ops, memory, the network to the first node named, or\n"
+            "                      to one started on loopback) and write a platform file\n"
             "  -q, --quiet         no progress, no table\n"
             "  -h, --help          this text\n"
             "\n"
@@ -482,7 +483,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "genie-real: %s: $.real: expected {\"nodes\": [\"HOST:PORT\", ...]}\n", file);
         return 2;
     }
-    if (nnamed == 0 && !calibrate)
+    if (nnamed == 0)
         json_array_foreach(jn, ji, item) {
             if (nnamed == MAX_NODES || !json_is_string(item) ||
                 sscanf(json_string_value(item), "%255[^:]:%d", nodes[nnamed].host, &nodes[nnamed].port) != 2 ||
@@ -551,8 +552,20 @@ int main(int argc, char **argv)
         gn_session **ss = calloc(nw ? nw : 1, sizeof(*ss));
         for (uint32_t w = 0; ss && w < nw; w++)
             ss[w] = ws[w].s;
-        gn_calibration cal;
-        int rc = ss ? gn_calibrate(ss, nw, quiet ? NULL : stderr, &cal, &err) : GN_ENOMEM;
+        /* the network: to the first node named, or to one started here */
+        int started = 0;
+        if (nnamed == 0) {
+            if (spawn_node(&nodes[0], exec_name, &err) < 0) {
+                fprintf(stderr, "genie-real: calibration: %s\n", err.msg);
+                return 1;
+            }
+            started = 1;
+        }
+        gn_conn *peer = dial(&nodes[0], &err);
+        static gn_calibration cal; /* large (measured op tables): not on the stack */
+        int rc = !peer ? err.code : ss ? gn_calibrate(ss, nw, peer, quiet ? NULL : stderr, &cal, &err) : GN_ENOMEM;
+        gn_conn_destroy(peer);
+        stop_nodes(nodes, started);
         free(ss);
         if (rc == 0)
             rc = gn_calibration_save(&cal, path, &err);

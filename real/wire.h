@@ -33,7 +33,8 @@
     X(ERROR, 6, "error")   /* either way: a request failed (text payload) */\
     X(BYE, 7, "bye")       /* client -> node: end the session */             \
     X(DATA, 8, "data")     /* either way: the tensors of one plan transfer */ \
-    X(MORE, 9, "more")     /* either way: the next piece of that payload */
+    X(MORE, 9, "more")     /* either way: the next piece of that payload */ \
+    X(PING, 10, "ping")    /* client -> node: echoed back as it came */
 
 typedef enum gn_frame_type {
 #define GN_FRAME_ENUM(id, code, name) GN_FRAME_##id = code,

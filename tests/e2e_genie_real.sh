@@ -35,11 +35,16 @@ n=$(sqlite3 "$db" "select count(*) from runs r where r.strategy != 'local' and (
 # calibration -> simulation of this machine -> comparison
 if "$real" -q --calibrate -o "$tmp/cal.json" "$data/real_tiny.json"; then ok; else bad "calibrate exit $?"; fi
 grep -q '"op_gflops"' "$tmp/cal.json" && ok || bad "calibration file has no op rates"
+grep -q '"op_times"' "$tmp/cal.json" && ok || bad "calibration file has no measured op signatures"
 if "$sim" -q --no-plot --platform "$tmp/cal.json" --db "$db" "$data/real_tiny.json"; then ok; else bad "sim with calibration exit $?"; fi
 out=$("$report" "$db" --compare --plot "$tmp/cmp.png" 2>&1)
 echo "$out" | grep -q "rankings match" && ok || bad "compare: $out"
 echo "$out" | grep -q "genie-no-kv" && ok || bad "compare misses a strategy"
 [ -s "$tmp/cmp.png" ] && ok || bad "no comparison plot"
+echo "$out" | grep -q "repeated points: the fastest run" && ok || bad "compare: default estimator"
+"$report" "$db" --compare --estimator median | grep -q "the median run" && ok || bad "--estimator median"
+"$report" "$db" --compare --estimator mean >/dev/null 2>"$tmp/err"; [ $? = 2 ] && grep -q "min or median" "$tmp/err" &&
+  ok || bad "--estimator mean accepted"
 
 # a real run's timeline as a Chrome trace: one complete event per task
 run=$(sqlite3 "$db" "select min(id) from runs where backend='real' and strategy='genie'")

@@ -301,6 +301,49 @@ static void test_killed_client_then_parity(void **state)
     gn_session_destroy(s);
 }
 
+/* PING frames come back as they went, before HELLO and inside a session,
+ * small and large (what calibration times the link with). */
+static void echo_pings(gn_conn *c)
+{
+    static const size_t sizes[] = {0, 17, 600000};
+    gn_error err;
+    for (int i = 0; i < 3; i++) {
+        unsigned char *buf = malloc(sizes[i] + 1);
+        assert_non_null(buf);
+        for (size_t k = 0; k < sizes[i]; k++)
+            buf[k] = (unsigned char)(k * 131 + (size_t)i);
+        assert_int_equal(gn_conn_send(c, GN_FRAME_PING, 0, 40 + (uint64_t)i, buf, sizes[i], &err), 0);
+        gn_frame f;
+        const void *pl;
+        assert_int_equal(gn_conn_recv(c, &f, &pl, &err), 0);
+        assert_int_equal(f.type, GN_FRAME_PING);
+        assert_int_equal(f.request, 40 + i);
+        assert_int_equal(f.length, sizes[i]);
+        if (sizes[i])
+            assert_memory_equal(pl, buf, sizes[i]);
+        free(buf);
+    }
+}
+
+static void test_ping(void **state)
+{
+    gn_conn *c = gn_conn_create(dial(), (size_t)1 << 30);
+    echo_pings(c);
+    gn_conn_destroy(c);
+    gn_session *s = tiny();
+    gn_platform pf;
+    gn_platform_default(&pf);
+    gn_plan_input in = {.session = s, .platform = &pf, .file = "test", .path = "$"};
+    gn_plan *p;
+    gn_error err;
+    assert_int_equal(gn_strategy_plan("genie", &in, &p, &err), 0);
+    c = open_session(s, p);
+    echo_pings(c);
+    gn_conn_destroy(c);
+    gn_plan_destroy(p);
+    gn_session_destroy(s);
+}
+
 int main(void)
 {
     if (!getenv("GN_NODE")) {
@@ -312,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_out_of_order),
         cmocka_unit_test(test_killed_client_then_parity),
+        cmocka_unit_test(test_ping),
     };
     return cmocka_run_group_tests(tests, start_node, stop_node);
 }
