@@ -16,6 +16,7 @@ typedef struct pair {
     double step_err_med;  /* median |error| of step durations, fraction */
     double step_err_max;
     int repeats;          /* real runs of the point */
+    double real_lo, real_hi; /* the fastest and slowest of them, s */
 } pair;
 
 static int db_fail(sqlite3 *db, gn_error *err, const char *what)
@@ -103,6 +104,9 @@ static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimat
                 reps[nreps++] = sqlite3_column_double(st, 6);
             }
             int pick = pick_run(reps, nreps, est);
+            double x = sqlite3_column_double(st, 6);
+            v[cnt - 1].real_lo = fmin(v[cnt - 1].real_lo, x);
+            v[cnt - 1].real_hi = fmax(v[cnt - 1].real_hi, x);
             v[cnt - 1].real = reps[pick];
             v[cnt - 1].real_run = rep_run[pick];
             v[cnt - 1].repeats = nreps;
@@ -132,6 +136,7 @@ static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimat
         p->sim = sqlite3_column_double(st, 5);
         p->real = sqlite3_column_double(st, 6);
         p->repeats = 1;
+        p->real_lo = p->real_hi = p->real;
     }
     sqlite3_finalize(st);
     for (int i = 0; i < cnt; i++) {
@@ -193,8 +198,10 @@ int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimat
                 100 * mx, ne);
     }
     fprintf(out, "  %-10s median %5.1f%%  (%d runs)\n", "all", 100 * median(all, nall), nall);
-    /* ranking of strategies per workload and point */
-    int groups = 0, agree = 0;
+    /* ranking of strategies per workload and point; a pair is decided by
+     * the measurement when the ranges of its repeats do not overlap
+     * (one repeat: every pair is) */
+    int groups = 0, agree = 0, decided = 0, decided_agree = 0, pairs = 0;
     for (int i = 0; i < n; i++) {
         int seen = 0;
         for (int k = 0; k < i; k++)
@@ -202,23 +209,34 @@ int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimat
         if (seen)
             continue;
         groups++;
-        int discordant = 0;
+        int discordant = 0, dec = 0, dec_disc = 0, np = 0;
         for (int a = 0; a < n; a++)
             for (int b = a + 1; b < n; b++) {
                 if (strcmp(v[a].workload, v[i].workload) || strcmp(v[a].point, v[i].point) ||
                     strcmp(v[b].workload, v[i].workload) || strcmp(v[b].point, v[i].point))
                     continue;
-                if ((v[a].sim - v[b].sim) * (v[a].real - v[b].real) < 0)
-                    discordant++;
+                int disc = (v[a].sim - v[b].sim) * (v[a].real - v[b].real) < 0;
+                int apart = v[a].real_hi < v[b].real_lo || v[b].real_hi < v[a].real_lo;
+                np++;
+                discordant += disc;
+                dec += apart;
+                dec_disc += apart && disc;
             }
         agree += discordant == 0;
+        pairs += np;
+        decided += dec;
+        decided_agree += dec - dec_disc;
         fprintf(out, "%s %s %s: strategy ranking %s", i == 0 ? "\nranking (by latency):\n " : " ",
                 v[i].workload, v[i].point, discordant ? "DIFFERS" : "matches");
         if (discordant)
             fprintf(out, " (%d discordant pairs)", discordant);
-        fprintf(out, "\n");
+        fprintf(out, "; pairs the measurement separates: %d of %d, %d of them in the simulator's order\n", dec, np,
+                dec - dec_disc);
     }
     fprintf(out, "  %d of %d rankings match\n", agree, groups);
+    fprintf(out, "  %d of %d pairs of strategies are separated by the measurement (the ranges of their repeats\n"
+                 "  do not overlap); the simulator orders %d of those %d as measured\n",
+            decided, pairs, decided_agree, decided);
     if (png) {
         FILE *gp = popen("gnuplot 2>&1", "w");
         if (!gp) {

@@ -7,7 +7,9 @@
  * latency error and the median and worst error of the step durations
  * (a step ends with its last event); per strategy the median and worst
  * absolute error; per workload and point whether the strategies' ranking
- * by latency is the same; and a gnuplot plot of predicted against
+ * by latency is the same, and the same for the pairs of strategies the
+ * measurement separates (the ranges of their repeated runs are apart:
+ * an order within run-to-run noise is no order to match); and a gnuplot plot of predicted against
  * measured latency.  Where genie-real ran a point several times
  * (--repeat), one of the repeats stands for the point — the fastest
  * (GN_COMPARE_MIN) or the median one — and the step errors are that
