@@ -168,12 +168,14 @@ int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimat
         return gn_error_set(err, GN_ENOTFOUND, "compare: experiments %lld (sim) and %lld (real) share no "
                             "successful run", (long long)sim, (long long)real);
     }
-    fprintf(out, "%-14s %-10s %-12s %12s %12s %9s %14s %14s\n", "workload", "strategy", "point", "sim",
-            "real", "error", "step |err| med", "step |err| max");
+    /* spread: how much slower the slowest repeat was than the fastest,
+     * the run-to-run noise the error should be read against */
+    fprintf(out, "%-14s %-10s %-12s %12s %12s %9s %14s %14s %8s\n", "workload", "strategy", "point", "sim",
+            "real", "error", "step |err| med", "step |err| max", "spread");
     for (int i = 0; i < n; i++)
-        fprintf(out, "%-14s %-10s %-12s %9.3f ms %9.3f ms %+8.1f%% %13.1f%% %13.1f%%\n", v[i].workload,
+        fprintf(out, "%-14s %-10s %-12s %9.3f ms %9.3f ms %+8.1f%% %13.1f%% %13.1f%% %7.1f%%\n", v[i].workload,
                 v[i].strategy, v[i].point, v[i].sim * 1e3, v[i].real * 1e3, 100 * (v[i].sim - v[i].real) / v[i].real,
-                100 * v[i].step_err_med, 100 * v[i].step_err_max);
+                100 * v[i].step_err_med, 100 * v[i].step_err_max, 100 * (v[i].real_hi - v[i].real_lo) / v[i].real_lo);
     /* per strategy: median and worst |error| of end-to-end latency */
     fprintf(out, "\nend-to-end latency, |sim - real| / real, per strategy:\n");
     double all[4096];
