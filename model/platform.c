@@ -105,7 +105,7 @@ static int gpu_field(jctx *c, const json_t *obj, const char *path,
     return 0;
 }
 
-static int cmp_op_time(const void *a, const void *b)
+int gn_op_time_cmp(const void *a, const void *b)
 {
     const struct gn_op_time *x = a, *y = b;
     if (x->op != y->op)
@@ -161,7 +161,7 @@ static int op_times(jctx *c, const json_t *arr, const char *path, gn_gpu_spec *g
         t->s = v[2] * 1e-6;
         gpu->nop_time++;
     }
-    qsort(gpu->op_time, gpu->nop_time, sizeof(gpu->op_time[0]), cmp_op_time);
+    qsort(gpu->op_time, gpu->nop_time, sizeof(gpu->op_time[0]), gn_op_time_cmp);
     return 0;
 }
 
@@ -169,7 +169,7 @@ double gn_gpu_op_time(const gn_gpu_spec *gpu, gn_op op, const char *fn, double f
 {
     struct gn_op_time key = {.op = op, .flops = flops, .bytes = bytes};
     snprintf(key.fn, sizeof(key.fn), "%s", fn ? fn : "");
-    const struct gn_op_time *t = bsearch(&key, gpu->op_time, gpu->nop_time, sizeof(key), cmp_op_time);
+    const struct gn_op_time *t = bsearch(&key, gpu->op_time, gpu->nop_time, sizeof(key), gn_op_time_cmp);
     return t ? t->s : -1;
 }
 

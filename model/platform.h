@@ -107,6 +107,10 @@ int gn_platform_apply_json(gn_platform *p, const json_t *obj,
                            const char *file, const char *path,
                            gn_error *err);
 
+/* Orders struct gn_op_time by op, FLOPs, bytes, fn (qsort, bsearch):
+ * equal signatures compare 0, whatever their times. */
+int gn_op_time_cmp(const void *a, const void *b);
+
 /* The measured time of node N's exact signature on GPU, s; -1 if GPU
  * has none.  FN is the node's attr fn, NULL when none. */
 double gn_gpu_op_time(const gn_gpu_spec *gpu, gn_op op, const char *fn, double flops, double bytes);

@@ -52,22 +52,15 @@ static int cmp_double(const void *a, const void *b)
 
 /* One op's sample: its class, GFLOP, GB and seconds. */
 typedef struct sample {
-    int op;
-    char fn[24];      /* the node's attr fn ("relu"), "" when none */
-    double f, m, t;   /* GFLOP, GB, s */
-    double flops, bytes; /* the node's own figures, exactly (the signature) */
+    struct gn_op_time sig; /* op, fn ("" when none), the node's FLOPs and bytes */
+    double f, m, t;        /* GFLOP, GB, s */
 } sample;
 
-static int cmp_signature(const void *a, const void *b)
+/* By signature, then by time. */
+static int cmp_sample(const void *a, const void *b)
 {
     const sample *x = a, *y = b;
-    if (x->op != y->op)
-        return x->op < y->op ? -1 : 1;
-    if (x->flops != y->flops)
-        return x->flops < y->flops ? -1 : 1;
-    if (x->bytes != y->bytes)
-        return x->bytes < y->bytes ? -1 : 1;
-    int c = strcmp(x->fn, y->fn);
+    int c = gn_op_time_cmp(&x->sig, &y->sig);
     return c ? c : (x->t > y->t) - (x->t < y->t);
 }
 
@@ -82,13 +75,11 @@ static int cmp_weight(const void *a, const void *b)
  * weigh most (count x time) are kept, the rest left to the fits. */
 static void signatures(sample *v, size_t nv, double gap, gn_calibration *c)
 {
-    qsort(v, nv, sizeof(*v), cmp_signature);
+    qsort(v, nv, sizeof(*v), cmp_sample);
     double *w = malloc((nv ? nv : 1) * 2 * sizeof(double));
     size_t ng = 0;
     for (size_t i = 0, j; i < nv; i = j) {
-        for (j = i + 1; j < nv && v[j].op == v[i].op && v[j].flops == v[i].flops && v[j].bytes == v[i].bytes &&
-                        !strcmp(v[j].fn, v[i].fn);
-             j++)
+        for (j = i + 1; j < nv && !gn_op_time_cmp(&v[j].sig, &v[i].sig); j++)
             ;
         double t = v[i + (j - i - 1) / 2].t; /* the group is sorted by time */
         if (w) {
@@ -114,14 +105,10 @@ static void signatures(sample *v, size_t nv, double gap, gn_calibration *c)
         if (w[2 * k] < cut)
             continue;
         size_t i = (size_t)w[2 * k + 1], j = i;
-        while (j < nv && v[j].op == v[i].op && v[j].flops == v[i].flops && v[j].bytes == v[i].bytes &&
-               !strcmp(v[j].fn, v[i].fn))
+        while (j < nv && !gn_op_time_cmp(&v[j].sig, &v[i].sig))
             j++;
-        c->times[c->ntimes].op = v[i].op;
-        snprintf(c->times[c->ntimes].fn, sizeof(c->times[0].fn), "%s", v[i].fn);
-        c->times[c->ntimes].flops = v[i].flops;
-        c->times[c->ntimes].bytes = v[i].bytes;
-        c->times[c->ntimes].us = (v[i + (j - i - 1) / 2].t + gap) * 1e6;
+        c->times[c->ntimes] = v[i].sig;
+        c->times[c->ntimes].s = v[i + (j - i - 1) / 2].t + gap;
         c->ntimes++;
     }
     free(w);
@@ -130,16 +117,16 @@ static void signatures(sample *v, size_t nv, double gap, gn_calibration *c)
 /* A fit over the samples of OP (and, when FN is not NULL, of that fn):
  * the group's floor (its fastest op) and a least-squares fit of the rest
  * as f / F + m / B.  Returns 0 when the group is empty. */
-static int fit(const sample *v, size_t nv, int op, const char *fn, double *gflops, double *gbs, double *floor_s)
+static int fit(const sample *v, size_t nv, gn_op op, const char *fn, double *gflops, double *gbs, double *floor_s)
 {
     double floor_t = INFINITY, sff = 0, sfm = 0, smm = 0, fy = 0, my = 0;
     for (size_t i = 0; i < nv; i++)
-        if (v[i].op == op && (!fn || !strcmp(v[i].fn, fn)) && v[i].t < floor_t)
+        if (v[i].sig.op == op && (!fn || !strcmp(v[i].sig.fn, fn)) && v[i].t < floor_t)
             floor_t = v[i].t;
     if (!isfinite(floor_t))
         return 0;
     for (size_t i = 0; i < nv; i++) {
-        if (v[i].op != op || (fn && strcmp(v[i].fn, fn)))
+        if (v[i].sig.op != op || (fn && strcmp(v[i].sig.fn, fn)))
             continue;
         /* absolute errors: what a run's latency sums (a relative fit
          * follows the many small ops and misses the few large ones,
@@ -219,10 +206,10 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
                 d[k] = (double)(tt[(size_t)nt * k + i].end_ns - tt[(size_t)nt * k + i].start_ns) * 1e-9;
             qsort(d, TIMED, sizeof(double), cmp_double);
             double sec = d[0]; /* the fastest run: other processes only ever add time */
-            v[nv] = (sample){nd->op, "", nd->flops * 1e-9, nd->bytes * 1e-9, sec, nd->flops, nd->bytes};
+            v[nv] = (sample){{nd->op, "", nd->flops, nd->bytes, 0}, nd->flops * 1e-9, nd->bytes * 1e-9, sec};
             const char *fn = nd->attrs ? json_string_value(json_object_get(nd->attrs, "fn")) : NULL;
             if (fn)
-                snprintf(v[nv].fn, sizeof(v[nv].fn), "%s", fn);
+                snprintf(v[nv].sig.fn, sizeof(v[nv].sig.fn), "%s", fn);
             nv++;
             if (t->step == prev_step)
                 gaps[ng++] = (double)(tt[i].start_ns - prev_end) * 1e-9; /* first timed run */
@@ -243,7 +230,7 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
     double gap = ng ? gaps[ng / 2] : 0;
     for (int op = 0; op < GN_OP_COUNT; op++) {
         double fl = 0;
-        if (!fit(v, nv, op, NULL, &c->op_gflops[op], &c->op_gbs[op], &fl))
+        if (!fit(v, nv, (gn_op)op, NULL, &c->op_gflops[op], &c->op_gbs[op], &fl))
             continue;
         c->op_fixed_us[op] = (fl + gap) * 1e6;
         if (c->op_gflops[op] == 0 && c->op_gbs[op] == 0)
@@ -253,15 +240,15 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
      * vs argmax), where a node says which */
     c->nfn = 0;
     for (size_t i = 0; i < nv && c->nfn < GN_MAX_FN_COSTS; i++) {
-        int seen = !v[i].fn[0];
+        int seen = !v[i].sig.fn[0];
         for (uint32_t k = 0; k < c->nfn && !seen; k++)
-            seen = c->fn[k].op == v[i].op && !strcmp(c->fn[k].fn, v[i].fn);
+            seen = c->fn[k].op == (int)v[i].sig.op && !strcmp(c->fn[k].fn, v[i].sig.fn);
         if (seen)
             continue;
         double gf = 0, gb = 0, fl = 0; /* fit always finds v[i] itself */
-        fit(v, nv, v[i].op, v[i].fn, &gf, &gb, &fl);
-        c->fn[c->nfn].op = v[i].op;
-        snprintf(c->fn[c->nfn].fn, sizeof(c->fn[0].fn), "%s", v[i].fn);
+        fit(v, nv, v[i].sig.op, v[i].sig.fn, &gf, &gb, &fl);
+        c->fn[c->nfn].op = v[i].sig.op;
+        snprintf(c->fn[c->nfn].fn, sizeof(c->fn[0].fn), "%s", v[i].sig.fn);
         c->fn[c->nfn].gflops = gf;
         c->fn[c->nfn].gbs = gb;
         c->fn[c->nfn].fixed_us = (fl + gap) * 1e6;
@@ -445,7 +432,7 @@ int gn_calibration_save(const gn_calibration *c, const char *path, gn_error *err
         snprintf(key, sizeof(key), "%s%s%s", gn_op_name((gn_op)c->times[k].op), c->times[k].fn[0] ? "." : "",
                  c->times[k].fn);
         json_array_append_new(times, json_pack("[s,f,f,f]", key, c->times[k].flops, c->times[k].bytes,
-                                               c->times[k].us));
+                                               c->times[k].s * 1e6));
     }
     json_object_set_new(gpu, "op_times", times);
     /* a host copy moves every byte twice, into buffers the executor

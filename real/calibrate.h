@@ -57,12 +57,8 @@ typedef struct gn_calibration {
         double gflops, gbs, fixed_us; /* as the op's, for one fn of it */
     } fn[GN_MAX_FN_COSTS];
     uint32_t nfn;
-    struct {
-        int op;
-        char fn[24];
-        double flops, bytes; /* the signature */
-        double us;           /* median of its ops' fastest runs + planrun's gap */
-    } times[GN_MAX_OP_TIMES];
+    /* s: the median of its ops' fastest runs + planrun's gap */
+    struct gn_op_time times[GN_MAX_OP_TIMES];
     uint32_t ntimes;       /* kept (the heaviest, where there are more) */
     uint32_t nsignatures;  /* distinct signatures timed */
     double peak_gflops;            /* best matmul rate */

@@ -237,16 +237,25 @@ static gn_conn *open_session(const gn_session *s, const gn_plan *p)
     return c;
 }
 
-/* A client killed mid-run; then a whole session still runs exactly. */
-static void test_killed_client_then_parity(void **state)
+/* STRATEGY's plan of S on the default platform (the caller frees it). */
+static gn_plan *plan_of(gn_session *s, const char *strategy)
 {
-    gn_session *s = tiny();
     gn_platform pf;
     gn_platform_default(&pf);
     gn_plan_input in = {.session = s, .platform = &pf, .file = "test", .path = "$"};
     gn_plan *p;
     gn_error err;
-    assert_int_equal(gn_strategy_plan("blind", &in, &p, &err), 0);
+    if (gn_strategy_plan(strategy, &in, &p, &err) < 0)
+        fail_msg("%s: %s", strategy, err.msg);
+    return p;
+}
+
+/* A client killed mid-run; then a whole session still runs exactly. */
+static void test_killed_client_then_parity(void **state)
+{
+    gn_session *s = tiny();
+    gn_plan *p = plan_of(s, "blind");
+    gn_error err;
     for (int round = 0; round < 3; round++) {
         pid_t kid = fork();
         if (kid == 0) { /* the victim: starts the run, sends half a tensor, dies (no cmocka here) */
@@ -331,12 +340,7 @@ static void test_ping(void **state)
     echo_pings(c);
     gn_conn_destroy(c);
     gn_session *s = tiny();
-    gn_platform pf;
-    gn_platform_default(&pf);
-    gn_plan_input in = {.session = s, .platform = &pf, .file = "test", .path = "$"};
-    gn_plan *p;
-    gn_error err;
-    assert_int_equal(gn_strategy_plan("genie", &in, &p, &err), 0);
+    gn_plan *p = plan_of(s, "genie");
     c = open_session(s, p);
     echo_pings(c);
     gn_conn_destroy(c);
