@@ -1,11 +1,10 @@
 /*
  * exec_cpu.c — the CPU executor: the numerical reference (issue 4).
  *
- * Every op of the trace vocabulary that the generators emit is run here on
- * fp32 tensors (ids and argmax results in i64 or i32), interpreting the
- * node from its op, attrs and tensor shapes alone.  real/EXECUTOR.md is the
- * page that fixes each op's semantics and input order; this file follows
- * it op by op.
+ * Every op of the trace vocabulary but `opaque` is run here in fp32 (ids
+ * and argmax results in i64 or i32), interpreting the node from its op,
+ * attrs and tensor shapes alone.  real/EXECUTOR.md is the page that fixes
+ * each op's semantics and input order; this file follows it op by op.
  *
  * Design:
  *   - Buffers are plain host memory (64-byte aligned, zeroed); upload and
@@ -18,8 +17,13 @@
  *   - Matrix products go to BLAS (cblas_sgemm from OpenBLAS) when the build
  *     found it (GN_HAVE_CBLAS), else to a cache-friendly i-k-j loop; matmul,
  *     attention (QKᵀ and PV per head) and conv2d (im2col) all use gemm().
- *   - The only memory `run` takes is the executor's scratch, kept between
- *     calls and grown when a node needs more (STYLE rule 10).
+ *   - f16/bf16 tensors are stored as such and computed in f32: run_half
+ *     widens a node's half inputs, runs the f32 kernel on the copies and
+ *     rounds its half outputs once (half.h); casts, fills, copies and
+ *     table lookups move half data without widening it.
+ *   - The only memory `run` takes is the executor's scratch (the kernels'
+ *     work area, the widened copies), kept between calls and grown when a
+ *     node needs more (STYLE rule 10).
  *   - Reductions (norm statistics, softmax sums, dot products outside BLAS)
  *     accumulate in double, in a fixed order: runs are bit-reproducible.
  */
@@ -39,8 +43,12 @@
 /* ========================== types ========================== */
 
 typedef struct cpu {
-    float *scratch;     /* reusable work area */
+    float *scratch;     /* reusable work area of the kernels */
     size_t cap;         /* capacity of scratch, floats */
+    float *wide;        /* f32 copies of a half node's f16/bf16 tensors */
+    size_t wcap;        /* capacity of wide, floats */
+    void **ptrs;        /* a half node's buffers as its kernel sees them: inputs, then outputs */
+    size_t pcap;        /* capacity of ptrs, pointers */
 } cpu;
 
 /* Everything one run call looks at (the node already checked). */
@@ -185,7 +193,48 @@ static int op_norm(ctx *c)
         float inv = (float)(1.0 / sqrt(var / (double)D + eps));
         for (int64_t j = 0; j < D; j++)
             yi[j] = gn_opcheck_norm_at(xi, j, mean, inv, w, b);
+        if (c->d->u.norm.stats && rms) {
+            FO(c, 1)[r] = inv;
+        } else if (c->d->u.norm.stats) {
+            FO(c, 1)[r] = (float)mean;
+            FO(c, 2)[r] = inv;
+        }
     }
+    return 0;
+}
+
+/* x [N, C, S...], weight and bias [C]: statistics per (n, group) over
+ * C/G channels x S, in double; the affine per channel. */
+static int op_group_norm(ctx *c)
+{
+    const __typeof__(c->d->u.group_norm) *p = &c->d->u.group_norm;
+    int64_t N = p->N, C = p->C, S = p->S, G = p->G, Cg = C / G, len = Cg * S;
+    const float *w = p->weight ? FI(c, 1) : NULL, *b = p->bias ? FI(c, 2) : NULL;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t g = 0; g < G; g++) {
+            const float *xi = FI(c, 0) + (n * C + g * Cg) * S;
+            float *yi = FO(c, 0) + (n * C + g * Cg) * S;
+            double mean = 0.0, var = 0.0;
+            for (int64_t j = 0; j < len; j++)
+                mean += xi[j];
+            mean = len ? mean / (double)len : 0.0;
+            for (int64_t j = 0; j < len; j++)
+                var += ((double)xi[j] - mean) * ((double)xi[j] - mean);
+            float inv = (float)(1.0 / sqrt((len ? var / (double)len : 0.0) + p->eps));
+            for (int64_t ch = 0; ch < Cg; ch++)
+                for (int64_t s = 0; s < S; s++) {
+                    float v = (float)((double)xi[ch * S + s] - mean) * inv;
+                    if (w)
+                        v *= w[g * Cg + ch];
+                    if (b)
+                        v += b[g * Cg + ch];
+                    yi[ch * S + s] = v;
+                }
+            if (p->stats) {
+                FO(c, 1)[n * G + g] = (float)mean;
+                FO(c, 2)[n * G + g] = inv;
+            }
+        }
     return 0;
 }
 
@@ -200,6 +249,10 @@ static int op_batch_norm(ctx *c)
         double mean = np > 2 ? FI(c, 3)[ch] : 0.0, var = np > 3 ? FI(c, 4)[ch] : 1.0;
         float scale, shift;
         gn_opcheck_batch_norm_affine(w, b, mean, var, eps, &scale, &shift);
+        if (c->d->u.batch_norm.stats && gn_opcheck_output(c->d, 1)->bytes) {
+            FO(c, 1)[ch] = (float)mean;
+            FO(c, 2)[ch] = (float)(1.0 / sqrt(var + eps));
+        }
         for (int64_t n = 0; n < N; n++) {
             const float *xi = FI(c, 0) + (n * C + ch) * S;
             float *yi = FO(c, 0) + (n * C + ch) * S;
@@ -212,13 +265,17 @@ static int op_batch_norm(ctx *c)
 
 /* ========================== softmax and attention ========================== */
 
-/* Softmax of X[0..n) in place over the first LIM entries; the rest 0. */
-static void softmax_row(float *x, int64_t n, int64_t lim, int64_t stride)
+/* Softmax of X[0..n) in place over the first LIM entries; the rest 0.
+ * With SAFE, a row with nothing but -inf (every key masked) is all 0, as
+ * torch's scaled_dot_product_attention gives; else it is NaN, as softmax. */
+static void softmax_row(float *x, int64_t n, int64_t lim, int64_t stride, int safe)
 {
     float m = -INFINITY;
     for (int64_t j = 0; j < lim; j++)
         if (x[j * stride] > m)
             m = x[j * stride];
+    if (safe && m == -INFINITY)
+        lim = 0;
     double s = 0.0;
     for (int64_t j = 0; j < lim; j++) {
         float e = expf(x[j * stride] - m);
@@ -242,7 +299,7 @@ static int op_softmax(ctx *c)
     memcpy(FO(c, 0), FI(c, 0), (size_t)(outer * len * inner) * sizeof(float));
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++)
-            softmax_row(FO(c, 0) + o * len * inner + i, len, len, inner);
+            softmax_row(FO(c, 0) + o * len * inner + i, len, len, inner, 0);
     return 0;
 }
 
@@ -252,7 +309,7 @@ static int op_attention(ctx *c)
     int64_t B = c->d->u.attention.B, H = c->d->u.attention.H, T = c->d->u.attention.T;
     int64_t dh = c->d->u.attention.dh, KV = c->d->u.attention.KV, Tk = c->d->u.attention.Tk;
     int64_t off = c->d->u.attention.off, group = c->d->u.attention.group;
-    int causal = c->d->u.attention.causal;
+    int causal = c->d->u.attention.causal, mask = c->d->u.attention.mask;
     if (T == 0 || dh == 0)
         return 0;
     if (Tk == 0) {
@@ -269,8 +326,21 @@ static int op_attention(ctx *c)
             const float *K = FI(c, 1) + (b * KV + h / group) * Tk * dh;
             const float *V = FI(c, 2) + (b * KV + h / group) * Tk * dh;
             gemm(1, T, Tk, dh, scale, Q, dh, K, dh, 0.0f, S, Tk);
-            for (int64_t t = 0; t < T; t++)
-                softmax_row(S + t * Tk, Tk, causal ? off + t + 1 : Tk, 1);
+            for (int64_t t = 0; t < T; t++) {
+                int64_t lim = causal ? off + t + 1 : Tk;
+                if (mask) { /* scores of masked keys -> -inf (bool), or + the mask (additive) */
+                    const int64_t *ms = c->d->u.attention.mst;
+                    int64_t mo = b * ms[0] + h * ms[1] + t * ms[2];
+                    float *row = S + t * Tk;
+                    if (mask == 1)
+                        for (int64_t j = 0; j < lim; j++)
+                            row[j] = ((const uint8_t *)c->in[3])[mo + j * ms[3]] ? row[j] : -INFINITY;
+                    else
+                        for (int64_t j = 0; j < lim; j++)
+                            row[j] += FI(c, 3)[mo + j * ms[3]];
+                }
+                softmax_row(S + t * Tk, Tk, lim, 1, mask != 0);
+            }
             gemm(0, T, dh, Tk, 1.0f, S, Tk, V, dh, 0.0f, FO(c, 0) + (b * H + h) * T * dh, dh);
         }
     return 0;
@@ -278,31 +348,92 @@ static int op_attention(ctx *c)
 
 /* ========================== embeddings ========================== */
 
-/* weight [V, d], ids (i64/i32, any shape) -> [ids..., d]; bags reduce. */
+/* Element I of index output K of a bag := V. */
+static void put_index(ctx *c, uint32_t k, int64_t i, int64_t v)
+{
+    store_index(c->out[k], gn_opcheck_output(c->d, k)->dtype, i, v);
+}
+
+/*
+ * weight [V, d], ids (i64/i32, any shape) -> [ids..., d]: rows copied in
+ * their storage type.  Bags: ids [B, P], or ids [n] cut by offsets; each
+ * bag sums (times the per-sample weight), averages or takes the max of its
+ * rows in f32, in id order, skipping padding_idx; an empty bag is 0.
+ */
 static int op_embedding(ctx *c)
 {
-    gn_opcheck_emode mode = c->d->u.embedding.mode;
-    int64_t d = c->d->u.embedding.d, bags = c->d->u.embedding.bags, per = c->d->u.embedding.per;
+    const __typeof__(c->d->u.embedding) *e = &c->d->u.embedding;
+    int64_t d = e->d, bags = e->bags, per = e->per;
     gn_dtype dt = gn_opcheck_input(c->d, 1)->dtype;
-    int mx = mode == GN_EMB_MAX;
+    if (e->mode == GN_EMB_LOOKUP) {
+        size_t row = (size_t)d * e->es;
+        for (int64_t bi = 0; bi < bags; bi++)
+            memcpy((char *)c->out[0] + (size_t)bi * row,
+                   (const char *)c->in[0] + (size_t)load_index(c->in[1], dt, bi) * row, row);
+        return 0;
+    }
+    int mx = e->mode == GN_EMB_MAX;
+    uint32_t nout = c->d->node->nout;
+    gn_dtype odt = e->offsets ? gn_opcheck_input(c->d, 2)->dtype : GN_DTYPE_I64;
+    int64_t noff = e->offsets ? (int64_t)(gn_opcheck_input(c->d, 2)->bytes / gn_dtype_size(odt)) : 0;
+    /* index outputs: sizes decide what they hold (EXECUTOR.md) */
+    int64_t n1 = nout > 1 ? (int64_t)(gn_opcheck_output(c->d, 1)->bytes / gn_dtype_size(gn_opcheck_output(c->d, 1)->dtype)) : -1;
+    int64_t n2 = nout > 2 ? (int64_t)(gn_opcheck_output(c->d, 2)->bytes / gn_dtype_size(gn_opcheck_output(c->d, 2)->dtype)) : -1;
+    int64_t n3 = nout > 3 ? (int64_t)(gn_opcheck_output(c->d, 3)->bytes / gn_dtype_size(gn_opcheck_output(c->d, 3)->dtype)) : -1;
+    int maxidx = mx && n3 == bags * d;
+    for (int64_t i = 0; i < n1; i++)
+        put_index(c, 1, i, 0);
+    for (int64_t i = 0; i < n3; i++)
+        put_index(c, 3, i, 0);
     float *out = FO(c, 0);
     for (int64_t bi = 0; bi < bags; bi++) {
         float *y = out + bi * d;
-        if (mode == GN_EMB_LOOKUP) {
-            memcpy(y, FI(c, 0) + load_index(c->in[1], dt, bi) * d, (size_t)d * sizeof(float));
-            continue;
+        int64_t begin = bi * per, end = (bi + 1) * per, count = 0;
+        if (e->offsets) {
+            begin = load_index(c->in[2], odt, bi);
+            end = bi + 1 < noff ? load_index(c->in[2], odt, bi + 1) : e->n;
         }
         for (int64_t j = 0; j < d; j++)
-            y[j] = mx && per ? -INFINITY : 0.0f;
-        for (int64_t p = 0; p < per; p++) {
-            const float *row = FI(c, 0) + load_index(c->in[1], dt, bi * per + p) * d;
-            for (int64_t j = 0; j < d; j++)
-                y[j] = mx ? fmaxf(y[j], row[j]) : y[j] + row[j];
+            y[j] = 0.0f;
+        for (int64_t p = begin; p < end; p++) {
+            int64_t id = load_index(c->in[1], dt, p);
+            if (n1 == e->n)
+                put_index(c, 1, p, bi);
+            if (id == e->pad)
+                continue;
+            const float *row = FI(c, 0) + id * d;
+            if (mx && count == 0) {
+                memcpy(y, row, (size_t)d * sizeof(float));
+                if (maxidx)
+                    for (int64_t j = 0; j < d; j++)
+                        put_index(c, 3, bi * d + j, id);
+            } else if (mx) {
+                for (int64_t j = 0; j < d; j++) {
+                    if (maxidx && row[j] > y[j])
+                        put_index(c, 3, bi * d + j, id);
+                    y[j] = fmaxf(y[j], row[j]);
+                }
+            } else if (e->psw) {
+                float ws = FI(c, 3)[p];
+                for (int64_t j = 0; j < d; j++)
+                    y[j] += ws * row[j];
+            } else {
+                for (int64_t j = 0; j < d; j++)
+                    y[j] += row[j];
+            }
+            count++;
         }
-        if (mode == GN_EMB_MEAN && per)
+        if (e->mode == GN_EMB_MEAN && count)
             for (int64_t j = 0; j < d; j++)
-                y[j] /= (float)per;
+                y[j] /= (float)count;
+        if (n2 == bags)
+            put_index(c, 2, bi, count);
+        if (!maxidx && n3 == bags)
+            put_index(c, 3, bi, count);
     }
+    if (n2 != bags) /* a size other than one per bag: zeros */
+        for (int64_t i = 0; i < n2; i++)
+            put_index(c, 2, i, 0);
     return 0;
 }
 
@@ -697,6 +828,8 @@ static void cpu_destroy(void *p)
     if (!ex)
         return;
     free(ex->scratch);
+    free(ex->wide);
+    free(ex->ptrs);
     free(ex);
 }
 
@@ -741,32 +874,117 @@ static int host_ids(void *arg, uint32_t k, const void **host)
     return 0;
 }
 
+static int dispatch(ctx *c);
+
+/*
+ * A node with f16/bf16 tensors: each such input widened to f32 in the
+ * executor's `wide` area, the f32 kernel run with those buffers in their
+ * place, each such output rounded back to its storage type (half.h).
+ * Inputs and outputs of other dtypes are used in place.
+ */
+static int run_half(ctx *c)
+{
+    cpu *ex = c->ex;
+    const gn_opdesc *d = c->d;
+    uint32_t nin = d->node->nin, nout = d->node->nout;
+    size_t need = 0;
+    for (uint32_t k = 0; k < nin + nout; k++) {
+        const gn_tensor *t = k < nin ? gn_opcheck_input(d, k) : gn_opcheck_output(d, k - nin);
+        if (t->dtype == GN_DTYPE_F16 || t->dtype == GN_DTYPE_BF16)
+            need += (size_t)(t->bytes / 2 + 15) / 16 * 16; /* 64-byte aligned pieces */
+    }
+    if (need > ex->wcap) {
+        float *w = aligned_alloc(64, need * sizeof(float));
+        if (!w)
+            return gn_opcheck_fail(d->g, d->id, c->err, GN_ENOMEM, "cannot widen f16/bf16 tensors (%zu floats)", need);
+        free(ex->wide);
+        ex->wide = w;
+        ex->wcap = need;
+    }
+    if (nin + nout > ex->pcap) {
+        void **pp = realloc(ex->ptrs, (nin + nout) * sizeof(void *));
+        if (!pp)
+            return gn_opcheck_fail(d->g, d->id, c->err, GN_ENOMEM, "out of memory");
+        ex->ptrs = pp;
+        ex->pcap = nin + nout;
+    }
+    float *w = ex->wide;
+    for (uint32_t k = 0; k < nin + nout; k++) {
+        const gn_tensor *t = k < nin ? gn_opcheck_input(d, k) : gn_opcheck_output(d, k - nin);
+        void *buf = k < nin ? c->in[k] : c->out[k - nin];
+        ex->ptrs[k] = buf;
+        if (t->dtype != GN_DTYPE_F16 && t->dtype != GN_DTYPE_BF16)
+            continue;
+        size_t n = (size_t)(t->bytes / 2);
+        if (k < nin) {
+            const uint16_t *h = buf;
+            if (t->dtype == GN_DTYPE_F16)
+                for (size_t i = 0; i < n; i++)
+                    w[i] = gn_half_f16_to_f32(h[i]);
+            else
+                for (size_t i = 0; i < n; i++)
+                    w[i] = gn_half_bf16_to_f32(h[i]);
+        }
+        ex->ptrs[k] = w;
+        w += (n + 15) / 16 * 16;
+    }
+    ctx wc = *c;
+    wc.in = ex->ptrs;
+    wc.out = ex->ptrs + nin;
+    int rc = dispatch(&wc);
+    for (uint32_t k = 0; rc == 0 && k < nout; k++) {
+        const gn_tensor *t = gn_opcheck_output(d, k);
+        if (t->dtype != GN_DTYPE_F16 && t->dtype != GN_DTYPE_BF16)
+            continue;
+        const float *src = ex->ptrs[nin + k];
+        uint16_t *h = c->out[k];
+        size_t n = (size_t)(t->bytes / 2);
+        if (t->dtype == GN_DTYPE_F16)
+            for (size_t i = 0; i < n; i++)
+                h[i] = gn_half_f32_to_f16(src[i]);
+        else
+            for (size_t i = 0; i < n; i++)
+                h[i] = gn_half_f32_to_bf16(src[i]);
+    }
+    return rc;
+}
+
 static int cpu_run(void *p, const gn_graph *g, uint32_t id, void *const *in, void *const *out, gn_error *err)
 {
     gn_opdesc d;
-    int rc = gn_opcheck_node(g, id, "CPU", host_ids, (void *)in, &d, err);
+    int rc = gn_opcheck_node(g, id, "CPU", GN_OPCHECK_ALL, host_ids, (void *)in, &d, err);
     if (rc)
         return rc;
     ctx c = {.ex = p, .d = &d, .in = in, .out = out, .err = err};
-    switch (d.op) {
-    case GN_OP_MATMUL: return op_matmul(&c);
-    case GN_OP_CONV2D: return op_conv2d(&c);
-    case GN_OP_POOL2D: return op_pool2d(&c);
+    return d.half ? run_half(&c) : dispatch(&c);
+}
+
+/* The node's kernel (its buffers f32 where it computes on floats). */
+static int dispatch(ctx *c)
+{
+    const gn_graph *g = c->d->g;
+    uint32_t id = c->d->id;
+    gn_error *err = c->err;
+    switch (c->d->op) {
+    case GN_OP_MATMUL: return op_matmul(c);
+    case GN_OP_CONV2D: return op_conv2d(c);
+    case GN_OP_POOL2D: return op_pool2d(c);
     case GN_OP_LAYER_NORM:
-    case GN_OP_RMS_NORM: return op_norm(&c);
-    case GN_OP_BATCH_NORM: return op_batch_norm(&c);
-    case GN_OP_SOFTMAX: return op_softmax(&c);
-    case GN_OP_ATTENTION: return op_attention(&c);
+    case GN_OP_RMS_NORM: return op_norm(c);
+    case GN_OP_BATCH_NORM: return op_batch_norm(c);
+    case GN_OP_GROUP_NORM: return op_group_norm(c);
+    case GN_OP_SOFTMAX: return op_softmax(c);
+    case GN_OP_ATTENTION: return op_attention(c);
     case GN_OP_EMBEDDING:
-    case GN_OP_EMBEDDING_BAG: return op_embedding(&c);
-    case GN_OP_ELEMENTWISE: return op_elementwise(&c);
-    case GN_OP_REDUCTION: return op_reduction(&c);
+    case GN_OP_EMBEDDING_BAG: return op_embedding(c);
+    case GN_OP_ELEMENTWISE: return op_elementwise(c);
+    case GN_OP_REDUCTION: return op_reduction(c);
     case GN_OP_VIEW:
-    case GN_OP_COPY: return op_view(&c);
-    case GN_OP_CONCAT: return op_concat(&c);
-    case GN_OP_INDEX: return op_index(&c);
-    case GN_OP_FILL: return op_fill(&c);
-    case GN_OP_INTERACTION: return op_interaction(&c);
+    case GN_OP_COPY: return op_view(c);
+    case GN_OP_CONCAT: return op_concat(c);
+    case GN_OP_INDEX: return op_index(c);
+    case GN_OP_FILL: return op_fill(c);
+    case GN_OP_INTERACTION: return op_interaction(c);
     default: /* opcheck refuses every other op */
         return gn_opcheck_fail(g, id, err, GN_EUNSUPPORTED, "not run by the CPU executor");
     }

@@ -579,7 +579,7 @@ static int cuda_run(void *p, const gn_graph *g, uint32_t id, void *const *in, vo
 {
     gn_opdesc d;
     ctx c = {.ex = p, .d = &d, .in = in, .out = out, .err = err};
-    int rc = gn_opcheck_node(g, id, "CUDA", host_ids, &c, &d, err);
+    int rc = gn_opcheck_node(g, id, "CUDA", 0, host_ids, &c, &d, err);
     if (rc)
         return rc;
     switch (d.op) {

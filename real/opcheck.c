@@ -23,6 +23,7 @@ typedef struct chk {
     const uint32_t *tin;      /* input tensor ids */
     const uint32_t *tout;     /* output tensor ids */
     const char *executor;     /* "CPU", "CUDA": named in dtype messages */
+    unsigned feats;           /* GN_OPCHECK_* the executor implements */
     gn_opcheck_host_fn host;  /* index values in host memory */
     void *arg;                /* for host */
     gn_opdesc *d;
@@ -144,18 +145,42 @@ static int arity(chk *c, uint32_t lo, uint32_t hi, uint32_t nout)
     return 0;
 }
 
-/* Every input in [FROM, TO) and every output is f32. */
-static int all_f32(chk *c, uint32_t from, uint32_t to)
+static int is_half(gn_dtype dt)
+{
+    return dt == GN_DTYPE_F16 || dt == GN_DTYPE_BF16;
+}
+
+/* DT holds floats this executor computes with: f32, or f16/bf16 where it
+ * declares GN_OPCHECK_HALF (which marks the node as half). */
+static int float_ok(chk *c, gn_dtype dt)
+{
+    if (dt == GN_DTYPE_F32)
+        return 1;
+    if (is_half(dt) && (c->feats & GN_OPCHECK_HALF)) {
+        c->d->half = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Every input in [FROM, TO) and the first NOUT outputs hold floats. */
+static int floats(chk *c, uint32_t from, uint32_t to, uint32_t nout)
 {
     for (uint32_t k = from; k < to && k < c->n->nin; k++)
-        if (IT(c, k)->dtype != GN_DTYPE_F32)
+        if (!float_ok(c, IT(c, k)->dtype))
             return fail(c, GN_EUNSUPPORTED, "input %u is %s (the %s executor computes in f32)", k,
                         gn_dtype_name(IT(c, k)->dtype), c->executor);
-    for (uint32_t k = 0; k < c->n->nout; k++)
-        if (OT(c, k)->dtype != GN_DTYPE_F32)
+    for (uint32_t k = 0; k < nout && k < c->n->nout; k++)
+        if (!float_ok(c, OT(c, k)->dtype))
             return fail(c, GN_EUNSUPPORTED, "output %u is %s (the %s executor computes in f32)", k,
                         gn_dtype_name(OT(c, k)->dtype), c->executor);
     return 0;
+}
+
+/* Every input in [FROM, TO) and every output holds floats. */
+static int all_f32(chk *c, uint32_t from, uint32_t to)
+{
+    return floats(c, from, to, c->n->nout);
 }
 
 static int is_index_dtype(gn_dtype dt)
@@ -163,11 +188,11 @@ static int is_index_dtype(gn_dtype dt)
     return dt == GN_DTYPE_I64 || dt == GN_DTYPE_I32;
 }
 
-/* The dtypes cast and fill convert between. */
-static int castable(gn_dtype dt)
+/* The dtypes cast and fill convert between (f16/bf16 with GN_OPCHECK_HALF). */
+static int castable(chk *c, gn_dtype dt)
 {
     return dt == GN_DTYPE_F32 || dt == GN_DTYPE_F64 || dt == GN_DTYPE_I64 || dt == GN_DTYPE_I32 ||
-           dt == GN_DTYPE_U8 || dt == GN_DTYPE_BOOL;
+           dt == GN_DTYPE_U8 || dt == GN_DTYPE_BOOL || (is_half(dt) && (c->feats & GN_OPCHECK_HALF));
 }
 
 /* The code of a castable dtype. */
@@ -179,6 +204,8 @@ static gn_opcheck_num num_of(gn_dtype dt)
     case GN_DTYPE_I32: return GN_NUM_I32;
     case GN_DTYPE_U8: return GN_NUM_U8;
     case GN_DTYPE_BOOL: return GN_NUM_BOOL;
+    case GN_DTYPE_F16: return GN_NUM_F16;
+    case GN_DTYPE_BF16: return GN_NUM_BF16;
     default: return GN_NUM_F32;
     }
 }
@@ -205,23 +232,29 @@ static int64_t inner_of(const gn_tensor *t, int d)
     return inner;
 }
 
-/* Strides (elements) of T broadcast to the shape of O (numpy rules,
- * right-aligned), 0 past O's dims; -1 when T does not broadcast. */
-static int bcast_strides(const gn_tensor *t, const gn_tensor *o, int64_t st[GN_MAX_DIMS])
+/* Strides (elements) of T broadcast to the shape OS of OND dims (numpy
+ * rules, right-aligned), 0 past them; -1 when T does not broadcast. */
+static int bcast_shape(const gn_tensor *t, const int64_t *os, uint32_t ond, int64_t st[GN_MAX_DIMS])
 {
     for (uint32_t i = 0; i < GN_MAX_DIMS; i++)
         st[i] = 0;
-    if (t->ndim > o->ndim)
+    if (t->ndim > ond)
         return -1;
     int64_t s = 1;
     for (uint32_t i = 1; i <= t->ndim; i++) {
-        int64_t n = t->shape[t->ndim - i], m = o->shape[o->ndim - i];
+        int64_t n = t->shape[t->ndim - i], m = os[ond - i];
         if (n != m && n != 1)
             return -1;
-        st[o->ndim - i] = n == 1 ? 0 : s;
+        st[ond - i] = n == 1 ? 0 : s;
         s *= n;
     }
     return 0;
+}
+
+/* Strides of T broadcast to the shape of O. */
+static int bcast_strides(const gn_tensor *t, const gn_tensor *o, int64_t st[GN_MAX_DIMS])
+{
+    return bcast_shape(t, o->shape, o->ndim, st);
 }
 
 /*
@@ -245,6 +278,31 @@ static int check_ids(chk *c, uint32_t k, int64_t lim, int dim)
                         (long long)i, (long long)lim);
         }
     }
+    return 0;
+}
+
+/*
+ * A norm's outputs: the result alone, or WANT outputs whose others are its
+ * statistics (mean and rstd, as aten's native_*_norm return them), N
+ * elements each (ALT: another accepted count, e.g. 0 for the empty ones
+ * of an inference batch norm).  Sets *STATS.
+ */
+static int stats_outputs(chk *c, uint32_t want, int64_t n, int64_t alt, int *stats)
+{
+    *stats = 0;
+    if (c->n->nout == 1)
+        return 0;
+    if (c->n->nout != want)
+        return fail(c, GN_EINVAL, "expected 1 or %u outputs (the result, then its statistics), got %u", want,
+                    c->n->nout);
+    if (!(c->feats & GN_OPCHECK_AUX_OUTPUTS))
+        return fail(c, GN_EUNSUPPORTED, "the statistics outputs (mean, rstd) are not computed by the %s executor",
+                    c->executor);
+    for (uint32_t k = 1; k < want; k++)
+        if (numel(OT(c, k)) != n && numel(OT(c, k)) != alt)
+            return fail(c, GN_EINVAL, "output %u has %lld elements, expected %lld (one per normalised group)", k,
+                        (long long)numel(OT(c, k)), (long long)n);
+    *stats = 1;
     return 0;
 }
 
@@ -290,7 +348,7 @@ static int check_matmul(chk *c)
 
 static int check_norm(chk *c, int rms)
 {
-    int rc = arity(c, 1, rms ? 2 : 3, 1);
+    int rc = arity(c, 1, rms ? 2 : 3, 0);
     if (rc || (rc = all_f32(c, 0, c->n->nin)))
         return rc;
     const gn_tensor *x = IT(c, 0);
@@ -301,6 +359,8 @@ static int check_norm(chk *c, int rms)
         if (numel(IT(c, k)) != D)
             return fail(c, GN_EINVAL, "input %u has %lld elements, expected the last dim %lld", k,
                         (long long)numel(IT(c, k)), (long long)D);
+    if ((rc = stats_outputs(c, rms ? 2 : 3, rows, rows, &c->d->u.norm.stats)))
+        return rc;
     c->d->u.norm.rows = rows;
     c->d->u.norm.D = D;
     c->d->u.norm.eps = attr_f(c, "eps", 1e-5);
@@ -313,7 +373,7 @@ static int check_norm(chk *c, int rms)
 /* x [N, C, ...], then optional weight, bias, running_mean, running_var [C]. */
 static int check_batch_norm(chk *c)
 {
-    int rc = arity(c, 1, 5, 1);
+    int rc = arity(c, 1, 5, 0);
     if (rc || (rc = all_f32(c, 0, c->n->nin)))
         return rc;
     const gn_tensor *x = IT(c, 0);
@@ -324,11 +384,46 @@ static int check_batch_norm(chk *c)
         if (numel(IT(c, k)) != C)
             return fail(c, GN_EINVAL, "input %u has %lld elements, expected C=%lld", k,
                         (long long)numel(IT(c, k)), (long long)C);
+    if ((rc = stats_outputs(c, 3, C, 0, &c->d->u.batch_norm.stats)))
+        return rc;
     c->d->u.batch_norm.N = N;
     c->d->u.batch_norm.C = C;
     c->d->u.batch_norm.S = S;
     c->d->u.batch_norm.eps = attr_f(c, "eps", 1e-5);
     c->d->u.batch_norm.nparams = c->n->nin - 1;
+    return 0;
+}
+
+/* x [N, C, ...], then optional weight, bias [C]; attrs groups, eps. */
+static int check_group_norm(chk *c)
+{
+    if (!(c->feats & GN_OPCHECK_GROUP_NORM))
+        return fail(c, GN_EUNSUPPORTED, "not run by the %s executor", c->executor);
+    int rc = arity(c, 1, 3, 0);
+    if (rc || (rc = all_f32(c, 0, c->n->nin)))
+        return rc;
+    const gn_tensor *x = IT(c, 0);
+    if (x->ndim < 2 || numel(OT(c, 0)) != numel(x))
+        return fail(c, GN_EINVAL, "input 0 needs [N, C, ...] and the output its size");
+    int64_t N = x->shape[0], C = x->shape[1], S = (N * C) != 0 ? numel(x) / (N * C) : 0;
+    int64_t G = attr_i(c, "groups", 0);
+    if (!attr(c, "groups"))
+        return fail(c, GN_EINVAL, "attrs.groups missing");
+    if (G < 1 || C % G)
+        return fail(c, GN_EINVAL, "groups (%lld) must divide the %lld channels", (long long)G, (long long)C);
+    for (uint32_t k = 1; k < c->n->nin; k++)
+        if (numel(IT(c, k)) != C)
+            return fail(c, GN_EINVAL, "input %u has %lld elements, expected C=%lld", k,
+                        (long long)numel(IT(c, k)), (long long)C);
+    if ((rc = stats_outputs(c, 3, N * G, N * G, &c->d->u.group_norm.stats)))
+        return rc;
+    c->d->u.group_norm.N = N;
+    c->d->u.group_norm.C = C;
+    c->d->u.group_norm.S = S;
+    c->d->u.group_norm.G = G;
+    c->d->u.group_norm.eps = attr_f(c, "eps", 1e-5);
+    c->d->u.group_norm.weight = c->n->nin > 1;
+    c->d->u.group_norm.bias = c->n->nin > 2;
     return 0;
 }
 
@@ -355,10 +450,11 @@ static int check_softmax(chk *c)
     return 0;
 }
 
-/* q [B, H, T, dh], k and v [B, KV, Tk, dh] -> out [B, H, T, dh]. */
+/* q [B, H, T, dh], k and v [B, KV, Tk, dh] [, mask broadcast to [B, H, T,
+ * Tk]] -> out [B, H, T, dh]. */
 static int check_attention(chk *c)
 {
-    int rc = arity(c, 3, 3, 1);
+    int rc = arity(c, 3, 4, 1);
     if (rc || (rc = all_f32(c, 0, 3)))
         return rc;
     const gn_tensor *q = IT(c, 0), *k = IT(c, 1), *v = IT(c, 2), *o = OT(c, 0);
@@ -381,6 +477,27 @@ static int check_attention(chk *c)
                     (long long)Tk);
     if (!fits_int(T, Tk, dh))
         return fail(c, GN_EUNSUPPORTED, "dims beyond the 32-bit range of BLAS");
+    int has = c->n->nin == 4;
+    if (attr_b(c, "masked", has) != has)
+        return fail(c, GN_EINVAL, has ? "a fourth input (a mask) but attrs.masked is false"
+                                      : "attrs.masked is true but the node has no mask input");
+    if (has) {
+        const gn_tensor *m = IT(c, 3);
+        int64_t full[4] = {B, H, T, Tk}, st[GN_MAX_DIMS];
+        if (!(c->feats & GN_OPCHECK_ATTN_MASK))
+            return fail(c, GN_EUNSUPPORTED, "a mask tensor is not supported by the %s executor", c->executor);
+        if (m->dtype == GN_DTYPE_BOOL)
+            c->d->u.attention.mask = 1;
+        else if (float_ok(c, m->dtype))
+            c->d->u.attention.mask = 2;
+        else
+            return fail(c, GN_EUNSUPPORTED, "mask is %s (expected bool, true = attend, or an additive float mask)",
+                        gn_dtype_name(m->dtype));
+        if (bcast_shape(m, full, 4, st) != 0)
+            return fail(c, GN_EINVAL, "mask does not broadcast to [B, H, T, Tk] = [%lld, %lld, %lld, %lld]",
+                        (long long)B, (long long)H, (long long)T, (long long)Tk);
+        memcpy(c->d->u.attention.mst, st, sizeof(c->d->u.attention.mst));
+    }
     c->d->u.attention.B = B;
     c->d->u.attention.H = H;
     c->d->u.attention.KV = KV;
@@ -396,12 +513,48 @@ static int check_attention(chk *c)
 
 /* ========================== embeddings ========================== */
 
-/* weight [V, d], ids (i64/i32, any shape) -> [ids..., d]; a bag: ids
- * [B, P] (or [P]) -> [B, d]. */
+/*
+ * Offsets (input 2) of a bag with N ids: the first is 0, they never
+ * decrease and none passes N; else GN_EINVAL naming the first bad one.
+ */
+static int check_offsets(chk *c, int64_t n)
+{
+    const gn_tensor *t = IT(c, 2);
+    const void *p = NULL;
+    int rc = c->host(c->arg, 2, &p);
+    if (rc)
+        return rc;
+    int64_t prev = 0;
+    for (int64_t i = 0; i < numel(t); i++) {
+        int64_t r = t->dtype == GN_DTYPE_I64 ? ((const int64_t *)p)[i] : ((const int32_t *)p)[i];
+        if ((i == 0 && r != 0) || r < prev || r > n)
+            return fail(c, GN_EINVAL, "offsets[%lld] = %lld: offsets start at 0, never decrease and stay <= %lld "
+                        "(the number of ids)", (long long)i, (long long)r, (long long)n);
+        prev = r;
+    }
+    return 0;
+}
+
+/*
+ * A lookup: weight [V, d], ids (i64/i32, any shape) -> [ids..., d].  A
+ * bag: weight, ids [B, P] (or [P]: one bag) -> [B, d]; or, as PyTorch's
+ * embedding_bag takes them, weight, ids [n], offsets [B] (or [B + 1]:
+ * include_last_offset) [, per_sample_weights [n]] -> [B, d] [, offset2bag,
+ * bag_size, max_indices] (aten's index outputs).
+ */
 static int check_embedding(chk *c, int bag)
 {
-    int rc = arity(c, 2, 2, 1);
-    if (rc || (rc = all_f32(c, 0, 1)))
+    int rc = arity(c, 2, bag ? 4 : 2, bag ? 0 : 1);
+    if (rc)
+        return rc;
+    if (bag && c->n->nout > 4)
+        return fail(c, GN_EINVAL, "expected 1..4 outputs (the bags, then offset2bag, bag_size, max_indices), got %u",
+                    c->n->nout);
+    if (bag && (c->n->nin > 2 || c->n->nout > 1 || attr(c, "padding_idx")) &&
+        !(c->feats & GN_OPCHECK_BAG_OFFSETS))
+        return fail(c, GN_EUNSUPPORTED, "offsets, per-sample weights, padding_idx and index outputs are not "
+                    "supported by the %s executor", c->executor);
+    if ((rc = floats(c, 0, 1, 1)))
         return rc;
     const gn_tensor *w = IT(c, 0), *ids = IT(c, 1), *o = OT(c, 0);
     if (w->ndim != 2 || !is_index_dtype(ids->dtype))
@@ -412,20 +565,68 @@ static int check_embedding(chk *c, int bag)
                          : strcmp(mode, "max") == 0 ? GN_EMB_MAX : GN_EMB_SUM;
     if (bag && mode && m == GN_EMB_SUM && strcmp(mode, "sum") != 0)
         return fail(c, GN_EUNSUPPORTED, "mode \"%s\" (expected sum, mean or max)", mode);
-    int64_t bags = bag ? (ids->ndim == 2 ? ids->shape[0] : 1) : n, per = bag ? (bags ? n / bags : 0) : 1;
-    if (bag && ids->ndim != 2 && ids->ndim != 1)
-        return fail(c, GN_EINVAL, "ids must be [B, pooling] (or 1-D: one bag)");
+    int offs = bag && c->n->nin >= 3;
+    int64_t bags, per = 1;
+    if (offs) {
+        const gn_tensor *of = IT(c, 2);
+        if (ids->ndim != 1 || of->ndim != 1 || !is_index_dtype(of->dtype))
+            return fail(c, GN_EINVAL, "with offsets, ids and offsets must be 1-D (i64 or i32)");
+        bags = o->ndim == 2 ? o->shape[0] : 0;
+        int last = numel(of) == bags + 1;
+        if (o->ndim != 2 || (numel(of) != bags && !last))
+            return fail(c, GN_EINVAL, "offsets has %lld entries for an output of %lld bags (expected one per bag, "
+                        "or one more with include_last_offset)", (long long)numel(of), (long long)bags);
+        if (attr(c, "include_last_offset") && attr_b(c, "include_last_offset", 0) != last)
+            return fail(c, GN_EINVAL, "attrs.include_last_offset disagrees with %lld offsets for %lld bags",
+                        (long long)numel(of), (long long)bags);
+        if (c->n->nin == 4) {
+            if ((rc = floats(c, 3, 4, 0)))
+                return rc;
+            if (numel(IT(c, 3)) != n)
+                return fail(c, GN_EINVAL, "per-sample weights have %lld elements for %lld ids",
+                            (long long)numel(IT(c, 3)), (long long)n);
+            if (m != GN_EMB_SUM)
+                return fail(c, GN_EINVAL, "per-sample weights need mode sum (as torch)");
+        }
+        per = 0;
+    } else {
+        bags = bag ? (ids->ndim == 2 ? ids->shape[0] : 1) : n;
+        per = bag ? (bags ? n / bags : 0) : 1;
+        if (bag && ids->ndim != 2 && ids->ndim != 1)
+            return fail(c, GN_EINVAL, "ids must be [B, pooling] (or 1-D: one bag)");
+    }
     if (numel(o) != bags * d || dim_from_end(o, 1) != d)
         return fail(c, GN_EINVAL, "output has %lld elements, expected %lld x %lld", (long long)numel(o),
                     (long long)bags, (long long)d);
+    for (uint32_t k = 1; k < c->n->nout; k++)
+        if (!is_index_dtype(OT(c, k)->dtype))
+            return fail(c, GN_EINVAL, "output %u (an index output: offset2bag, bag_size, max_indices) must be i64 "
+                        "or i32", k);
+    int64_t pad = -1;
+    if (bag && json_is_integer(attr(c, "padding_idx"))) {
+        pad = attr_i(c, "padding_idx", -1);
+        if (pad < -1 || pad >= V)
+            return fail(c, GN_EINVAL, "padding_idx %lld out of range [0, %lld) (or -1: none)", (long long)pad,
+                        (long long)V);
+    }
     if ((rc = check_ids(c, 1, V, -1)))
         return rc;
+    if (offs && (rc = check_offsets(c, n)))
+        return rc;
+    if (m == GN_EMB_LOOKUP && w->dtype == o->dtype) /* rows are copied in their storage type */
+        c->d->half = 0;
     c->d->u.embedding.mode = m;
     c->d->u.embedding.V = V;
     c->d->u.embedding.d = d;
     c->d->u.embedding.bags = bags;
     c->d->u.embedding.per = per;
     c->d->u.embedding.ids64 = ids->dtype == GN_DTYPE_I64;
+    c->d->u.embedding.offsets = offs;
+    c->d->u.embedding.off64 = offs && IT(c, 2)->dtype == GN_DTYPE_I64;
+    c->d->u.embedding.n = n;
+    c->d->u.embedding.psw = c->n->nin == 4;
+    c->d->u.embedding.pad = pad;
+    c->d->u.embedding.es = c->d->half ? sizeof(float) : gn_dtype_size(o->dtype);
     return 0;
 }
 
@@ -470,7 +671,7 @@ static int check_rotary_table(chk *c)
     if (rc)
         return rc;
     const gn_tensor *p = IT(c, 0), *co = OT(c, 0);
-    if (!is_index_dtype(p->dtype) || co->dtype != GN_DTYPE_F32 || OT(c, 1)->dtype != GN_DTYPE_F32)
+    if (!is_index_dtype(p->dtype) || !float_ok(c, co->dtype) || !float_ok(c, OT(c, 1)->dtype))
         return fail(c, GN_EUNSUPPORTED, "rotary_table: positions i64/i32 in, f32 cos and sin out");
     int64_t dh = dim_from_end(co, 1), n = numel(p);
     if (dh % 2 || numel(co) != n * dh || numel(OT(c, 1)) != n * dh)
@@ -497,8 +698,9 @@ static int check_elementwise(chk *c)
         if (rc)
             return rc;
         const gn_tensor *x = IT(c, 0), *o = OT(c, 0);
-        if (!castable(x->dtype) || !castable(o->dtype))
-            return fail(c, GN_EUNSUPPORTED, "cast from %s to %s", gn_dtype_name(x->dtype), gn_dtype_name(o->dtype));
+        if (!castable(c, x->dtype) || !castable(c, o->dtype))
+            return fail(c, GN_EUNSUPPORTED, "cast from %s to %s (not supported by the %s executor)",
+                        gn_dtype_name(x->dtype), gn_dtype_name(o->dtype), c->executor);
         if (numel(x) != numel(o))
             return fail(c, GN_EINVAL, "cast changes the number of elements");
         c->d->kind = GN_OPK_CAST;
@@ -559,7 +761,7 @@ static int check_reduction(chk *c)
     gn_opcheck_rfn f = rfns[i].fn;
     int arg = f == GN_RED_ARGMAX || f == GN_RED_ARGMIN;
     const gn_tensor *x = IT(c, 0), *o = OT(c, 0);
-    if (x->dtype != GN_DTYPE_F32 || (arg ? !is_index_dtype(o->dtype) : o->dtype != GN_DTYPE_F32))
+    if (!float_ok(c, x->dtype) || (arg ? !is_index_dtype(o->dtype) : !float_ok(c, o->dtype)))
         return fail(c, GN_EUNSUPPORTED, "input must be f32 and the output %s", arg ? "i64 or i32" : "f32");
     int64_t len, inner = 1;
     if (x->ndim == 0) {
@@ -793,8 +995,9 @@ static int check_fill(chk *c)
         return rc;
     const gn_tensor *o = OT(c, 0);
     const char *fn = attr_s(c, "fn");
-    if (!castable(o->dtype))
-        return fail(c, GN_EUNSUPPORTED, "output dtype %s", gn_dtype_name(o->dtype));
+    if (!castable(c, o->dtype))
+        return fail(c, GN_EUNSUPPORTED, "output dtype %s (not supported by the %s executor)", gn_dtype_name(o->dtype),
+                    c->executor);
     double v = 0.0, start = 0.0, step = 1.0;
     int arange = 0;
     if (!fn || strcmp(fn, "zeros") == 0)
@@ -931,13 +1134,13 @@ static int check_interaction(chk *c)
 
 /* ========================== API ========================== */
 
-int gn_opcheck_node(const gn_graph *g, uint32_t id, const char *executor, gn_opcheck_host_fn host, void *arg,
-                    gn_opdesc *d, gn_error *err)
+int gn_opcheck_node(const gn_graph *g, uint32_t id, const char *executor, unsigned feats, gn_opcheck_host_fn host,
+                    void *arg, gn_opdesc *d, gn_error *err)
 {
     if (id >= gn_graph_nnodes(g))
         return gn_error_set(err, GN_EINVAL, "nodes[%u]: no such node (%u nodes)", id, gn_graph_nnodes(g));
     chk c = {.g = g, .id = id, .n = gn_graph_node(g, id), .tin = gn_graph_node_inputs(g, id),
-             .tout = gn_graph_node_outputs(g, id), .executor = executor, .host = host, .arg = arg, .d = d,
+             .tout = gn_graph_node_outputs(g, id), .executor = executor, .feats = feats, .host = host, .arg = arg, .d = d,
              .err = err};
     memset(d, 0, sizeof(*d));
     d->g = g;
@@ -953,6 +1156,7 @@ int gn_opcheck_node(const gn_graph *g, uint32_t id, const char *executor, gn_opc
     case GN_OP_LAYER_NORM: return check_norm(&c, 0);
     case GN_OP_RMS_NORM: return check_norm(&c, 1);
     case GN_OP_BATCH_NORM: return check_batch_norm(&c);
+    case GN_OP_GROUP_NORM: return check_group_norm(&c);
     case GN_OP_SOFTMAX: return check_softmax(&c);
     case GN_OP_ATTENTION: return check_attention(&c);
     case GN_OP_EMBEDDING: return check_embedding(&c, 0);

@@ -27,6 +27,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "half.h"
+
 /* ========================== codes (C and CUDA) ========================== */
 
 /* Elementwise functions; the binary ones come first (<= GN_EW_MIN). */
@@ -46,7 +48,25 @@ typedef enum gn_opcheck_emode { GN_EMB_LOOKUP, GN_EMB_SUM, GN_EMB_MEAN, GN_EMB_M
 
 /* Element types cast and fill convert between (the index outputs of
  * argmax/argmin too): gn_opcheck_load_num and _store_num's codes. */
-typedef enum gn_opcheck_num { GN_NUM_F32, GN_NUM_F64, GN_NUM_I64, GN_NUM_I32, GN_NUM_U8, GN_NUM_BOOL } gn_opcheck_num;
+typedef enum gn_opcheck_num {
+    GN_NUM_F32, GN_NUM_F64, GN_NUM_I64, GN_NUM_I32, GN_NUM_U8, GN_NUM_BOOL,
+    GN_NUM_F16, GN_NUM_BF16 /* only where the executor declares GN_OPCHECK_HALF */
+} gn_opcheck_num;
+
+/*
+ * What an executor implements beyond the common set (gn_opcheck_node's
+ * FEATS): a node that needs a feature the executor lacks is refused with
+ * GN_EUNSUPPORTED naming the executor, at the point of the checks where
+ * the feature shows, so the checks before it read the same everywhere.
+ */
+enum {
+    GN_OPCHECK_HALF = 1 << 0,        /* f16/bf16 storage (computed in f32) */
+    GN_OPCHECK_GROUP_NORM = 1 << 1,  /* the group_norm op */
+    GN_OPCHECK_BAG_OFFSETS = 1 << 2, /* embedding_bag with offsets, per-sample weights, padding_idx, aux outputs */
+    GN_OPCHECK_ATTN_MASK = 1 << 3,   /* attention with a mask tensor (a fourth input) */
+    GN_OPCHECK_AUX_OUTPUTS = 1 << 4, /* aten's secondary outputs: the norms' mean / rstd, max pooling's indices */
+    GN_OPCHECK_ALL = (1 << 5) - 1
+};
 
 /* ========================== scalar arithmetic (C and CUDA) ========================== */
 
@@ -96,6 +116,8 @@ GN_OPCHECK_MATH double gn_opcheck_load_num(const void *p, int dt, int64_t i)
     case GN_NUM_F64: return ((const double *)p)[i];
     case GN_NUM_I64: return (double)((const int64_t *)p)[i];
     case GN_NUM_I32: return ((const int32_t *)p)[i];
+    case GN_NUM_F16: return gn_half_f16_to_f32(((const uint16_t *)p)[i]);
+    case GN_NUM_BF16: return gn_half_bf16_to_f32(((const uint16_t *)p)[i]);
     default: return ((const uint8_t *)p)[i]; /* u8, bool */
     }
 }
@@ -109,6 +131,9 @@ GN_OPCHECK_MATH void gn_opcheck_store_num(void *p, int dt, int64_t i, double v)
     case GN_NUM_I64: ((int64_t *)p)[i] = (int64_t)v; break;
     case GN_NUM_I32: ((int32_t *)p)[i] = (int32_t)v; break;
     case GN_NUM_BOOL: ((uint8_t *)p)[i] = v != 0.0; break;
+    /* via f32: exact for f32, f16, bf16 and small-integer sources; f64 rounds twice */
+    case GN_NUM_F16: ((uint16_t *)p)[i] = gn_half_f32_to_f16((float)v); break;
+    case GN_NUM_BF16: ((uint16_t *)p)[i] = gn_half_f32_to_bf16((float)v); break;
     default: ((uint8_t *)p)[i] = (uint8_t)v; break;
     }
 }
@@ -228,6 +253,9 @@ typedef struct gn_opdesc {
     const uint32_t *tout;    /* its output tensor ids (borrowed from g) */
     gn_op op;                /* the node's op */
     gn_opcheck_kind kind;    /* elementwise, view/copy, index: which form */
+    int half;                /* some float tensor is f16/bf16: the CPU executor widens such
+                                inputs to f32, runs the f32 kernel and rounds the outputs back
+                                (cast and fill convert natively and leave this 0) */
     union {
         struct {
             int64_t M, N, K;     /* Y [batch, M, N] = A [batch, M, K] · W */
@@ -241,11 +269,20 @@ typedef struct gn_opdesc {
             double eps;
             int rms;             /* rms_norm (no mean, no bias) */
             int weight, bias;    /* inputs 1 and 2 are present */
+            int stats;           /* outputs 1, 2 (rms_norm: 1) take mean and rstd per row */
         } norm;
+        struct {
+            int64_t N, C, S;     /* x [N, C, S...] */
+            int64_t G;           /* groups; each normalises C/G channels x S */
+            double eps;
+            int weight, bias;    /* inputs 1 and 2 [C] are present */
+            int stats;           /* outputs 1, 2 take mean and rstd [N, G] */
+        } group_norm;
         struct {
             int64_t N, C, S;     /* x [N, C, S...] */
             double eps;
             uint32_t nparams;    /* inputs after x: weight, bias, mean, var */
+            int stats;           /* outputs 1, 2 [C] take the running mean and 1/sqrt(var + eps) */
         } batch_norm;
         struct {
             int scalar;          /* 0-D input: the output is 1 */
@@ -257,12 +294,20 @@ typedef struct gn_opdesc {
             int64_t off;         /* Tk - T: cache length before this step */
             int causal;
             float scale;         /* attrs.scale, default 1/sqrt(dh) */
+            int mask;            /* 0 none; 1 boolean (true = attend); 2 additive (float) */
+            int64_t mst[4];      /* the mask's strides (elements) over [B, H, T, Tk]; 0 = broadcast */
         } attention;
         struct {
             gn_opcheck_emode mode;
             int64_t V, d;        /* weight [V, d] */
-            int64_t bags, per;   /* output rows; ids per row (1 for a lookup) */
+            int64_t bags, per;   /* output rows; ids per row (1 for a lookup; 0 with offsets) */
             int ids64;           /* ids are i64 (else i32) */
+            int offsets;         /* input 2: bag b is ids[off[b] .. off[b+1]) (the last to n or off[bags]) */
+            int off64;           /* offsets are i64 (else i32) */
+            int64_t n;           /* ids in all */
+            int psw;             /* input 3: per-sample weights [n] (mode sum) */
+            int64_t pad;         /* attrs.padding_idx: ids equal to it are skipped; -1 none */
+            size_t es;           /* lookup: bytes per element (rows are copied, any float type) */
         } embedding;
         struct {
             gn_opcheck_efn fn;   /* GN_OPK_UNARY, GN_OPK_BINARY */
@@ -351,7 +396,8 @@ typedef int (*gn_opcheck_host_fn)(void *arg, uint32_t k, const void **host);
 /*
  * Checks node ID of G exactly as real/EXECUTOR.md says every executor
  * does and fills *D.  EXECUTOR names the executor in messages ("CPU",
- * "CUDA": "... (the CUDA executor computes in f32)"); HOST (with ARG)
+ * "CUDA": "... (the CUDA executor computes in f32)"); FEATS (GN_OPCHECK_*)
+ * what it implements beyond the common set; HOST (with ARG)
  * lends the values of index inputs for range checks.  Returns 0, or
  * GN_EINVAL / GN_EUNSUPPORTED (or HOST's code) with ERR set as
  * "nodes[ID]: OP (module M): what".  Nothing is allocated; D is
@@ -359,8 +405,8 @@ typedef int (*gn_opcheck_host_fn)(void *arg, uint32_t k, const void **host);
  * tin, tout) are set before any check, so HOST may read them; the rest
  * of D is undefined on failure.
  */
-int gn_opcheck_node(const gn_graph *g, uint32_t id, const char *executor, gn_opcheck_host_fn host, void *arg,
-                    gn_opdesc *d, gn_error *err);
+int gn_opcheck_node(const gn_graph *g, uint32_t id, const char *executor, unsigned feats, gn_opcheck_host_fn host,
+                    void *arg, gn_opdesc *d, gn_error *err);
 
 /*
  * Sets ERR to CODE with the message "nodes[ID]: OP (module M): " followed

@@ -14,7 +14,9 @@
 #include <cmocka.h>
 
 #include "executor.h"
+#include "half.h"
 #include "llm.h"
+#include "opcheck.h"
 #include "runner.h"
 #include "session.h"
 
@@ -27,15 +29,14 @@ typedef struct spec {
     void *p; /* host data: inputs read, outputs written */
 } spec;
 
-/* Builds a one-node graph OP(IN) -> OUT with ATTRS (stolen) and runs it on
- * the CPU executor (whose buffers are host memory). */
-static int run_op(gn_op op, json_t *attrs, const spec *in, uint32_t nin, const spec *out, uint32_t nout,
-                  gn_error *err)
+/* A session of one step with the one node OP(IN) -> OUT with ATTRS
+ * (stolen); caller destroys it.  Its buffers are in PI, PO. */
+static gn_session *one_node(gn_op op, json_t *attrs, const spec *in, uint32_t nin, const spec *out, uint32_t nout,
+                            void **pi, void **po)
 {
     gn_session *s = gn_session_create("t");
     gn_graph *g = gn_session_add_step(s, GN_PHASE_FORWARD, "t");
     uint32_t ti[8], to[8];
-    void *pi[8], *po[8];
     for (uint32_t k = 0; k < nin; k++) {
         ti[k] = (uint32_t)gn_graph_add_tensor(g, NULL, in[k].dt, GN_KIND_INPUT, in[k].nd, in[k].sh, NULL);
         pi[k] = in[k].p;
@@ -48,6 +49,17 @@ static int run_op(gn_op op, json_t *attrs, const spec *in, uint32_t nin, const s
     gn_error sub;
     if (gn_session_finalize(s, &sub) < 0)
         fail_msg("%s", sub.msg);
+    return s;
+}
+
+/* Builds a one-node graph OP(IN) -> OUT with ATTRS (stolen) and runs it on
+ * the CPU executor (whose buffers are host memory). */
+static int run_op(gn_op op, json_t *attrs, const spec *in, uint32_t nin, const spec *out, uint32_t nout,
+                  gn_error *err)
+{
+    void *pi[8], *po[8];
+    gn_session *s = one_node(op, attrs, in, nin, out, nout, pi, po);
+    const gn_graph *g = gn_session_step(s, 0);
     const gn_executor_ops *ops = gn_executor_cpu();
     void *ex = ops->create(err);
     assert_non_null(ex);
@@ -421,10 +433,331 @@ static void test_errors_name_the_node(void **state)
                      GN_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "nodes[0]: opaque (module test.mod)"));
     assert_non_null(strstr(err.msg, "aten::frob"));
-    spec h[1] = {{GN_DTYPE_F16, 1, {4}, x}}, ho[1] = {{GN_DTYPE_F16, 1, {4}, y}};
+    double x64[4] = {0}, y64[4];
+    spec h[1] = {{GN_DTYPE_F64, 1, {4}, x64}}, ho[1] = {{GN_DTYPE_F64, 1, {4}, y64}};
     assert_int_equal(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "relu"), h, 1, ho, 1, &err),
                      GN_EUNSUPPORTED);
-    assert_non_null(strstr(err.msg, "f16"));
+    assert_non_null(strstr(err.msg, "f64 (the CPU executor computes in f32)"));
+    (void)state;
+}
+
+/* ========================== half types, group_norm, bags, masks ==========================
+ *
+ * Torch references: the constants marked so are printed by
+ * tests/data/exec_cpu_ref.py (.venv/bin/python tests/data/exec_cpu_ref.py;
+ * torch 2.13.0+cpu), which computes them independently of this code.
+ */
+
+#define F16(nd_, ...) {GN_DTYPE_F16, nd_, {__VA_ARGS__}, NULL}
+#define BF16(nd_, ...) {GN_DTYPE_BF16, nd_, {__VA_ARGS__}, NULL}
+
+static void same_bits(const uint16_t *got, const uint16_t *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i])
+            fail_msg("element %zu: got 0x%04x, expected 0x%04x", i, got[i], want[i]);
+}
+
+static void test_half_conversion(void **state)
+{
+    /* torch reference: x.to(float16), x.to(bfloat16) as bits, and the f16 back to f32 */
+    float cv[24] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65519.0f, 65520.0f, 1000000.0f, 6.10351562e-05f, 5.99999985e-05f, 5.96000014e-08f, 2.98000007e-08f, 2.98023224e-08f, 1.00097656f, 1.00048828f, 1.00146484f, 3.14159274f, -0.00100000005f, INFINITY, -INFINITY, 3.00000001e+38f, 1.00390625f, 1.01171875f, 9.9999461e-41f};
+    uint16_t cv16[24] = {0x0000, 0x8000, 0x3c00, 0xc100, 0x7bff, 0x7bff, 0x7c00, 0x7c00, 0x0400, 0x03ef, 0x0001, 0x0000, 0x0000, 0x3c01, 0x3c00, 0x3c02, 0x4248, 0x9419, 0x7c00, 0xfc00, 0x7c00, 0x3c04, 0x3c0c, 0x0000};
+    uint16_t cvbf[24] = {0x0000, 0x8000, 0x3f80, 0xc020, 0x4780, 0x4780, 0x4780, 0x4974, 0x3880, 0x387c, 0x3380, 0x3300, 0x3300, 0x3f80, 0x3f80, 0x3f80, 0x4049, 0xba83, 0x7f80, 0xff80, 0x7f62, 0x3f80, 0x3f82, 0x0001};
+    float cv16back[24] = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65504.0f, INFINITY, INFINITY, 6.10351562e-05f, 6.00218773e-05f, 5.96046448e-08f, 0.0f, 0.0f, 1.00097656f, 1.0f, 1.00195312f, 3.140625f, -0.00100040436f, INFINITY, -INFINITY, INFINITY, 1.00390625f, 1.01171875f, 0.0f};
+    for (size_t i = 0; i < sizeof(cv) / sizeof(cv[0]); i++) {
+        if (gn_half_f32_to_f16(cv[i]) != cv16[i])
+            fail_msg("f16 of %.9g: got 0x%04x, expected 0x%04x", (double)cv[i], gn_half_f32_to_f16(cv[i]), cv16[i]);
+        if (gn_half_f32_to_bf16(cv[i]) != cvbf[i])
+            fail_msg("bf16 of %.9g: got 0x%04x, expected 0x%04x", (double)cv[i], gn_half_f32_to_bf16(cv[i]), cvbf[i]);
+        float back = gn_half_f16_to_f32(cv16[i]);
+        if (memcmp(&back, &cv16back[i], sizeof(float)) != 0)
+            fail_msg("f32 of f16 0x%04x: got %.9g, expected %.9g", cv16[i], (double)back, (double)cv16back[i]);
+        /* bf16 is the top half of an f32 */
+        float wb = gn_half_bf16_to_f32(cvbf[i]);
+        uint32_t u;
+        memcpy(&u, &wb, 4);
+        assert_int_equal(u, (uint32_t)cvbf[i] << 16);
+    }
+    /* every f16 pattern survives f16 -> f32 -> f16 (NaNs stay NaN) */
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        float f = gn_half_f16_to_f32((uint16_t)h);
+        uint16_t r = gn_half_f32_to_f16(f);
+        if (f != f)
+            assert_true((r & 0x7c00) == 0x7c00 && (r & 0x3ff) && (r & 0x8000) == (h & 0x8000));
+        else if (r != h)
+            fail_msg("f16 0x%04x -> %.9g -> 0x%04x", h, (double)f, r);
+    }
+    assert_true(isnan(gn_half_bf16_to_f32(gn_half_f32_to_bf16(NAN))));
+    (void)state;
+}
+
+static void test_half_ops(void **state)
+{
+    /* torch reference: each op in f32 on the half inputs, rounded once (the executor's rule),
+     * which here is also what torch's own f16/bf16 kernels give (*_torch) */
+    uint16_t ha[6] = {0xbe00, 0x3400, 0xbd00, 0x3800, 0xbc00, 0x3a00};
+    uint16_t hw[12] = {0xbeab, 0x0000, 0x3eab, 0xb555, 0x3d55, 0xb955, 0x3c00, 0xbc00, 0x3955, 0xbd55, 0x3555, 0xbeab};
+    uint16_t hb[4] = {0xb600, 0x0000, 0x3600, 0xb000};
+    uint16_t hmm[8] = {0x2958, 0x3eaa, 0xc06b, 0x440b, 0x2958, 0xc000, 0x40c0, 0xc0c0};
+    uint16_t hmm_torch[8] = {0x2958, 0x3eaa, 0xc06b, 0x440b, 0x2958, 0xc000, 0x40c0, 0xc0c0};
+    uint16_t bx[8] = {0xc020, 0xbf80, 0x3f00, 0x4000, 0xc000, 0xbf00, 0x3f80, 0x4020};
+    uint16_t blw[4] = {0xbf2b, 0x3f80, 0x3eab, 0xbeab};
+    uint16_t blb[4] = {0xbf00, 0x0000, 0x3f00, 0xbe80};
+    uint16_t bln[8] = {0x3ecb, 0xbee5, 0x3f26, 0xbf33, 0x3ecb, 0xbee5, 0x3f26, 0xbf33};
+    uint16_t bln_torch[8] = {0x3ecb, 0xbee5, 0x3f26, 0xbf33, 0x3ecb, 0xbee5, 0x3f26, 0xbf33};
+    uint16_t hsm[8] = {0x2c26, 0x35f8, 0x2d54, 0x37aa, 0x2c26, 0x35f8, 0x2d54, 0x37aa};
+    uint16_t hsm_torch[8] = {0x2c26, 0x35f8, 0x2d54, 0x37aa, 0x2c26, 0x35f8, 0x2d54, 0x37aa};
+    uint16_t bge[8] = {0xbc77, 0xbe23, 0x3eb1, 0x3ffa, 0xbd3a, 0xbe1e, 0x3f57, 0x401f};
+    uint16_t bge_torch[8] = {0xbc77, 0xbe23, 0x3eb1, 0x3ffa, 0xbd3a, 0xbe1e, 0x3f57, 0x401f};
+    uint16_t y[8], hx[8];
+    gn_error err;
+    spec in[3] = {F16(2, 2, 3), F16(2, 4, 3), F16(1, 4)}, out[1] = {F16(2, 2, 4)};
+    in[0].p = ha, in[1].p = hw, in[2].p = hb, out[0].p = y;
+    ok(run_op(GN_OP_MATMUL, json_pack("{s:b}", "transpose_b", 1), in, 3, out, 1, &err), &err);
+    same_bits(y, hmm, 8);
+    same_bits(y, hmm_torch, 8);
+    spec lin[3] = {BF16(2, 2, 4), BF16(1, 4), BF16(1, 4)}, lout[1] = {BF16(2, 2, 4)};
+    lin[0].p = bx, lin[1].p = blw, lin[2].p = blb, lout[0].p = y;
+    ok(run_op(GN_OP_LAYER_NORM, json_pack("{s:f}", "eps", 1e-5), lin, 3, lout, 1, &err), &err);
+    same_bits(y, bln, 8);
+    same_bits(y, bln_torch, 8);
+    /* softmax of seq(8) = ((7i mod 13) - 6) / 4, stored as f16 */
+    for (int i = 0; i < 8; i++)
+        hx[i] = gn_half_f32_to_f16((float)((i * 7) % 13 - 6) / 4.0f);
+    spec sin_[1] = {F16(2, 2, 4)}, sout[1] = {F16(2, 2, 4)};
+    sin_[0].p = hx, sout[0].p = y;
+    ok(run_op(GN_OP_SOFTMAX, NULL, sin_, 1, sout, 1, &err), &err);
+    same_bits(y, hsm, 8);
+    same_bits(y, hsm_torch, 8);
+    spec gin[1] = {BF16(1, 8)}, gout[1] = {BF16(1, 8)};
+    gin[0].p = bx, gout[0].p = y;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "gelu"), gin, 1, gout, 1, &err), &err);
+    same_bits(y, bge, 8);
+    same_bits(y, bge_torch, 8);
+    /* casts to and from half; a lookup copies f16 rows as they are */
+    float f[4] = {1.0f, -2.5f, 1.00146484f, 65520.0f}, fb[4];
+    uint16_t want16[4] = {0x3c00, 0xc100, 0x3c02, 0x7c00};
+    spec cin[1] = {F32(1, 4)}, cout[1] = {F16(1, 4)};
+    cin[0].p = f, cout[0].p = y;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "cast"), cin, 1, cout, 1, &err), &err);
+    same_bits(y, want16, 4);
+    spec bin[1] = {F16(1, 4)}, bout[1] = {F32(1, 4)};
+    bin[0].p = y, bout[0].p = fb;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "cast"), bin, 1, bout, 1, &err), &err);
+    assert_true(fb[0] == 1.0f && fb[1] == -2.5f && fb[2] == 1.00195312f && isinf(fb[3]));
+    int64_t ids[2] = {1, 0};
+    spec ein[2] = {F16(2, 2, 3), I64(1, 2)}, eout[1] = {F16(2, 2, 3)};
+    ein[0].p = ha, ein[1].p = ids, eout[0].p = y;
+    ok(run_op(GN_OP_EMBEDDING, NULL, ein, 2, eout, 1, &err), &err);
+    uint16_t wemb[6] = {ha[3], ha[4], ha[5], ha[0], ha[1], ha[2]};
+    same_bits(y, wemb, 6);
+    /* mixed: an f16 activation times an f32 weight into f32 */
+    float w32[12], y32[8], want32[8];
+    for (int i = 0; i < 12; i++)
+        w32[i] = gn_half_f16_to_f32(hw[i]);
+    for (int r = 0; r < 2; r++)
+        for (int j = 0; j < 4; j++) {
+            float acc = 0;
+            for (int k = 0; k < 3; k++)
+                acc += gn_half_f16_to_f32(ha[r * 3 + k]) * w32[j * 3 + k];
+            want32[r * 4 + j] = acc;
+        }
+    spec min_[2] = {F16(2, 2, 3), F32(2, 4, 3)}, mout[1] = {F32(2, 2, 4)};
+    min_[0].p = ha, min_[1].p = w32, mout[0].p = y32;
+    ok(run_op(GN_OP_MATMUL, json_pack("{s:b}", "transpose_b", 1), min_, 2, mout, 1, &err), &err);
+    near(y32, want32, 8, 1e-6f);
+    (void)state;
+}
+
+static void test_group_norm(void **state)
+{
+    /* torch reference: aten.native_group_norm(x [2, 4, 3], w, b, groups 2, eps 1e-5) */
+    float gx[24] = {-2.66666675f, -1.0f, 0.666666687f, 2.33333325f, -1.66666663f, 0.0f, 1.66666663f, -2.33333325f, -0.666666687f, 1.0f, 2.66666675f, -1.33333337f, 0.333333343f, 2.0f, -2.0f, -0.333333343f, 1.33333337f, -2.66666675f, -1.0f, 0.666666687f, 2.33333325f, -1.66666663f, 0.0f, 1.66666663f};
+    float gw[4] = {-1.0f, 0.5f, -0.5f, 1.0f};
+    float gb[4] = {-0.25f, 0.25f, 0.0f, -0.25f};
+    float gy[24] = {1.1505307f, 0.125752121f, -0.899026453f, 1.0869025f, -0.142831787f, 0.3695575f, -0.428408861f, 0.714014769f, 0.238004923f, 0.226009846f, 1.17802954f, -1.10681772f, -0.581861019f, -1.5774442f, 0.811955333f, 0.216813862f, 0.714605451f, -0.480094343f, 0.47582978f, -0.118957445f, -0.713744581f, -1.67748928f, -0.48791489f, 0.701659501f};
+    float gmean[4] = {-0.388888925f, 0.166666657f, -0.222222179f, 0.333333343f};
+    float grstd[4] = {0.614867151f, 0.571211815f, 0.597349882f, 0.71374464f};
+    float gy_noaffine[24] = {-1.22474158f, 0.0f, 1.22474158f, 1.28683996f, -1.15138316f, -0.135456815f, 1.28683996f, -1.15138316f, -0.13545683f, 0.135456815f, 1.15138304f, -1.28683984f, 0.135456815f, 1.15138316f, -1.28683996f, 0.13545683f, 1.15138304f, -1.28683984f, -1.2247417f, 0.0f, 1.22474158f, -1.22474146f, 0.0f, 1.22474146f};
+    float y[24], mean[4], rstd[4];
+    gn_error err;
+    spec in[3] = {F32(3, 2, 4, 3), F32(1, 4), F32(1, 4)}, out[3] = {F32(3, 2, 4, 3), F32(2, 2, 2), F32(2, 2, 2)};
+    in[0].p = gx, in[1].p = gw, in[2].p = gb, out[0].p = y, out[1].p = mean, out[2].p = rstd;
+    ok(run_op(GN_OP_GROUP_NORM, json_pack("{s:i,s:f}", "groups", 2, "eps", 1e-5), in, 3, out, 3, &err), &err);
+    near(y, gy, 24, 2e-6f);
+    near(mean, gmean, 4, 1e-7f);
+    near(rstd, grstd, 4, 1e-6f);
+    /* one group per channel, no affine, the result alone */
+    ok(run_op(GN_OP_GROUP_NORM, json_pack("{s:i}", "groups", 4), in, 1, out, 1, &err), &err);
+    near(y, gy_noaffine, 24, 2e-6f);
+    assert_int_equal(run_op(GN_OP_GROUP_NORM, NULL, in, 3, out, 1, &err), GN_EINVAL);
+    assert_non_null(strstr(err.msg, "attrs.groups missing"));
+    assert_int_equal(run_op(GN_OP_GROUP_NORM, json_pack("{s:i}", "groups", 3), in, 3, out, 1, &err), GN_EINVAL);
+    assert_non_null(strstr(err.msg, "must divide"));
+    /* layer_norm's statistics outputs: [1, 2, 3, 4] has mean 2.5, rstd 1/sqrt(1.25) */
+    float x[4] = {1, 2, 3, 4}, ly[4], lm, lr;
+    spec lin[1] = {F32(2, 1, 4)}, lout[3] = {F32(2, 1, 4), F32(2, 1, 1), F32(2, 1, 1)};
+    lin[0].p = x, lout[0].p = ly, lout[1].p = &lm, lout[2].p = &lr;
+    ok(run_op(GN_OP_LAYER_NORM, json_pack("{s:f}", "eps", 0.0), lin, 1, lout, 3, &err), &err);
+    assert_true(lm == 2.5f && fabsf(lr - 0.89442719f) < 1e-7f);
+    (void)state;
+}
+
+static void test_bag_offsets(void **state)
+{
+    /* torch reference: aten._embedding_bag(weight [6, 3], ids, offsets [0, 2, 2, 5], mode, ...);
+     * bag 1 is empty */
+    float ew[18] = {-2.25f, -1.0f, 0.25f, 1.5f, -2.0f, -0.75f, 0.5f, 1.75f, -1.75f, -0.5f, 0.75f, 2.0f, -1.5f, -0.25f, 1.0f, 2.25f, -1.25f, 0.0f};
+    float epsw[8] = {-1.0f, 0.5f, 2.0f, 0.0f, 1.5f, -0.5f, 1.0f, -1.0f};
+    float e_sum[12] = {2.0f, -0.25f, -2.5f, 0.0f, 0.0f, 0.0f, -0.75f, -1.75f, 2.0f, -2.25f, 1.5f, 0.5f};
+    float e_mean[12] = {1.0f, -0.125f, -1.25f, 0.0f, 0.0f, 0.0f, -0.25f, -0.583333313f, 0.666666687f, -0.75f, 0.5f, 0.166666672f};
+    int64_t e_mean_o2b[8] = {0, 0, 2, 2, 2, 3, 3, 3};
+    int64_t e_mean_bsz[4] = {2, 0, 3, 3};
+    int64_t e_mean_maxi[4] = {2, 0, 3, 3};
+    float e_max[12] = {1.5f, 1.75f, -0.75f, 0.0f, 0.0f, 0.0f, 2.25f, -0.25f, 1.0f, 0.5f, 1.75f, 2.0f};
+    int64_t e_max_o2b[8] = {0, 0, 2, 2, 2, 3, 3, 3};
+    int64_t e_max_bsz[4] = {2, 0, 3, 3};
+    int64_t e_max_maxi[12] = {1, 2, 1, 0, 0, 0, 5, 4, 4, 2, 2, 3};
+    float e_psw[12] = {-1.25f, 2.875f, -0.125f, 0.0f, 0.0f, 0.0f, -5.25f, -0.875f, 3.5f, 3.0f, 2.375f, -3.0f};
+    float e_last[12] = {2.0f, -0.25f, -2.5f, 0.0f, 0.0f, 0.0f, -0.75f, -1.75f, 2.0f, 0.0f, 2.5f, 0.25f};
+    float e_pad_mean[12] = {1.0f, -0.125f, -1.25f, 0.0f, 0.0f, 0.0f, 2.25f, -1.25f, 0.0f, -0.75f, 0.5f, 0.166666672f};
+    int64_t ids[8] = {1, 2, 4, 5, 4, 3, 2, 0}, off[5] = {0, 2, 2, 5, 7}, o2b[8], bsz[4], maxi[12];
+    float y[12];
+    gn_error err;
+    spec in[4] = {F32(2, 6, 3), I64(1, 8), I64(1, 4), F32(1, 8)};
+    spec out[4] = {F32(2, 4, 3), I64(1, 8), I64(1, 4), I64(1, 4)};
+    in[0].p = ew, in[1].p = ids, in[2].p = off, in[3].p = epsw;
+    out[0].p = y, out[1].p = o2b, out[2].p = bsz, out[3].p = maxi;
+    ok(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s}", "mode", "sum"), in, 3, out, 1, &err), &err);
+    near(y, e_sum, 12, 0);
+    ok(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s}", "mode", "mean"), in, 3, out, 4, &err), &err);
+    near(y, e_mean, 12, 1e-7f);
+    assert_memory_equal(o2b, e_mean_o2b, sizeof(o2b));
+    assert_memory_equal(bsz, e_mean_bsz, sizeof(bsz));
+    assert_memory_equal(maxi, e_mean_maxi, 4 * sizeof(int64_t));
+    out[3] = (spec)I64(2, 4, 3);
+    out[3].p = maxi;
+    ok(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s}", "mode", "max"), in, 3, out, 4, &err), &err);
+    near(y, e_max, 12, 0);
+    assert_memory_equal(o2b, e_max_o2b, sizeof(o2b));
+    assert_memory_equal(bsz, e_max_bsz, sizeof(bsz));
+    assert_memory_equal(maxi, e_max_maxi, sizeof(maxi));
+    ok(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s}", "mode", "sum"), in, 4, out, 1, &err), &err);
+    near(y, e_psw, 12, 1e-6f);
+    /* include_last_offset: 5 offsets for 4 bags, the last bag ends at offsets[4] = 7 */
+    spec lin[3] = {F32(2, 6, 3), I64(1, 8), I64(1, 5)};
+    lin[0].p = ew, lin[1].p = ids, lin[2].p = off;
+    ok(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s,s:b}", "mode", "sum", "include_last_offset", 1), lin, 3, out, 1,
+              &err), &err);
+    near(y, e_last, 12, 0);
+    ok(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s,s:i}", "mode", "mean", "padding_idx", 4), in, 3, out, 1, &err),
+       &err);
+    near(y, e_pad_mean, 12, 1e-7f);
+    /* bad offsets and weights name the node */
+    assert_int_equal(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s}", "mode", "mean"), in, 4, out, 1, &err),
+                     GN_EINVAL);
+    assert_non_null(strstr(err.msg, "per-sample weights need mode sum"));
+    assert_int_equal(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s,s:b}", "mode", "sum", "include_last_offset", 1),
+                            in, 3, out, 1, &err), GN_EINVAL);
+    off[2] = 1;
+    assert_int_equal(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s}", "mode", "sum"), in, 3, out, 1, &err), GN_EINVAL);
+    assert_non_null(strstr(err.msg, "nodes[0]: embedding_bag (module test.mod): offsets[2] = 1"));
+    off[2] = 2, off[3] = 9;
+    assert_int_equal(run_op(GN_OP_EMBEDDING_BAG, json_pack("{s:s}", "mode", "sum"), in, 3, out, 1, &err), GN_EINVAL);
+    (void)state;
+}
+
+static void test_attention_mask(void **state)
+{
+    /* torch reference: F.scaled_dot_product_attention(q [1,2,2,4], k, v [1,1,3,4] expanded to 2 heads,
+     * attn_mask=...) */
+    float aq[16] = {-1.25f, 0.0f, 1.25f, -0.25f, 1.0f, -0.5f, 0.75f, -0.75f, 0.5f, -1.0f, 0.25f, -1.25f, 0.0f, 1.25f, -0.25f, 1.0f};
+    float ak[12] = {-1.33333337f, 1.0f, 0.333333343f, -0.333333343f, -1.0f, 1.33333337f, 0.666666687f, 0.0f, -0.666666687f, -1.33333337f, 1.0f, 0.333333343f};
+    float av[12] = {-1.20000005f, -0.400000006f, 0.400000006f, 1.20000005f, -0.600000024f, 0.200000003f, 1.0f, -0.800000012f, 0.0f, 0.800000012f, -1.0f, -0.200000003f};
+    float a_bool[16] = {-0.624985576f, 0.175014481f, -0.270850211f, 0.52914983f, 0.0f, 0.0f, 0.0f, 0.0f, -0.322729737f, 0.477270335f, -0.623482049f, 0.176518023f, 0.0f, 0.0f, 0.0f, 0.0f};
+    float amask[12] = {-1.5f, 1.0f, 0.0f, -1.0f, 1.5f, 0.5f, -0.5f, -1.5f, 1.0f, 0.0f, -1.0f, 1.5f};
+    float a_add[16] = {-0.488509238f, 0.311490774f, 0.473682046f, -0.533827186f, -0.359326214f, 0.440673888f, 0.0955913812f, -0.457163721f, -0.101856343f, 0.698143661f, -0.853514791f, -0.108820461f, -0.528755724f, 0.271244347f, -0.149098381f, 0.182861686f};
+    float aq3[24] = {-1.25f, 0.0f, 1.25f, -0.25f, 1.0f, -0.5f, 0.75f, -0.75f, 0.5f, -1.0f, 0.25f, -1.25f, 0.0f, 1.25f, -0.25f, 1.0f, -0.5f, 0.75f, -0.75f, 0.5f, -1.0f, 0.25f, -1.25f, 0.0f};
+    float a_causal[24] = {-1.20000005f, -0.400000006f, 0.400000006f, 1.20000005f, -0.600000024f, 0.200000003f, 1.0f, -0.800000012f, -0.322729737f, 0.477270335f, -0.623482049f, 0.176518023f, -1.20000005f, -0.400000006f, 0.400000006f, 1.20000005f, -0.600000024f, 0.200000003f, 1.0f, -0.800000012f, -0.887005866f, -0.0870057791f, 0.0348400734f, 0.834840119f};
+    float y[24];
+    gn_error err;
+    uint8_t bm[6] = {1, 0, 1, 0, 0, 0}; /* [T, Tk]: query 1 sees nothing, and gets 0 as torch */
+    spec in[4] = {F32(4, 1, 2, 2, 4), F32(4, 1, 1, 3, 4), F32(4, 1, 1, 3, 4), {GN_DTYPE_BOOL, 2, {2, 3}, bm}};
+    spec out[1] = {F32(4, 1, 2, 2, 4)};
+    in[0].p = aq, in[1].p = ak, in[2].p = av, out[0].p = y;
+    ok(run_op(GN_OP_ATTENTION, json_pack("{s:b}", "masked", 1), in, 4, out, 1, &err), &err);
+    near(y, a_bool, 16, 1e-6f);
+    in[3] = (spec)F32(4, 1, 2, 2, 3);
+    in[3].p = amask;
+    ok(run_op(GN_OP_ATTENTION, json_pack("{s:b}", "masked", 1), in, 4, out, 1, &err), &err);
+    near(y, a_add, 16, 1e-6f);
+    /* causal and a mask together: both apply (T = Tk, where torch's alignment and ours agree) */
+    uint8_t cm[9] = {1, 1, 1, 0, 1, 1, 1, 0, 1};
+    spec cin[4] = {F32(4, 1, 2, 3, 4), F32(4, 1, 1, 3, 4), F32(4, 1, 1, 3, 4), {GN_DTYPE_BOOL, 2, {3, 3}, cm}};
+    spec cout[1] = {F32(4, 1, 2, 3, 4)};
+    cin[0].p = aq3, cin[1].p = ak, cin[2].p = av, cout[0].p = y;
+    ok(run_op(GN_OP_ATTENTION, json_pack("{s:b,s:b}", "masked", 1, "causal", 1), cin, 4, cout, 1, &err), &err);
+    near(y, a_causal, 24, 1e-6f);
+    /* a mask the trace lost, one that does not broadcast, one of integers */
+    assert_int_equal(run_op(GN_OP_ATTENTION, json_pack("{s:b}", "masked", 1), in, 3, out, 1, &err), GN_EINVAL);
+    assert_non_null(strstr(err.msg, "attrs.masked is true but the node has no mask input"));
+    in[3] = cin[3];
+    assert_int_equal(run_op(GN_OP_ATTENTION, NULL, in, 4, out, 1, &err), GN_EINVAL);
+    assert_non_null(strstr(err.msg, "mask does not broadcast to [B, H, T, Tk] = [1, 2, 2, 3]"));
+    int64_t im[6] = {0};
+    in[3] = (spec){GN_DTYPE_I64, 2, {2, 3}, im};
+    assert_int_equal(run_op(GN_OP_ATTENTION, NULL, in, 4, out, 1, &err), GN_EUNSUPPORTED);
+    (void)state;
+}
+
+/* Host index values for gn_opcheck_node: the buffers themselves. */
+static int host_bufs(void *arg, uint32_t k, const void **host)
+{
+    *host = ((void **)arg)[k];
+    return 0;
+}
+
+/* The checks of an executor that lacks FEATS (as the CUDA one lacks them all) refuse cleanly. */
+static void refused(gn_op op, json_t *attrs, const spec *in, uint32_t nin, const spec *out, uint32_t nout,
+                    const char *what)
+{
+    void *pi[8], *po[8];
+    gn_session *s = one_node(op, attrs, in, nin, out, nout, pi, po);
+    gn_opdesc d;
+    gn_error err;
+    ok(gn_opcheck_node(gn_session_step(s, 0), 0, "CPU", GN_OPCHECK_ALL, host_bufs, pi, &d, &err), &err);
+    assert_int_equal(gn_opcheck_node(gn_session_step(s, 0), 0, "CUDA", 0, host_bufs, pi, &d, &err), GN_EUNSUPPORTED);
+    if (!strstr(err.msg, what) || !strstr(err.msg, "CUDA"))
+        fail_msg("expected \"%s\" naming CUDA, got: %s", what, err.msg);
+    gn_session_destroy(s);
+}
+
+static void test_features_refused(void **state)
+{
+    float x[24] = {0}, w[18] = {0};
+    uint16_t h[4] = {0};
+    int64_t ids[8] = {0}, off[4] = {0, 2, 2, 5};
+    uint8_t m[6] = {1, 1, 1, 1, 1, 1};
+    spec g[1] = {F32(3, 2, 4, 3)}, go[1] = {F32(3, 2, 4, 3)};
+    g[0].p = x;
+    refused(GN_OP_GROUP_NORM, json_pack("{s:i}", "groups", 2), g, 1, go, 1, "not run by the CUDA executor");
+    spec hf[1] = {F16(1, 4)}, hfo[1] = {F16(1, 4)};
+    hf[0].p = h;
+    refused(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "relu"), hf, 1, hfo, 1, "input 0 is f16");
+    spec f4[1] = {F32(1, 4)};
+    f4[0].p = x;
+    refused(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "cast"), f4, 1, hfo, 1, "cast from f32 to f16");
+    spec b[3] = {F32(2, 6, 3), I64(1, 8), I64(1, 4)}, bo[1] = {F32(2, 4, 3)};
+    b[0].p = w, b[1].p = ids, b[2].p = off;
+    refused(GN_OP_EMBEDDING_BAG, json_pack("{s:s}", "mode", "sum"), b, 3, bo, 1, "offsets");
+    spec a[4] = {F32(4, 1, 2, 2, 4), F32(4, 1, 1, 3, 4), F32(4, 1, 1, 3, 4), {GN_DTYPE_BOOL, 2, {2, 3}, m}};
+    spec ao[1] = {F32(4, 1, 2, 2, 4)};
+    a[0].p = a[1].p = a[2].p = x;
+    refused(GN_OP_ATTENTION, NULL, a, 4, ao, 1, "a mask tensor is not supported by the CUDA executor");
+    spec l[1] = {F32(2, 2, 4)}, lo[3] = {F32(2, 2, 4), F32(2, 2, 1), F32(2, 2, 1)};
+    l[0].p = x;
+    refused(GN_OP_LAYER_NORM, NULL, l, 1, lo, 3, "statistics outputs");
     (void)state;
 }
 
@@ -566,6 +899,9 @@ int main(void)
         cmocka_unit_test(test_conv_pool),       cmocka_unit_test(test_interaction),
         cmocka_unit_test(test_errors_name_the_node), cmocka_unit_test(test_tiny_gpt2_session),
         cmocka_unit_test(test_tiny_llama_session),   cmocka_unit_test(test_runner_state_order),
+        cmocka_unit_test(test_half_conversion),      cmocka_unit_test(test_half_ops),
+        cmocka_unit_test(test_group_norm),           cmocka_unit_test(test_bag_offsets),
+        cmocka_unit_test(test_attention_mask),       cmocka_unit_test(test_features_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -530,6 +530,29 @@ static void test_interaction(void **state)
     (void)state;
 }
 
+/* Runs the one-input node OP(IN) -> OUT on the CUDA executor alone; its code. */
+static int cuda_only(gn_op op, json_t *attrs, const spec *in, const spec *out, gn_error *err)
+{
+    gn_session *s = gn_session_create("t");
+    gn_graph *g = gn_session_add_step(s, GN_PHASE_FORWARD, "t");
+    uint32_t ti = (uint32_t)gn_graph_add_tensor(g, NULL, in->dt, GN_KIND_INPUT, in->nd, in->sh, NULL);
+    uint32_t to = (uint32_t)gn_graph_add_tensor(g, NULL, out->dt, GN_KIND_OUTPUT, out->nd, out->sh, NULL);
+    assert_int_equal(gn_graph_add_node(g, op, &ti, 1, &to, 1, 0, 0, "test.mod", attrs), 0);
+    gn_error sub;
+    if (gn_session_finalize(s, &sub) < 0)
+        fail_msg("%s", sub.msg);
+    void *gx = cuda->create(err);
+    assert_non_null(gx);
+    void *di = cuda->alloc(gx, spec_bytes(in)), *dout = cuda->alloc(gx, spec_bytes(out));
+    assert_true(di && dout);
+    int rc = cuda->run(gx, g, 0, &di, &dout, err);
+    cuda->release(gx, di);
+    cuda->release(gx, dout);
+    cuda->destroy(gx);
+    gn_session_destroy(s);
+    return rc;
+}
+
 static void test_errors(void **state)
 {
     NEED_GPU();
@@ -541,10 +564,19 @@ static void test_errors(void **state)
                      GN_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "nodes[0]: opaque (module test.mod)"));
     assert_non_null(strstr(err.msg, "aten::frob"));
-    spec h[1] = {{GN_DTYPE_F16, 1, {4}, x}}, ho[1] = {{GN_DTYPE_F16, 1, {4}, NULL}};
-    assert_int_equal(both("f16", GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "relu"), h, 1, ho, 1, 0, &err),
+    double x64[4] = {0};
+    spec h[1] = {{GN_DTYPE_F64, 1, {4}, x64}}, ho[1] = {{GN_DTYPE_F64, 1, {4}, NULL}};
+    assert_int_equal(both("f64", GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "relu"), h, 1, ho, 1, 0, &err),
                      GN_EUNSUPPORTED);
-    assert_non_null(strstr(err.msg, "f16"));
+    assert_non_null(strstr(err.msg, "f64"));
+    /* what only the CPU executor runs (EXECUTOR.md): refused cleanly, naming CUDA */
+    uint16_t x16[4] = {0};
+    spec h16[1] = {{GN_DTYPE_F16, 1, {4}, x16}}, h16o[1] = {{GN_DTYPE_F16, 1, {4}, NULL}};
+    assert_int_equal(cuda_only(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "relu"), h16, h16o, &err),
+                     GN_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "input 0 is f16 (the CUDA executor computes in f32)"));
+    assert_int_equal(cuda_only(GN_OP_GROUP_NORM, json_pack("{s:i}", "groups", 2), in, out, &err), GN_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "not run by the CUDA executor"));
     (void)state;
 }
 
