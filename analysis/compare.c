@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "stats.h"
+
 typedef struct pair {
     char workload[64], strategy[64], point[128];
     int64_t sim_run, real_run;
@@ -22,20 +24,6 @@ typedef struct pair {
 static int db_fail(sqlite3 *db, gn_error *err, const char *what)
 {
     return gn_error_set(err, GN_EDB, "compare: %s: %s", what, sqlite3_errmsg(db));
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    if (n == 0)
-        return NAN;
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Which of the N repeated latencies V stands for the point: the fastest
@@ -148,7 +136,7 @@ static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimat
         double mx = 0;
         for (int k = 0; k < ne; k++)
             mx = e[k] > mx ? e[k] : mx;
-        v[i].step_err_med = median(e, ne);
+        v[i].step_err_med = gn_median(e, (size_t)ne);
         v[i].step_err_max = ne ? mx : NAN;
     }
     *out = v;
@@ -196,10 +184,10 @@ int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimat
                     all[nall++] = e[ne];
                 ne++;
             }
-        fprintf(out, "  %-10s median %5.1f%%  worst %5.1f%%  (%d runs)\n", v[i].strategy, 100 * median(e, ne),
-                100 * mx, ne);
+        fprintf(out, "  %-10s median %5.1f%%  worst %5.1f%%  (%d runs)\n", v[i].strategy,
+                100 * gn_median(e, (size_t)ne), 100 * mx, ne);
     }
-    fprintf(out, "  %-10s median %5.1f%%  (%d runs)\n", "all", 100 * median(all, nall), nall);
+    fprintf(out, "  %-10s median %5.1f%%  (%d runs)\n", "all", 100 * gn_median(all, (size_t)nall), nall);
     /* ranking of strategies per workload and point; a pair is decided by
      * the measurement when the ranges of its repeats do not overlap
      * (one repeat: every pair is) */

@@ -349,3 +349,20 @@ int gn_platform_apply_json(gn_platform *p, const json_t *obj,
     *p = q;
     return 0;
 }
+
+json_t *gn_platform_file_load(const char *path, gn_error *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, 0, &jerr);
+    if (!doc) {
+        gn_error_set(err, GN_EIO, "%s:%d: %s", path, jerr.line, jerr.text);
+        return NULL;
+    }
+    gn_platform probe;
+    gn_platform_default(&probe);
+    if (gn_platform_apply_json(&probe, doc, path, "$", err) < 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}

@@ -107,6 +107,13 @@ int gn_platform_apply_json(gn_platform *p, const json_t *obj,
                            const char *file, const char *path,
                            gn_error *err);
 
+/* Loads the platform file PATH (a "platform" object of its own, e.g.
+ * the output of genie-real --calibrate) and checks it by applying it to
+ * the default platform.  Returns the document (the caller owns it: apply
+ * it with gn_platform_apply_json, then json_decref) or NULL with ERR:
+ * GN_EIO (unreadable, not JSON, with the line) or GN_ESCHEMA. */
+json_t *gn_platform_file_load(const char *path, gn_error *err);
+
 /* Orders struct gn_op_time by op, FLOPs, bytes, fn (qsort, bsearch):
  * equal signatures compare 0, whatever their times. */
 int gn_op_time_cmp(const void *a, const void *b);

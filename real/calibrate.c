@@ -23,6 +23,7 @@
 #include "planrun.h"
 #include "outputs.h"
 #include "runner.h"
+#include "stats.h"
 #include "strategy.h"
 
 #define PINGS 2000
@@ -40,12 +41,6 @@ static int no_send(void *ctx, int32_t machine, uint32_t task, const struct iovec
 static int no_recv(void *ctx, int32_t machine, uint32_t task, size_t *len, gn_error *err)
 {
     return gn_error_set(err, GN_EINVAL, "calibration: a local plan has no network transfer");
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 #define TIMED 5 /* timed runs per session (after a warm-up); the fastest counts */
@@ -204,7 +199,7 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
             double d[TIMED];
             for (int k = 0; k < TIMED; k++)
                 d[k] = (double)(tt[(size_t)nt * k + i].end_ns - tt[(size_t)nt * k + i].start_ns) * 1e-9;
-            qsort(d, TIMED, sizeof(double), cmp_double);
+            qsort(d, TIMED, sizeof(double), gn_cmp_double);
             double sec = d[0]; /* the fastest run: other processes only ever add time */
             v[nv] = (sample){{nd->op, "", nd->flops, nd->bytes, 0}, nd->flops * 1e-9, nd->bytes * 1e-9, sec};
             const char *fn = nd->attrs ? json_string_value(json_object_get(nd->attrs, "fn")) : NULL;
@@ -226,7 +221,7 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
         free(gaps);
         return rc < 0 ? rc : gn_error_set(err, GN_EINVAL, "calibration: no op to time");
     }
-    qsort(gaps, ng, sizeof(*gaps), cmp_double);
+    qsort(gaps, ng, sizeof(*gaps), gn_cmp_double);
     double gap = ng ? gaps[ng / 2] : 0;
     for (int op = 0; op < GN_OP_COUNT; op++) {
         double fl = 0;
@@ -342,7 +337,7 @@ static int time_network(gn_conn *c, gn_calibration *out, gn_error *err)
     }
     double med_rtt = 0;
     if (rc == 0) {
-        qsort(rtt, PINGS, sizeof(double), cmp_double);
+        qsort(rtt, PINGS, sizeof(double), gn_cmp_double);
         med_rtt = rtt[PINGS / 2];
     }
     char *big = rc == 0 ? malloc(BIG_FRAME) : NULL;
@@ -363,7 +358,7 @@ static int time_network(gn_conn *c, gn_calibration *out, gn_error *err)
     free(rtt);
     if (rc < 0)
         return rc;
-    qsort(bt, (size_t)nb, sizeof(double), cmp_double);
+    qsort(bt, (size_t)nb, sizeof(double), gn_cmp_double);
     out->msg_overhead_us = cpu / PINGS * 1e6;
     out->net_latency_us = fmax(med_rtt / 2 - cpu / PINGS, 0) * 1e6;
     out->net_gbps = 2.0 * BIG_FRAME * 8 / fmax(bt[nb / 2] - med_rtt, 1e-9) / 1e9;

@@ -48,6 +48,7 @@
 #include "planwire.h"
 #include "report.h"
 #include "results.h"
+#include "stats.h"
 #include "strategy.h"
 #include "trace.h"
 #include "workload.h"
@@ -249,12 +250,6 @@ static void req_cpu_add(samples *s, double x)
         s->cap = cap;
     }
     s->v[s->n++] = x;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static int run_point(const gn_plan *p, workload *w, node *nodes, uint32_t nnodes, uint64_t seed, int warm,
@@ -495,13 +490,9 @@ int main(int argc, char **argv)
             nnamed++;
         }
     json_t *pfdoc = NULL;
-    if (platform_file) {
-        json_error_t jerr;
-        pfdoc = json_load_file(platform_file, 0, &jerr);
-        if (!pfdoc) {
-            fprintf(stderr, "genie-real: %s:%d: %s\n", platform_file, jerr.line, jerr.text);
-            return 2;
-        }
+    if (platform_file && !(pfdoc = gn_platform_file_load(platform_file, &err))) {
+        fprintf(stderr, "genie-real: %s\n", err.msg);
+        return 2;
     }
     int tty = isatty(STDERR_FILENO) && !quiet;
     double t_start = now();
@@ -727,7 +718,7 @@ int main(int argc, char **argv)
         failed = 1;
     }
     if (!quiet && req_cpu.n > 0) {
-        qsort(req_cpu.v, req_cpu.n, sizeof(double), cmp_double);
+        qsort(req_cpu.v, req_cpu.n, sizeof(double), gn_cmp_double);
         printf("\nnode CPU per request outside the executor, over all %zu requests: median %.3f ms, p95 %.3f ms, "
                "max %.3f ms\n",
                req_cpu.n, req_cpu.v[req_cpu.n / 2] * 1e3, req_cpu.v[(size_t)(0.95 * (double)(req_cpu.n - 1) + 0.5)] * 1e3,

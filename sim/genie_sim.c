@@ -266,19 +266,9 @@ int main(int argc, char **argv)
         return 2;
     }
     json_t *pfdoc = NULL;
-    if (platform_file) {
-        json_error_t jerr;
-        gn_platform probe;
-        gn_platform_default(&probe);
-        pfdoc = json_load_file(platform_file, 0, &jerr);
-        if (!pfdoc) {
-            fprintf(stderr, "genie-sim: %s:%d: %s\n", platform_file, jerr.line, jerr.text);
-            return 2;
-        }
-        if (gn_platform_apply_json(&probe, pfdoc, platform_file, "$", &err) < 0) {
-            fprintf(stderr, "genie-sim: %s\n", err.msg);
-            return 2;
-        }
+    if (platform_file && !(pfdoc = gn_platform_file_load(platform_file, &err))) {
+        fprintf(stderr, "genie-sim: %s\n", err.msg);
+        return 2;
     }
     c.tty = isatty(STDERR_FILENO);
     c.t_start = now();
