@@ -748,6 +748,41 @@ static int op_conv2d(ctx *c)
     return 0;
 }
 
+/* Max pooling's indices: where in its input plane (h·W + w) each output's
+ * maximum is, the first in row-major order on ties (as torch); the
+ * windows are gn_opcheck_pool_at's. */
+static void pool_indices(ctx *c)
+{
+    const __typeof__(c->d->u.pool2d) *q = &c->d->u.pool2d;
+    int64_t H = q->H, W = q->W, Ho = q->Ho, Wo = q->Wo;
+    gn_dtype dt = gn_opcheck_output(c->d, 1)->dtype;
+    for (int64_t p = 0; p < q->NC; p++)
+        for (int64_t oy = 0; oy < Ho; oy++)
+            for (int64_t ox = 0; ox < Wo; ox++) {
+                int64_t y0, y1, x0, x1;
+                if (q->adaptive) {
+                    y0 = oy * H / Ho, y1 = ((oy + 1) * H + Ho - 1) / Ho;
+                    x0 = ox * W / Wo, x1 = ((ox + 1) * W + Wo - 1) / Wo;
+                } else {
+                    y0 = oy * q->st[0] - q->pad[0], y1 = y0 + q->k[0];
+                    x0 = ox * q->st[1] - q->pad[1], x1 = x0 + q->k[1];
+                    y0 = y0 < 0 ? 0 : y0, x0 = x0 < 0 ? 0 : x0;
+                    y1 = y1 > H ? H : y1, x1 = x1 > W ? W : x1;
+                }
+                float m = -INFINITY;
+                int64_t at = y0 * W + x0;
+                for (int64_t iy = y0; iy < y1; iy++)
+                    for (int64_t ix = x0; ix < x1; ix++) {
+                        float v = FI(c, 0)[(p * H + iy) * W + ix];
+                        if (v > m) {
+                            m = v;
+                            at = iy * W + ix;
+                        }
+                    }
+                store_index(c->out[1], dt, (p * Ho + oy) * Wo + ox, at);
+            }
+}
+
 static int op_pool2d(ctx *c)
 {
     const __typeof__(c->d->u.pool2d) *q = &c->d->u.pool2d;
@@ -758,6 +793,8 @@ static int op_pool2d(ctx *c)
             for (int64_t ox = 0; ox < Wo; ox++)
                 FO(c, 0)[(p * Ho + oy) * Wo + ox] =
                     gn_opcheck_pool_at(FI(c, 0), p, oy, ox, H, W, Ho, Wo, k, st, pad, q->adaptive, q->mx);
+    if (q->indices)
+        pool_indices(c);
     return 0;
 }
 

@@ -763,10 +763,31 @@ static int check_reduction(chk *c)
     const gn_tensor *x = IT(c, 0), *o = OT(c, 0);
     if (!float_ok(c, x->dtype) || (arg ? !is_index_dtype(o->dtype) : !float_ok(c, o->dtype)))
         return fail(c, GN_EUNSUPPORTED, "input must be f32 and the output %s", arg ? "i64 or i32" : "f32");
-    int64_t len, inner = 1;
-    if (x->ndim == 0) {
-        len = 1;
-    } else {
+    int64_t len = 1, inner = 1;
+    json_t *dims = attr(c, "dims");
+    if (json_is_array(dims) && x->ndim > 0) {
+        /* several dims, adjacent once sorted: one [outer, len, inner] as for one dim */
+        int lo = (int)x->ndim, hi = -1;
+        uint32_t seen = 0;
+        for (size_t k = 0; k < json_array_size(dims); k++) {
+            json_t *e = json_array_get(dims, k);
+            int d = json_is_integer(e) ? norm_dim((int64_t)json_integer_value(e), x->ndim) : -1;
+            if (d < 0 || (seen >> d & 1u))
+                return fail(c, GN_EINVAL, "attrs.dims[%zu] is not a distinct dim of %u", k, x->ndim);
+            seen |= 1u << d;
+            lo = d < lo ? d : lo;
+            hi = d > hi ? d : hi;
+        }
+        if (hi < 0)
+            return fail(c, GN_EINVAL, "attrs.dims is empty");
+        if (hi - lo + 1 != (int)json_array_size(dims))
+            return fail(c, GN_EUNSUPPORTED, "a reduction over dims that are not adjacent");
+        if (arg && hi != lo)
+            return fail(c, GN_EUNSUPPORTED, "%s over several dims", fn);
+        for (int d = lo; d <= hi; d++)
+            len *= x->shape[d];
+        inner = inner_of(x, hi);
+    } else if (x->ndim > 0) {
         int d = norm_dim(attr_i(c, "dim", -1), x->ndim);
         if (d < 0)
             return fail(c, GN_EINVAL, "dim out of range for %u dims", x->ndim);
@@ -854,6 +875,15 @@ static int check_view_fn(chk *c, const char *fn)
         c->d->u.view.S = x->shape[2] * x->shape[3];
         return 0;
     }
+    if (strcmp(fn, "t") == 0) { /* torch.t: [R, C] -> [C, R] (fewer dims are reshapes) */
+        if (x->ndim != 2 || o->ndim != 2 || o->shape[0] != x->shape[1] || o->shape[1] != x->shape[0])
+            return fail(c, GN_EINVAL, "t: [R, C] -> [C, R]");
+        c->d->kind = GN_OPK_FLATTEN_TRANSPOSE; /* [1, R, C] -> [1, C, R] */
+        c->d->u.view.N = 1;
+        c->d->u.view.C = x->shape[0];
+        c->d->u.view.S = x->shape[1];
+        return 0;
+    }
     if (strcmp(fn, "expand") == 0) {
         if (bcast_strides(x, o, c->d->u.view.st) != 0)
             return fail(c, GN_EINVAL, "expand: input does not broadcast to the output");
@@ -861,13 +891,27 @@ static int check_view_fn(chk *c, const char *fn)
         return 0;
     }
     return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected split_heads, merge_heads, last_position, first_token, "
-                "flatten_transpose, permute_reshape, expand, or a reshape: none, reshape, view, flatten, "
-                "squeeze, unsqueeze, contiguous)", fn);
+                "flatten_transpose, permute_reshape, expand, t, or a reshape: none, reshape, view, flatten, "
+                "squeeze, unsqueeze, contiguous, _unsafe_view, lift_fresh, detach, alias, view_as)", fn);
 }
 
-static int is_reshape(const char *fn)
+/* A view fn that keeps the data in order (a byte copy); a 0-D/1-D `t` too. */
+static int is_reshape(const char *fn, const gn_tensor *x)
 {
-    static const char *const names[] = {"reshape", "view", "flatten", "squeeze", "unsqueeze", "contiguous"};
+    static const char *const names[] = {"reshape", "view", "flatten", "squeeze", "unsqueeze", "contiguous",
+                                        "_unsafe_view", "lift_fresh", "detach", "alias", "view_as"};
+    if (!fn)
+        return 1;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(fn, names[i]) == 0)
+            return 1;
+    return strcmp(fn, "t") == 0 && x->ndim < 2;
+}
+
+/* A copy fn that is a byte copy ("pad", "flip", "roll", "repeat" are not). */
+static int is_plain_copy(const char *fn)
+{
+    static const char *const names[] = {"clone", "contiguous", "copy", "to"};
     if (!fn)
         return 1;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -876,14 +920,17 @@ static int is_reshape(const char *fn)
     return 0;
 }
 
-/* view, or copy (COPY: a plain byte copy whatever the attrs). */
+/* view, or copy (COPY: a plain byte copy: fn none, clone, contiguous, copy, to). */
 static int check_view(chk *c, int copy)
 {
     int rc = arity(c, 1, 1, 0);
     if (rc)
         return rc;
-    const char *fn = copy ? NULL : attr_s(c, "fn");
-    if (is_reshape(fn)) {
+    const char *fn = attr_s(c, "fn");
+    if (copy && !is_plain_copy(fn))
+        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected none, clone, contiguous, copy or to: a copy of the "
+                    "same bytes)", fn);
+    if (copy || is_reshape(fn, IT(c, 0))) {
         if (c->n->nout != 1 || IT(c, 0)->bytes != OT(c, 0)->bytes || IT(c, 0)->dtype != OT(c, 0)->dtype)
             return fail(c, GN_EINVAL, "a reshape keeps dtype and size: %s %llu bytes -> %s %llu bytes",
                         gn_dtype_name(IT(c, 0)->dtype), (unsigned long long)IT(c, 0)->bytes,
@@ -1065,16 +1112,23 @@ static int check_conv2d(chk *c)
     return 0;
 }
 
+/* x [N, C, H, W] -> [N, C, Ho, Wo] [, indices (max: aten's max_pool2d_with_indices)]. */
 static int check_pool2d(chk *c)
 {
-    int rc = arity(c, 1, 1, 1);
-    if (rc || (rc = all_f32(c, 0, 1)))
+    int rc = arity(c, 1, 1, 0);
+    if (rc || (rc = floats(c, 0, 1, 1)))
         return rc;
     const gn_tensor *x = IT(c, 0), *o = OT(c, 0);
     const char *fn = attr_s(c, "fn");
     int mx = fn && strcmp(fn, "max") == 0;
     if (!fn || (!mx && strcmp(fn, "avg") != 0))
         return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected max or avg)", fn ? fn : "");
+    if (c->n->nout > 2 || (c->n->nout == 2 && !mx))
+        return fail(c, GN_EINVAL, "expected 1 output (2 for max: the result, then its indices), got %u", c->n->nout);
+    if (c->n->nout == 2 && !(c->feats & GN_OPCHECK_AUX_OUTPUTS))
+        return fail(c, GN_EUNSUPPORTED, "the indices output is not computed by the %s executor", c->executor);
+    if (c->n->nout == 2 && (!is_index_dtype(OT(c, 1)->dtype) || numel(OT(c, 1)) != numel(o)))
+        return fail(c, GN_EINVAL, "indices (output 1) must be i64 or i32 with the result's shape");
     if (x->ndim != 4 || o->ndim != 4 || o->shape[0] != x->shape[0] || o->shape[1] != x->shape[1])
         return fail(c, GN_EINVAL, "input and output must be [N, C, H, W] with the same N and C");
     int64_t NC = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3], Ho = o->shape[2], Wo = o->shape[3];
@@ -1102,6 +1156,7 @@ static int check_pool2d(chk *c)
     memcpy(p->pad, pad, sizeof(pad));
     p->adaptive = adaptive;
     p->mx = mx;
+    p->indices = c->n->nout == 2;
     return 0;
 }
 

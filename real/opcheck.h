@@ -368,6 +368,7 @@ typedef struct gn_opdesc {
             int64_t NC, H, W, Ho, Wo; /* [NC, H, W] -> [NC, Ho, Wo] */
             int64_t k[2], st[2], pad[2]; /* [h, w]; unused when adaptive */
             int adaptive, mx;    /* adaptive windows; max (else avg) */
+            int indices;         /* output 1: each max's index h·W + w in its input plane */
         } pool2d;
         struct {
             int64_t B, D, F, W;  /* F features [B, D] -> [B, W] */

@@ -711,6 +711,49 @@ static void test_attention_mask(void **state)
     (void)state;
 }
 
+/* Forms the PyTorch front end records: torch.t, a mean over [-1, -2],
+ * max pooling with indices; copies that are not byte copies are refused. */
+static void test_captured_forms(void **state)
+{
+    float x[6] = {1, 2, 3, 4, 5, 6}, y[6], wt[6] = {1, 4, 2, 5, 3, 6};
+    gn_error err;
+    spec in[1] = {F32(2, 2, 3)}, out[1] = {F32(2, 3, 2)};
+    in[0].p = x, out[0].p = y;
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s}", "fn", "t"), in, 1, out, 1, &err), &err);
+    near(y, wt, 6, 0);
+    /* mean over dims (-1, -2) of arange(8) [1, 2, 2, 2]: 1.5, 5.5 (torch) */
+    float r8[8] = {0, 1, 2, 3, 4, 5, 6, 7}, rm[2] = {1.5f, 5.5f};
+    spec rin[1] = {F32(4, 1, 2, 2, 2)}, rout[1] = {F32(4, 1, 2, 1, 1)};
+    rin[0].p = r8, rout[0].p = y;
+    ok(run_op(GN_OP_REDUCTION, json_pack("{s:s,s:[i,i]}", "fn", "mean", "dims", -1, -2), rin, 1, rout, 1, &err),
+       &err);
+    near(y, rm, 2, 0);
+    assert_int_equal(run_op(GN_OP_REDUCTION, json_pack("{s:s,s:[i,i]}", "fn", "sum", "dims", 1, 3), rin, 1, rout, 1,
+                            &err), GN_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "not adjacent"));
+    /* F.max_pool2d(x, 3, 2, 1, return_indices=True) on [1,5,2; 7,3,9; 4,8,6] (torch): [7, 9; 8, 9], [3, 5; 7, 5] */
+    float px[9] = {1, 5, 2, 7, 3, 9, 4, 8, 6}, pw[4] = {7, 9, 8, 9}, ones[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    int64_t pi[4], piw[4] = {3, 5, 7, 5}, tie[4] = {0, 1, 3, 4};
+    spec pin[1] = {F32(4, 1, 1, 3, 3)}, pout[2] = {F32(4, 1, 1, 2, 2), I64(4, 1, 1, 2, 2)};
+    pin[0].p = px, pout[0].p = y, pout[1].p = pi;
+    ok(run_op(GN_OP_POOL2D, json_pack("{s:s,s:i,s:i,s:i}", "fn", "max", "kernel", 3, "stride", 2, "padding", 1), pin,
+              1, pout, 2, &err), &err);
+    near(y, pw, 4, 0);
+    assert_memory_equal(pi, piw, sizeof(pi));
+    /* ties: the first in the window (torch: [0, 1; 3, 4] for ones, kernel 2, stride 1) */
+    pin[0].p = ones;
+    ok(run_op(GN_OP_POOL2D, json_pack("{s:s,s:i,s:i}", "fn", "max", "kernel", 2, "stride", 1), pin, 1, pout, 2, &err),
+       &err);
+    assert_memory_equal(pi, tie, sizeof(pi));
+    /* a flip of the same size is not a byte copy */
+    spec cin[1] = {F32(1, 6)}, cout[1] = {F32(1, 6)};
+    cin[0].p = x, cout[0].p = y;
+    assert_int_equal(run_op(GN_OP_COPY, json_pack("{s:s}", "fn", "flip"), cin, 1, cout, 1, &err), GN_EUNSUPPORTED);
+    ok(run_op(GN_OP_COPY, json_pack("{s:s}", "fn", "clone"), cin, 1, cout, 1, &err), &err);
+    near(y, x, 6, 0);
+    (void)state;
+}
+
 /* Host index values for gn_opcheck_node: the buffers themselves. */
 static int host_bufs(void *arg, uint32_t k, const void **host)
 {
@@ -758,6 +801,10 @@ static void test_features_refused(void **state)
     spec l[1] = {F32(2, 2, 4)}, lo[3] = {F32(2, 2, 4), F32(2, 2, 1), F32(2, 2, 1)};
     l[0].p = x;
     refused(GN_OP_LAYER_NORM, NULL, l, 1, lo, 3, "statistics outputs");
+    spec p[1] = {F32(4, 1, 1, 3, 3)}, po[2] = {F32(4, 1, 1, 2, 2), I64(4, 1, 1, 2, 2)};
+    p[0].p = x;
+    refused(GN_OP_POOL2D, json_pack("{s:s,s:i,s:i}", "fn", "max", "kernel", 2, "stride", 1), p, 1, po, 2,
+            "indices output");
     (void)state;
 }
 
@@ -902,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_half_conversion),      cmocka_unit_test(test_half_ops),
         cmocka_unit_test(test_group_norm),           cmocka_unit_test(test_bag_offsets),
         cmocka_unit_test(test_attention_mask),       cmocka_unit_test(test_features_refused),
+        cmocka_unit_test(test_captured_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -530,6 +530,24 @@ static void test_interaction(void **state)
     (void)state;
 }
 
+/* torch.t and a reduction over adjacent dims, as the front end records them. */
+static void test_captured_forms(void **state)
+{
+    NEED_GPU();
+    gn_error err;
+    float x[24];
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)((i * 7) % 11) - 5.0f;
+    spec in[1] = {F32(2, 4, 6)}, out[1] = {F32(2, 6, 4)};
+    in[0].p = x;
+    ok(both("t", GN_OP_VIEW, json_pack("{s:s}", "fn", "t"), in, 1, out, 1, 0, &err), &err);
+    spec rin[1] = {F32(4, 1, 2, 3, 4)}, rout[1] = {F32(4, 1, 2, 1, 1)};
+    rin[0].p = x;
+    ok(both("mean dims", GN_OP_REDUCTION, json_pack("{s:s,s:[i,i]}", "fn", "mean", "dims", -1, -2), rin, 1, rout, 1,
+            1e-6, &err), &err);
+    (void)state;
+}
+
 /* Runs the one-input node OP(IN) -> OUT on the CUDA executor alone; its code. */
 static int cuda_only(gn_op op, json_t *attrs, const spec *in, const spec *out, gn_error *err)
 {
@@ -788,7 +806,7 @@ int main(void)
         cmocka_unit_test(test_embeddings),     cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_rotary),         cmocka_unit_test(test_reduction_fill),
         cmocka_unit_test(test_views_concat_index), cmocka_unit_test(test_interaction),
-        cmocka_unit_test(test_errors),         cmocka_unit_test(test_tiny_gpt2_session),
+        cmocka_unit_test(test_errors), cmocka_unit_test(test_captured_forms),         cmocka_unit_test(test_tiny_gpt2_session),
         cmocka_unit_test(test_tiny_llama_session), cmocka_unit_test(test_tiny_other_sessions),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
