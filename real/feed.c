@@ -3,6 +3,8 @@
  */
 #include "feed.h"
 
+#include "half.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +44,29 @@ static int64_t bound_of(const gn_graph *g, uint32_t t, int depth)
     return best;
 }
 
+/*
+ * When T is the offsets input of an embedding_bag (input 2), the number
+ * of ids it cuts (*N) and of bags (*BAGS); else 0.
+ */
+static int offsets_of(const gn_graph *g, uint32_t t, int64_t *n, int64_t *bags)
+{
+    uint32_t nc;
+    const uint32_t *cons = gn_graph_consumers(g, t, &nc);
+    for (uint32_t i = 0; i < nc; i++) {
+        const gn_node *nd = gn_graph_node(g, cons[i]);
+        const uint32_t *in = gn_graph_node_inputs(g, cons[i]);
+        if (nd->op != GN_OP_EMBEDDING_BAG || nd->nin < 3 || in[2] != t)
+            continue;
+        const gn_tensor *ids = gn_graph_tensor(g, in[1]), *o = gn_graph_tensor(g, gn_graph_node_outputs(g, cons[i])[0]);
+        *n = 1;
+        for (uint32_t d = 0; d < ids->ndim; d++)
+            *n *= ids->shape[d];
+        *bags = o->ndim ? o->shape[0] : 1;
+        return 1;
+    }
+    return 0;
+}
+
 static int seeded(gn_runner *r, const gn_graph *g, uint32_t step, uint32_t t, uint64_t seed, gn_error *err)
 {
     const gn_tensor *x = gn_graph_tensor(g, t);
@@ -52,15 +77,27 @@ static int seeded(gn_runner *r, const gn_graph *g, uint32_t step, uint32_t t, ui
     if (!host)
         return gn_error_set(err, GN_ENOMEM, "feed: out of memory");
     uint64_t s = mix(seed ^ mix(((uint64_t)step << 32) | t));
-    int64_t bound = bound_of(g, t, 0);
+    int64_t bound = bound_of(g, t, 0), nids = 0, bags = 0;
     if (bound == INT64_MAX || bound < 1)
         bound = 1;
-    int rc = 0;
+    int rc = 0, offs = offsets_of(g, t, &nids, &bags) && bags > 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t v = mix(s + i);
+        float f = (float)(v >> 40) * (1.0f / 8388608.0f) - 1.0f;
+        if (offs) /* bag offsets: bags of (nearly) equal size, i * n / bags */
+            v = (uint64_t)((int64_t)i * nids / bags), bound = INT64_MAX;
         switch (x->dtype) {
         case GN_DTYPE_F32:
-            ((float *)host)[i] = (float)(v >> 40) * (1.0f / 8388608.0f) - 1.0f;
+            ((float *)host)[i] = f;
+            break;
+        case GN_DTYPE_F16:
+            ((uint16_t *)host)[i] = gn_half_f32_to_f16(f);
+            break;
+        case GN_DTYPE_BF16:
+            ((uint16_t *)host)[i] = gn_half_f32_to_bf16(f);
+            break;
+        case GN_DTYPE_BOOL: /* masks: about one in four false */
+            ((uint8_t *)host)[i] = (v >> 62) != 0;
             break;
         case GN_DTYPE_I64:
             ((int64_t *)host)[i] = (int64_t)(v % (uint64_t)bound);

@@ -10,9 +10,13 @@
  *     prompt is seeded, decode step s gets the token step s-1 produced
  *     and position P + s - 1 — real autoregressive decoding;
  *   - otherwise each input is seeded independently: floats uniform in
- *     [-1, 1), integers uniform in [0, bound) where bound is the smallest
- *     table its consumers index (embedding, embedding_bag, index; views
- *     followed), 1 when nothing bounds it.
+ *     [-1, 1) (f16/bf16: that f32 value rounded to the type), integers
+ *     uniform in [0, bound) where bound is the smallest table its
+ *     consumers index (embedding, embedding_bag, index; views followed),
+ *     1 when nothing bounds it; bools (attention masks) true with
+ *     probability 3/4;
+ *   - the offsets of an embedding_bag (its input 2) cut its n ids into
+ *     bags of nearly equal size: offsets[i] = i·n / bags.
  *
  * The values depend on SEED, the step and the tensor only.
  */

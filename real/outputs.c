@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "feed.h"
+#include "half.h"
 
 typedef struct captured {
     uint32_t step, tensor;
@@ -79,6 +80,16 @@ int gn_outputs_capture(gn_outputs *o, gn_runner *r, uint32_t step, gn_error *err
     return 0;
 }
 
+/* Element K of a float capture (f32, f16 or bf16) as a double. */
+static double value(const captured *c, uint64_t k)
+{
+    if (c->dtype == GN_DTYPE_F16)
+        return gn_half_f16_to_f32(((const uint16_t *)c->data)[k]);
+    if (c->dtype == GN_DTYPE_BF16)
+        return gn_half_bf16_to_f32(((const uint16_t *)c->data)[k]);
+    return ((const float *)c->data)[k];
+}
+
 int gn_outputs_compare(const gn_outputs *got, const gn_outputs *ref, double *max_rel, int *identical,
                        gn_error *err)
 {
@@ -95,18 +106,19 @@ int gn_outputs_compare(const gn_outputs *got, const gn_outputs *ref, double *max
         if (memcmp(a->data, b->data, (size_t)a->bytes) == 0)
             continue;
         *identical = 0;
-        if (a->dtype != GN_DTYPE_F32) {
+        if (a->dtype != GN_DTYPE_F32 && a->dtype != GN_DTYPE_F16 && a->dtype != GN_DTYPE_BF16) {
             *max_rel = INFINITY;
             continue;
         }
-        const float *x = (const float *)a->data, *y = (const float *)b->data;
         double diff = 0, scale = 0;
-        for (uint64_t k = 0; k < a->bytes / 4; k++) {
-            double d = fabs((double)x[k] - (double)y[k]);
+        uint64_t n = a->bytes / gn_dtype_size(a->dtype);
+        for (uint64_t k = 0; k < n; k++) {
+            double xv = value(a, k), yv = value(b, k);
+            double d = fabs(xv - yv);
             if (d > diff || d != d)
                 diff = d != d ? INFINITY : d;
-            if (fabs((double)y[k]) > scale)
-                scale = fabs((double)y[k]);
+            if (fabs(yv) > scale)
+                scale = fabs(yv);
         }
         double rel = scale > 0 ? diff / scale : (diff > 0 ? INFINITY : 0);
         if (rel > *max_rel)

@@ -7,7 +7,8 @@
  * reference is the same session run locally on the CPU executor with the
  * same seed (gn_outputs_reference); a real run must match it to a
  * relative error of 1e-5 (fp32), and two runs with the same seed must be
- * identical byte for byte.
+ * identical byte for byte.  f16/bf16 outputs are compared by value (each
+ * widened to f32); the tolerances for them are in real/EXECUTOR.md.
  */
 #ifndef GN_OUTPUTS_H
 #define GN_OUTPUTS_H
@@ -33,7 +34,8 @@ int gn_outputs_capture(gn_outputs *o, gn_runner *r, uint32_t step, gn_error *err
 
 /*
  * Compares GOT with REF (the same session, every step captured).
- * *MAX_REL: the largest relative error over float tensors, each measured
+ * *MAX_REL: the largest relative error over float tensors (f32, f16,
+ * bf16), each measured
  * as max|got - ref| / max|ref|; integer tensors count as 0 when equal and
  * as infinity when not.  *IDENTICAL: 1 when every byte matches.  0, or
  * GN_EINVAL when the captures do not cover the same tensors.

@@ -73,5 +73,12 @@ sed -i 's/"127.0.0.1:1"/"nowhere"/' "$tmp/named.json"
 "$real" -q --db "$tmp/db3.sqlite" "$tmp/named.json" 2>"$tmp/err"
 [ $? = 2 ] && grep -q 'real.nodes\[0\]' "$tmp/err" && ok || bad "bad node in the file: $(head -2 "$tmp/err")"
 
+# f16 group_norm, an embedding_bag with offsets and per-sample weights and
+# bf16 masked causal GQA attention (tests/data/real_features_trace.json):
+# every strategy, twice, exact parity
+if "$real" -q --repeat 2 --db "$tmp/feat.sqlite" "$data/real_features.json"; then ok; else bad "real_features exit $?"; fi
+n=$(sqlite3 "$tmp/feat.sqlite" "select count(*) from metrics where name='parity_identical' and value=1")
+[ "$n" = 8 ] && ok || bad "expected 8 real_features runs identical to the local reference, got $n"
+
 echo "e2e_genie_real: $pass passed, $fails failed"
 [ "$fails" = 0 ]
