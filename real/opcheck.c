@@ -809,6 +809,17 @@ static int check_reduction(chk *c)
 
 /* ========================== view, copy, concat ========================== */
 
+/* The view fns besides reshapes (check_view_fn's). */
+static int is_view_fn(const char *fn)
+{
+    static const char *const names[] = {"split_heads", "merge_heads", "last_position", "first_token",
+                                        "flatten_transpose", "permute_reshape", "expand", "t"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(fn, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int check_view_fn(chk *c, const char *fn)
 {
     const gn_tensor *x = IT(c, 0);
@@ -890,6 +901,11 @@ static int check_view_fn(chk *c, const char *fn)
         c->d->kind = GN_OPK_EXPAND;
         return 0;
     }
+    return fail(c, GN_EINVAL, "fn \"%s\" has no check", fn); /* NEVER: is_view_fn lists the fns above */
+}
+
+static int unknown_view_fn(chk *c, const char *fn)
+{
     return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected split_heads, merge_heads, last_position, first_token, "
                 "flatten_transpose, permute_reshape, expand, t, or a reshape: none, reshape, view, flatten, "
                 "squeeze, unsqueeze, contiguous, _unsafe_view, lift_fresh, detach, alias, view_as)", fn);
@@ -939,6 +955,8 @@ static int check_view(chk *c, int copy)
         c->d->u.view.bytes = IT(c, 0)->bytes;
         return 0;
     }
+    if (!is_view_fn(fn)) /* before the dtypes: an i64 `select` is refused for its fn */
+        return unknown_view_fn(c, fn);
     if ((rc = all_f32(c, 0, 1)))
         return rc;
     return check_view_fn(c, fn);

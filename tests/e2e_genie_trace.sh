@@ -23,5 +23,13 @@ printf '{"name":"unknown","workloads":[{"family":"trace","path":"%s"}]}' "$data/
 "$sim" -q --no-plot -o "$tmp/m" "$tmp/m.json" && ok || bad "unknown architecture did not simulate"
 [ "$(sqlite3 "$tmp/m/unknown.sqlite" "select count(*) from runs where status='ok'")" = 4 ] && ok || bad "unknown architecture: not 4 ok runs"
 
+# exec: which nodes the CPU executor would refuse, by reason
+"$tr" exec "$data/real_features_trace.json" | grep -q ': 0 of 8 nodes' && ok || bad "exec of a runnable trace"
+"$tr" exec "$tmp/t.json" > /dev/null && ok || bad "exec: the generated tiny-llama does not run"
+out=$("$tr" exec "$data/mamba_tiny.json"); rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q '4 of 9 nodes' && echo "$out" | grep -q 'opaque: not run by the CPU executor: selective_scan' \
+  && ok || bad "exec of mamba_tiny: rc $rc: $out"
+"$tr" exec "$data/bad/unknown_op.json" 2>/dev/null; [ $? = 2 ] && ok || bad "exec of a bad trace not refused"
+
 echo "$pass passed, $fails failed"
 [ "$fails" = 0 ]
