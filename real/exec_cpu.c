@@ -249,10 +249,10 @@ static int op_batch_norm(ctx *c)
         double mean = np > 2 ? FI(c, 3)[ch] : 0.0, var = np > 3 ? FI(c, 4)[ch] : 1.0;
         float scale, shift;
         gn_opcheck_batch_norm_affine(w, b, mean, var, eps, &scale, &shift);
-        if (c->d->u.batch_norm.stats && gn_opcheck_output(c->d, 1)->bytes) {
+        if (c->d->u.batch_norm.stats && gn_opcheck_output(c->d, 1)->bytes) /* else 0 elements, as torch's */
             FO(c, 1)[ch] = (float)mean;
+        if (c->d->u.batch_norm.stats && gn_opcheck_output(c->d, 2)->bytes)
             FO(c, 2)[ch] = (float)(1.0 / sqrt(var + eps));
-        }
         for (int64_t n = 0; n < N; n++) {
             const float *xi = FI(c, 0) + (n * C + ch) * S;
             float *yi = FO(c, 0) + (n * C + ch) * S;

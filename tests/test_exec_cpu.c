@@ -745,6 +745,23 @@ static void test_captured_forms(void **state)
     ok(run_op(GN_OP_POOL2D, json_pack("{s:s,s:i,s:i}", "fn", "max", "kernel", 2, "stride", 1), pin, 1, pout, 2, &err),
        &err);
     assert_memory_equal(pi, tie, sizeof(pi));
+    /* native_batch_norm's extra outputs: the running mean and 1/sqrt(var + eps) where they have C
+     * elements, nothing where they have 0 (torch's inference) */
+    float bx[4] = {1, 2, 3, 4}, bm[2] = {1, 2}, bv[2] = {4, 1}, by[4], bmean[2], binv[2] = {-7, -7};
+    float bwant[4] = {0, 0.5f, 1, 2};
+    spec bin[5] = {F32(4, 1, 2, 1, 2), F32(1, 2), F32(1, 2), F32(1, 2), F32(1, 2)};
+    spec bout[3] = {F32(4, 1, 2, 1, 2), F32(1, 2), F32(1, 2)};
+    float one[2] = {1, 1}, zero[2] = {0, 0};
+    bin[0].p = bx, bin[1].p = one, bin[2].p = zero, bin[3].p = bm, bin[4].p = bv;
+    bout[0].p = by, bout[1].p = bmean, bout[2].p = binv;
+    ok(run_op(GN_OP_BATCH_NORM, json_pack("{s:f}", "eps", 0.0), bin, 5, bout, 3, &err), &err);
+    near(by, bwant, 4, 1e-7f);
+    assert_true(bmean[0] == 1 && bmean[1] == 2 && binv[0] == 0.5f && binv[1] == 1);
+    bout[2] = (spec)F32(1, 0);
+    bout[2].p = NULL;
+    binv[0] = -7;
+    ok(run_op(GN_OP_BATCH_NORM, json_pack("{s:f}", "eps", 0.0), bin, 5, bout, 3, &err), &err);
+    assert_true(binv[0] == -7);
     /* a flip of the same size is not a byte copy */
     spec cin[1] = {F32(1, 6)}, cout[1] = {F32(1, 6)};
     cin[0].p = x, cout[0].p = y;
