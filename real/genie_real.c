@@ -82,8 +82,9 @@ static void usage(FILE *f)
             "                      results/calibration.json)\n"
             "      --db FILE       results database (default: DIR/NAME.sqlite, shared\n"
             "                      with genie-sim so genie-report --compare joins them)\n"
-            "      --repeat N      run every point N times (default 1); all repeats\n"
-            "                      must give identical bytes\n"
+            "      --repeat N      run every point N times (default 1), round-robin (every\n"
+            "                      point once, then again); all repeats must give\n"
+            "                      identical bytes\n"
             "      --check-every K check parity on every K-th run only (default 1)\n"
             "      --calibrate     measure this machine (the executor on the experiment's\n"
             "                      ops, memory, the network to the first node named, or\n"
@@ -624,14 +625,30 @@ int main(int argc, char **argv)
 
     int failed = 0;
     samples req_cpu = {0};
-    uint32_t total = nw * e->nstrategies * npts * (uint32_t)repeat, done = 0, runs = 0;
-    for (uint32_t i = 0; i < nw * e->nstrategies * npts; i++) {
+    typedef struct point {
+        gn_plan *p;          /* NULL where planning failed (prc, perr) */
+        int prc;
+        char perr[sizeof(err.msg)];
+        char label[128];     /* the sweep point */
+        double x;
+        gn_outputs *first;   /* repeat 0's outputs: later repeats must equal them */
+    } point;
+    uint32_t npoint = nw * e->nstrategies * npts;
+    uint32_t total = npoint * (uint32_t)repeat, done = 0, runs = 0;
+    /* every point planned first; then the repeats round-robin (each point
+     * once, then again), so the machine's drift over a run falls on every
+     * strategy alike rather than on whichever ran last */
+    point *pts = calloc(npoint ? npoint : 1, sizeof(*pts));
+    if (!pts) {
+        fprintf(stderr, "genie-real: out of memory\n");
+        stop_nodes(nodes, nnodes);
+        return 1;
+    }
+    for (uint32_t i = 0; i < npoint; i++) {
         uint32_t w = i / (e->nstrategies * npts), si = (i / npts) % e->nstrategies, pt = i % npts;
         const gn_exp_strategy *st = &e->strategies[si];
         gn_platform pf;
-        char label[128];
-        double x;
-        gn_experiment_platform(e, pt, &pf, label, sizeof(label), &x, &err);
+        gn_experiment_platform(e, pt, &pf, pts[i].label, sizeof(pts[i].label), &pts[i].x, &err);
         if (pfdoc && gn_platform_apply_json(&pf, pfdoc, platform_file, "$", &err) < 0) {
             fprintf(stderr, "genie-real: %s\n", err.msg);
             failed = 2;
@@ -639,12 +656,18 @@ int main(int argc, char **argv)
         }
         gn_plan_input in = {.session = ws[w].s, .platform = &pf, .weights_resident = e->weights_resident,
                             .options = st->options, .file = file, .path = st->path};
-        gn_plan *p = NULL;
-        int prc = gn_strategy_plan(st->strategy, &in, &p, &err);
-        char perr[sizeof(err.msg)];
-        snprintf(perr, sizeof(perr), "%s", err.msg);
-        gn_outputs *first = NULL;
-        for (int rep = 0; rep < repeat; rep++, done++) {
+        pts[i].prc = gn_strategy_plan(st->strategy, &in, &pts[i].p, &err);
+        snprintf(pts[i].perr, sizeof(pts[i].perr), "%s", err.msg);
+    }
+    for (int rep = 0; rep < repeat && failed != 2; rep++)
+        for (uint32_t i = 0; i < npoint; i++, done++) {
+            uint32_t w = i / (e->nstrategies * npts), si = (i / npts) % e->nstrategies;
+            const gn_exp_strategy *st = &e->strategies[si];
+            const gn_plan *p = pts[i].p;
+            int prc = pts[i].prc;
+            const char *perr = pts[i].perr, *label = pts[i].label;
+            double x = pts[i].x;
+            gn_outputs *first = pts[i].first;
             double t0 = now();
             run_result res = {0};
             int check = (runs++ % (uint32_t)check_every) == 0 || repeat > 1;
@@ -701,15 +724,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, "\r\033[K[%u/%u] %s %s %s (%.0f s elapsed)", done + 1, total, ws[w].label,
                         st->label, label, now() - t_start);
             if (rep == 0 && res.out && !error)
-                first = res.out;
+                pts[i].first = res.out;
             else
                 gn_outputs_destroy(res.out);
             free(res.start);
             free(res.end);
         }
-        gn_outputs_destroy(first);
-        gn_plan_destroy(p);
+    for (uint32_t i = 0; i < npoint; i++) {
+        gn_outputs_destroy(pts[i].first);
+        gn_plan_destroy(pts[i].p);
     }
+    free(pts);
     if (tty)
         fprintf(stderr, "\n");
     stop_nodes(nodes, nnodes);
