@@ -63,4 +63,17 @@ const gn_executor_ops *gn_executor_cpu(void);
  */
 const gn_executor_ops *gn_executor_find(const char *name);
 
+/*
+ * For a program's main, first thing: OpenBLAS starts its worker threads
+ * when the library loads, before main, and they spin for about 0.1 s of
+ * CPU before they sleep, even when the CPU executor then asks for one
+ * thread (GN_CPU_THREADS, default 1) — on a node that shares two cores
+ * with its client that is time stolen from whatever runs.  Only the
+ * environment at load time prevents it, so where OPENBLAS_NUM_THREADS is
+ * unset this sets it to GN_CPU_THREADS (or 1) and executes the program
+ * again (/proc/self/exe, same ARGV).  Returns when nothing was to be done
+ * or the re-execution failed (the program then runs as before).
+ */
+void gn_executor_blas_env(char **argv);
+
 #endif /* GN_EXECUTOR_H */

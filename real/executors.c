@@ -10,7 +10,9 @@
  */
 #include "executor.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef GN_HAVE_CUDA
 #include "exec_cuda_int.h"
@@ -27,4 +29,14 @@ const gn_executor_ops *gn_executor_find(const char *name)
         return gn__executor_cuda();
 #endif
     return NULL;
+}
+
+void gn_executor_blas_env(char **argv)
+{
+    if (getenv("OPENBLAS_NUM_THREADS"))
+        return;
+    const char *n = getenv("GN_CPU_THREADS");
+    if (setenv("OPENBLAS_NUM_THREADS", n && atoi(n) >= 1 ? n : "1", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
 }

@@ -395,6 +395,7 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
+    gn_executor_blas_env(argv);
     static const struct option longopts[] = {
         {"bind", required_argument, NULL, 'b'}, {"port", required_argument, NULL, 'p'},
         {"exec", required_argument, NULL, 'e'}, {"max-payload", required_argument, NULL, 'm'},

@@ -401,6 +401,7 @@ static void free_workloads(workload *ws, uint32_t nw)
 
 int main(int argc, char **argv)
 {
+    gn_executor_blas_env(argv);
     static const struct option longopts[] = {
         {"spawn", required_argument, NULL, 'S'},     {"node", required_argument, NULL, 'N'},
         {"exec", required_argument, NULL, 'e'},      {"platform", required_argument, NULL, 'P'},
