@@ -221,15 +221,8 @@ static int op_group_norm(ctx *c)
             for (int64_t j = 0; j < len; j++)
                 var += ((double)xi[j] - mean) * ((double)xi[j] - mean);
             float inv = (float)(1.0 / sqrt((len ? var / (double)len : 0.0) + p->eps));
-            for (int64_t ch = 0; ch < Cg; ch++)
-                for (int64_t s = 0; s < S; s++) {
-                    float v = (float)((double)xi[ch * S + s] - mean) * inv;
-                    if (w)
-                        v *= w[g * Cg + ch];
-                    if (b)
-                        v += b[g * Cg + ch];
-                    yi[ch * S + s] = v;
-                }
+            for (int64_t j = 0; j < len; j++)
+                yi[j] = gn_opcheck_group_norm_at(xi, j, g * Cg, S, mean, inv, w, b);
             if (p->stats) {
                 FO(c, 1)[n * G + g] = (float)mean;
                 FO(c, 2)[n * G + g] = inv;

@@ -200,6 +200,13 @@ static int op_batch_norm(ctx *c)
                                      c->d->u.batch_norm.eps));
 }
 
+static int op_group_norm(ctx *c)
+{
+    const __typeof__(c->d->u.group_norm) *p = &c->d->u.group_norm;
+    return cu(c, gn__cuda_group_norm(FI(c, 0), p->weight ? FI(c, 1) : NULL, p->bias ? FI(c, 2) : NULL, FO(c, 0),
+                                     p->N, p->C, p->S, p->G, p->eps));
+}
+
 /* ========================== softmax and attention ========================== */
 
 static int op_softmax(ctx *c)
@@ -579,7 +586,7 @@ static int cuda_run(void *p, const gn_graph *g, uint32_t id, void *const *in, vo
 {
     gn_opdesc d;
     ctx c = {.ex = p, .d = &d, .in = in, .out = out, .err = err};
-    int rc = gn_opcheck_node(g, id, "CUDA", 0, host_ids, &c, &d, err);
+    int rc = gn_opcheck_node(g, id, "CUDA", GN_OPCHECK_GROUP_NORM, host_ids, &c, &d, err);
     if (rc)
         return rc;
     switch (d.op) {
@@ -589,6 +596,7 @@ static int cuda_run(void *p, const gn_graph *g, uint32_t id, void *const *in, vo
     case GN_OP_LAYER_NORM:
     case GN_OP_RMS_NORM: return op_norm(&c);
     case GN_OP_BATCH_NORM: return op_batch_norm(&c);
+    case GN_OP_GROUP_NORM: return op_group_norm(&c);
     case GN_OP_SOFTMAX: return op_softmax(&c);
     case GN_OP_ATTENTION: return op_attention(&c);
     case GN_OP_EMBEDDING:

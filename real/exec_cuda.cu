@@ -226,6 +226,38 @@ extern "C" int gn__cuda_norm(const float *x, const float *w, const float *b, flo
     return launched();
 }
 
+/* One block per (sample, group): mean and variance over its C/G channels in double. */
+__global__ static void k_group_norm(const float *x, const float *w, const float *b, float *y, int64_t N, int64_t C,
+                                    int64_t S, int64_t G, double eps)
+{
+    __shared__ double sh[32];
+    int64_t Cg = C / G, len = Cg * S;
+    for (int64_t r = blockIdx.x; r < N * G; r += gridDim.x) {
+        int64_t g = r % G;
+        const float *xi = x + r * len; /* (n·C + g·Cg)·S = r·len */
+        float *yi = y + r * len;
+        double s = 0.0, var = 0.0;
+        for (int64_t j = threadIdx.x; j < len; j += blockDim.x)
+            s += xi[j];
+        double mean = block_sum(s, sh) / (double)len;
+        for (int64_t j = threadIdx.x; j < len; j += blockDim.x)
+            var += ((double)xi[j] - mean) * ((double)xi[j] - mean);
+        var = block_sum(var, sh);
+        float inv = (float)(1.0 / sqrt(var / (double)len + eps));
+        for (int64_t j = threadIdx.x; j < len; j += blockDim.x)
+            yi[j] = gn_opcheck_group_norm_at(xi, j, g * Cg, S, mean, inv, w, b);
+    }
+}
+
+extern "C" int gn__cuda_group_norm(const float *x, const float *w, const float *b, float *y, int64_t N, int64_t C,
+                                   int64_t S, int64_t G, double eps)
+{
+    if (N * C * S == 0)
+        return 0;
+    k_group_norm<<<blocks_rows(N * G), TPB>>>(x, w, b, y, N, C, S, G, eps);
+    return launched();
+}
+
 __global__ static void k_batch_norm(const float *x, const float *w, const float *b, const float *mean,
                                     const float *var, float *y, int64_t N, int64_t C, int64_t S, double eps)
 {

@@ -69,6 +69,9 @@ int gn__cuda_channel_bias(float *y, const float *bias, int64_t N, int64_t C, int
 /* layer_norm (RMS 0) or rms_norm over rows of D; W and B may be NULL. */
 int gn__cuda_norm(const float *x, const float *w, const float *b, float *y, int64_t rows, int64_t D, double eps,
                   int rms);
+/* group_norm of x [N, C, S] in G groups; W and B ([C]) may be NULL. */
+int gn__cuda_group_norm(const float *x, const float *w, const float *b, float *y, int64_t N, int64_t C, int64_t S,
+                        int64_t G, double eps);
 /* Inference batch norm; W, B, MEAN, VAR may be NULL (1, 0, 0, 1). */
 int gn__cuda_batch_norm(const float *x, const float *w, const float *b, const float *mean, const float *var,
                         float *y, int64_t N, int64_t C, int64_t S, double eps);

@@ -153,6 +153,21 @@ GN_OPCHECK_MATH float gn_opcheck_norm_at(const float *x, int64_t j, double mean,
     return v;
 }
 
+/*
+ * Element J of a group-norm group X (channels C0.., S positions each) once
+ * its MEAN and INV = 1/sqrt(var + eps) are known; W and B ([C]) may be NULL.
+ */
+GN_OPCHECK_MATH float gn_opcheck_group_norm_at(const float *x, int64_t j, int64_t c0, int64_t S, double mean,
+                                               float inv, const float *w, const float *b)
+{
+    float v = (float)((double)x[j] - mean) * inv;
+    if (w)
+        v *= w[c0 + j / S];
+    if (b)
+        v += b[c0 + j / S];
+    return v;
+}
+
 /* Inference batch norm of one channel as y = x·SCALE + SHIFT, from its
  * weight W, bias B, running MEAN and VAR (1, 0, 0, 1 where absent). */
 GN_OPCHECK_MATH void gn_opcheck_batch_norm_affine(double w, double b, double mean, double var, double eps,
