@@ -41,13 +41,18 @@ up)
   [ -x "$build/genie-node" ] || { echo "netns.sh: $build/genie-node: not built" >&2; exit 1; }
   down
   mkdir -p "$state"
-  # the bucket holds 1 ms at the rate, and at least a 64 KiB segment
+  # the bucket holds 1 ms at the rate (at least 16 KiB): a wire does not
+  # let a burst through faster than its rate, so neither should the
+  # shaper; GSO segments are capped to fit it (a 64 KiB segment would
+  # need a 64 KiB bucket: 5 ms of a 100 Mbit/s link at once)
   burst=$((mbits * 1000 / 8))
-  [ "$burst" -ge 131072 ] || burst=131072
+  [ "$burst" -ge 16384 ] || burst=16384
   for i in $(seq 1 "$n"); do
     ns=genie-n$i
     ip netns add "$ns"
     ip link add "gnv$i" type veth peer name "gnp$i"
+    ip link set dev "gnv$i" gso_max_size 16384
+    ip link set dev "gnp$i" gso_max_size 16384
     ip link set "gnp$i" netns "$ns"
     ip addr add "10.201.$i.1/24" dev "gnv$i"
     ip link set "gnv$i" up
