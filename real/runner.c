@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cost.h"
+#include "half.h"
 
 /* ========================== types ========================== */
 
@@ -340,18 +341,25 @@ gn_runner *gn_runner_create_ex(const gn_executor_ops *ops, const gn_session *s, 
             if (flags & GN_RUNNER_NO_PARAMS)
                 continue; /* zero until written */
             r->pvalid[ten->storage] = 1;
-            if (ten->dtype != GN_DTYPE_F32)
+            int half = ten->dtype == GN_DTYPE_F16 || ten->dtype == GN_DTYPE_BF16;
+            if (ten->dtype != GN_DTYPE_F32 && !half)
                 continue;
-            uint64_t n = ten->bytes / sizeof(float);
+            uint64_t n = ten->bytes / gn_dtype_size(ten->dtype);
             float *host = malloc(n ? n * sizeof(float) : 1);
-            if (!host) {
+            uint16_t *h16 = half ? malloc(n ? n * sizeof(uint16_t) : 1) : NULL;
+            if (!host || (half && !h16)) {
+                free(host);
+                free(h16);
                 gn_error_set(err, GN_ENOMEM, "runner: out of memory");
                 gn_runner_destroy(r);
                 return NULL;
             }
             fill_random(host, n, seed ^ fnv1a(gn_graph_storage_name(g, ten->storage)), scale);
-            int rc = ops->upload(r->ex, buf, host, (size_t)ten->bytes);
+            for (uint64_t i = 0; half && i < n; i++) /* the same values rounded to the storage type */
+                h16[i] = ten->dtype == GN_DTYPE_F16 ? gn_half_f32_to_f16(host[i]) : gn_half_f32_to_bf16(host[i]);
+            int rc = ops->upload(r->ex, buf, half ? (const void *)h16 : host, (size_t)ten->bytes);
             free(host);
+            free(h16);
             if (rc < 0) {
                 gn_error_set(err, rc, "runner: cannot upload param \"%s\"", gn_graph_storage_name(g, ten->storage));
                 gn_runner_destroy(r);

@@ -25,9 +25,10 @@
  *
  * Parameter values are deterministic: each f32 param storage is filled
  * from a xorshift64* stream seeded with SEED mixed with the FNV-1a hash of
- * its storage name, uniform in [-SCALE, SCALE).  Two sessions of one model
- * (other prompt or decode lengths) therefore get the same weights.  Params
- * of other dtypes are zero.
+ * its storage name, uniform in [-SCALE, SCALE) (f16/bf16 storages: the
+ * same values rounded to the type).  Two sessions of one model (other
+ * prompt or decode lengths) therefore get the same weights.  Params of
+ * other dtypes are zero.
  *
  * Allocation happens when steps are prepared, never per node: the hot
  * path is the executor's run.

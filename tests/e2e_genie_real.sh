@@ -80,5 +80,10 @@ if "$real" -q --repeat 2 --db "$tmp/feat.sqlite" "$data/real_features.json"; the
 n=$(sqlite3 "$tmp/feat.sqlite" "select count(*) from metrics where name='parity_identical' and value=1")
 [ "$n" = 8 ] && ok || bad "expected 8 real_features runs identical to the local reference, got $n"
 
+# every family generated in f16 / bf16: local and genie, twice, exact parity
+if "$real" -q --repeat 2 --db "$tmp/half.sqlite" "$data/real_half.json"; then ok; else bad "real_half exit $?"; fi
+n=$(sqlite3 "$tmp/half.sqlite" "select count(*) from metrics where name='parity_identical' and value=1")
+[ "$n" = 20 ] && ok || bad "expected 20 real_half runs identical to the local reference, got $n"
+
 echo "e2e_genie_real: $pass passed, $fails failed"
 [ "$fails" = 0 ]

@@ -952,6 +952,50 @@ static void test_runner_state_order(void **state)
     (void)state;
 }
 
+/* y [2, N] = x [2, K] · W [K, N] with W a param of DT; runner weights, seed SEED. */
+static void linear_with(gn_dtype dt, const float *x, float *y)
+{
+    enum { K = 16, N = 4 };
+    gn_session *s = gn_session_create("t");
+    gn_graph *g = gn_session_add_step(s, GN_PHASE_FORWARD, "t");
+    int64_t xs[2] = {2, K}, ws[2] = {K, N}, ys[2] = {2, N};
+    uint32_t in[2], out;
+    in[0] = (uint32_t)gn_graph_add_tensor(g, "x", GN_DTYPE_F32, GN_KIND_INPUT, 2, xs, NULL);
+    in[1] = (uint32_t)gn_graph_add_tensor(g, "w", dt, GN_KIND_PARAM, 2, ws, "fc.weight");
+    out = (uint32_t)gn_graph_add_tensor(g, "y", GN_DTYPE_F32, GN_KIND_OUTPUT, 2, ys, NULL);
+    assert_int_equal(gn_graph_add_node(g, GN_OP_MATMUL, in, 2, &out, 1, 0, 0, "fc", NULL), 0);
+    gn_error err;
+    if (gn_session_finalize(s, &err) < 0)
+        fail_msg("%s", err.msg);
+    gn_runner *r = gn_runner_create(gn_executor_cpu(), s, SEED, 0.25f, &err);
+    assert_non_null(r);
+    ok(gn_runner_write(r, 0, in[0], x, 2 * K * sizeof(float), &err), &err);
+    ok(gn_runner_run_step(r, 0, &err), &err);
+    ok(gn_runner_read(r, 0, out, y, 2 * N * sizeof(float), &err), &err);
+    gn_runner_destroy(r);
+    gn_session_destroy(s);
+}
+
+static void test_runner_half_params(void **state)
+{
+    /* f16/bf16 weights are the f32 ones rounded (not zeros): the products differ by at most
+     * K · max|x| · scale · 2^-11 (f16) or 2^-8 (bf16) */
+    float x[32], y32[8], y16[8], ybf[8];
+    for (int i = 0; i < 32; i++)
+        x[i] = (float)((i * 5) % 9 - 4) / 4.0f;
+    linear_with(GN_DTYPE_F32, x, y32);
+    linear_with(GN_DTYPE_F16, x, y16);
+    linear_with(GN_DTYPE_BF16, x, ybf);
+    float mx = 0;
+    for (int i = 0; i < 8; i++)
+        mx = fmaxf(mx, fabsf(y32[i]));
+    assert_true(mx > 0.1f);
+    near(y16, y32, 8, 16 * 1.0f * 0.25f / 2048.0f);
+    near(ybf, y32, 8, 16 * 1.0f * 0.25f / 256.0f);
+    assert_memory_not_equal(y16, y32, sizeof(y32)); /* rounded weights, not the f32 ones */
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -966,7 +1010,7 @@ int main(void)
         cmocka_unit_test(test_half_conversion),      cmocka_unit_test(test_half_ops),
         cmocka_unit_test(test_group_norm),           cmocka_unit_test(test_bag_offsets),
         cmocka_unit_test(test_attention_mask),       cmocka_unit_test(test_features_refused),
-        cmocka_unit_test(test_captured_forms),
+        cmocka_unit_test(test_captured_forms),       cmocka_unit_test(test_runner_half_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
