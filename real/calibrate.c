@@ -153,45 +153,54 @@ static int fit(const sample *v, size_t nv, gn_op op, const char *fn, double *gfl
 /*
  * Runs each session's "local" plan through the real backend's own path
  * (gn_planrun on the CPU executor) 1 + TIMED times, fresh runner each
- * time; each task's median over the TIMED runs is a sample.  Per op class: a floor (the
- * fastest op of the class) plus a least-squares fit of the rest as
- * f / F + m / B; and the gap between consecutive ops (planrun's own
- * cost per task), which a CPU executor pays in series.
+ * time, the sessions round-robin as genie-real --repeat runs its points
+ * (so an op meets the caches a real run leaves it: another workload's
+ * tensors, not its own from a moment ago); each task's fastest of the
+ * TIMED runs is a sample.  Per op class: a floor (the fastest op of the
+ * class) plus a least-squares fit of the rest as f / F + m / B; and the
+ * gap between consecutive ops (planrun's own cost per task), which a
+ * CPU executor pays in series.
  */
 static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, gn_error *err)
 {
     sample *v = NULL;
     double *gaps = NULL, best_mm = 0;
-    size_t nv = 0, cap = 0, ng = 0;
+    size_t nv = 0, ng = 0, total = 0;
     gn_link nolink = {.send = no_send, .recv_begin = no_recv};
-    int rc = 0;
+    gn_plan **plans = calloc(n ? n : 1, sizeof(*plans));
+    gn_task_time **tts = calloc(n ? n : 1, sizeof(*tts));
+    int rc = plans && tts ? 0 : gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
     for (uint32_t w = 0; rc == 0 && w < n; w++) {
         gn_platform pf;
         gn_platform_default(&pf);
         gn_plan_input in = {.session = ss[w], .platform = &pf, .weights_resident = 1, .file = "calibrate",
                             .path = "$"};
-        gn_plan *p;
-        if ((rc = gn_strategy_plan("local", &in, &p, err)) < 0)
+        if ((rc = gn_strategy_plan("local", &in, &plans[w], err)) < 0)
             break;
-        uint32_t nt = gn_plan_ntasks(p);
-        gn_task_time *tt = calloc((size_t)(nt ? nt : 1) * TIMED, sizeof(*tt));
-        if (!tt || (nv + nt > cap && (cap = 2 * (nv + nt),
-                                       !(v = realloc(v, cap * sizeof(*v))) ||
-                                           !(gaps = realloc(gaps, cap * sizeof(*gaps)))))) {
-            free(tt);
-            gn_plan_destroy(p);
+        uint32_t nt = gn_plan_ntasks(plans[w]);
+        total += nt;
+        if (!(tts[w] = calloc((size_t)(nt ? nt : 1) * TIMED, sizeof(gn_task_time))))
             rc = gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
-            break;
-        }
-        for (int pass = 0; rc == 0 && pass <= TIMED; pass++) { /* a warm-up, then TIMED runs */
+    }
+    if (rc == 0 && (!(v = malloc((total ? total : 1) * sizeof(*v))) ||
+                    !(gaps = malloc((total ? total : 1) * sizeof(*gaps)))))
+        rc = gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
+    for (int pass = 0; rc == 0 && pass <= TIMED; pass++) /* a warm-up, then TIMED runs */
+        for (uint32_t w = 0; rc == 0 && w < n; w++) {
+            uint32_t nt = gn_plan_ntasks(plans[w]);
             gn_runner *r = gn_runner_create_ex(gn_executor_cpu(), ss[w], 1, 0.25f, GN_RUNNER_PARTIAL, err);
-            rc = r ? gn_outputs_client_run(p, r, &nolink, 1, NULL, tt + (size_t)nt * (pass ? pass - 1 : 0), err)
+            rc = r ? gn_outputs_client_run(plans[w], r, &nolink, 1, NULL, tts[w] + (size_t)nt * (pass ? pass - 1 : 0),
+                                           err)
                    : err->code;
             gn_runner_destroy(r);
         }
+    for (uint32_t w = 0; rc == 0 && w < n; w++) {
+        const gn_plan *p = plans[w];
+        const gn_task_time *tt = tts[w];
+        uint32_t nt = gn_plan_ntasks(p);
         int64_t prev_end = 0;
         uint32_t prev_step = UINT32_MAX;
-        for (uint32_t i = 0; rc == 0 && i < nt; i++) {
+        for (uint32_t i = 0; i < nt; i++) {
             const gn_task *t = gn_plan_task(p, i);
             if (t->kind != GN_TASK_COMPUTE)
                 continue;
@@ -213,9 +222,15 @@ static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, g
             if (nd->op == GN_OP_MATMUL && sec > 0 && nd->flops / sec > best_mm)
                 best_mm = nd->flops / sec;
         }
-        free(tt);
-        gn_plan_destroy(p);
     }
+    for (uint32_t w = 0; w < n; w++) {
+        if (plans)
+            gn_plan_destroy(plans[w]);
+        if (tts)
+            free(tts[w]);
+    }
+    free(plans);
+    free(tts);
     if (rc < 0 || nv == 0) {
         free(v);
         free(gaps);
