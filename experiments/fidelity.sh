@@ -38,4 +38,20 @@ db=results/$name.sqlite
 "$build/genie-sim" -q --no-plot --platform results/calibration.json --db "$db" "$exp"
 "${rt[@]}" "$build/genie-real" -q --repeat "$repeat" "${nodes[@]}" --platform results/calibration.json --db "$db" "$exp"
 "$build/genie-report" "$db" --compare --plot "results/$name-compare.png"
+# the machine's drift: calibrate again after the real runs and say how
+# far the predictions of the local runs (compute only) moved
+"${rt[@]}" "$build/genie-real" -q --calibrate "${nodes[@]}" -o results/calibration-after.json "$exp"
+after=results/$name-after.sqlite
+rm -f "$after"
+"$build/genie-sim" -q --no-plot --platform results/calibration-after.json --db "$after" "$exp"
+echo
+echo "drift: the local runs predicted from a calibration before and after the real runs"
+sqlite3 -separator ' ' "$db" "attach '$after' as a;
+  select printf('  %-14s %9.3f ms -> %9.3f ms  %+6.1f%%', r.workload, 1000 * m.value, 1000 * n.value,
+                100 * (n.value / m.value - 1))
+  from runs r join metrics m on m.run_id = r.id and m.name = 'latency'
+  join a.runs q on q.workload = r.workload and q.strategy = r.strategy and coalesce(q.point, '') = coalesce(r.point, '')
+  join a.metrics n on n.run_id = q.id and n.name = 'latency'
+  where r.backend = 'sim' and r.strategy = 'local'
+    and r.experiment_id = (select max(experiment_id) from runs where backend = 'sim')"
 echo "load average at the end: $(load)"
