@@ -80,6 +80,11 @@ if "$real" -q --repeat 2 --db "$tmp/feat.sqlite" "$data/real_features.json"; the
 n=$(sqlite3 "$tmp/feat.sqlite" "select count(*) from metrics where name='parity_identical' and value=1")
 [ "$n" = 8 ] && ok || bad "expected 8 real_features runs identical to the local reference, got $n"
 
+# a trace captured by the PyTorch front end (tests/data/capture_features.py)
+if "$real" -q --repeat 2 --db "$tmp/cap.sqlite" "$data/real_captured.json"; then ok; else bad "real_captured exit $?"; fi
+n=$(sqlite3 "$tmp/cap.sqlite" "select count(*) from metrics where name='parity_identical' and value=1")
+[ "$n" = 8 ] && ok || bad "expected 8 real_captured runs identical to the local reference, got $n"
+
 # every family generated in f16 / bf16: local and genie, twice, exact parity
 if "$real" -q --repeat 2 --db "$tmp/half.sqlite" "$data/real_half.json"; then ok; else bad "real_half exit $?"; fi
 n=$(sqlite3 "$tmp/half.sqlite" "select count(*) from metrics where name='parity_identical' and value=1")
