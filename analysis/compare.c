@@ -164,6 +164,16 @@ int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimat
         fprintf(out, "%-14s %-10s %-12s %9.3f ms %9.3f ms %+8.1f%% %13.1f%% %13.1f%% %7.1f%%\n", v[i].workload,
                 v[i].strategy, v[i].point, v[i].sim * 1e3, v[i].real * 1e3, 100 * (v[i].sim - v[i].real) / v[i].real,
                 100 * v[i].step_err_med, 100 * v[i].step_err_max, 100 * (v[i].real_hi - v[i].real_lo) / v[i].real_lo);
+    int rmin = n ? v[0].repeats : 0, rmax = rmin;
+    for (int i = 1; i < n; i++) {
+        rmin = v[i].repeats < rmin ? v[i].repeats : rmin;
+        rmax = v[i].repeats > rmax ? v[i].repeats : rmax;
+    }
+    if (rmin == rmax)
+        fprintf(out, "(real: the %s of %d runs of each point)\n", est == GN_COMPARE_MIN ? "fastest" : "median", rmax);
+    else
+        fprintf(out, "(real: the %s of %d to %d runs of each point)\n", est == GN_COMPARE_MIN ? "fastest" : "median",
+                rmin, rmax);
     /* per strategy: median and worst |error| of end-to-end latency */
     fprintf(out, "\nend-to-end latency, |sim - real| / real, per strategy:\n");
     double all[4096];
