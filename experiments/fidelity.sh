@@ -27,7 +27,7 @@ if [ -n "${LINK_MBITS:-}" ]; then
   for hp in $("${rt[@]}" "$here/netns.sh" up "$LINK_MBITS" 1 "$build"); do nodes+=(--node "$hp"); done
   echo "nodes behind a ${LINK_MBITS} Mbit/s link: ${nodes[*]}"
 fi
-name=$(sed -n 's/.*"name": *"\([^"]*\)".*/\1/p' "$exp" | head -1)
+name=$(sqlite3 :memory: "select json_extract(readfile('$exp'), '\$.name')")
 load() { cut -d' ' -f1 /proc/loadavg; }
 echo "load average at the start: $(load) (on $(nproc) cores)"
 awk -v l="$(load)" 'BEGIN { exit !(l > 0.5) }' &&
