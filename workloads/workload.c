@@ -53,6 +53,19 @@ gn_session *gn_workload_build(const json_t *obj, const char *file,
         return gn_vqa_generate(&c, err);
     }
     if (strcmp(family, "trace") == 0) {
+        const char *key;
+        const json_t *val;
+        json_object_foreach((json_t *)obj, key, val) {
+            if (strcmp(key, "family") && strcmp(key, "path") && strcmp(key, "name")) {
+                gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: not a field of a trace workload (family, path, name: the "
+                             "trace itself fixes the rest)", file, path, key);
+                return NULL;
+            }
+            if (!json_is_string(val)) {
+                gn_error_set(err, GN_ESCHEMA, "%s: %s.%s: expected a string", file, path, key);
+                return NULL;
+            }
+        }
         const char *tp = json_string_value(json_object_get(obj, "path"));
         if (!tp) {
             gn_error_set(err, GN_ESCHEMA, "%s: %s.path: missing required field (a trace file)", file, path);
