@@ -519,8 +519,15 @@ static int op_elementwise(ctx *c)
     }
     default: break;
     }
-    const float *a = FI(c, 0), *b = FI(c, 1);
     float *y = FO(c, 0);
+    if (c->d->u.elementwise.spos >= 0) { /* a scalar operand: stride 0 over every dim */
+        const float *s = &c->d->u.elementwise.scalar, *x = FI(c, 0);
+        int first = c->d->u.elementwise.spos == 0;
+        bcast_binary(f, gn_opcheck_output(c->d, 0), first ? s : x, c->d->u.elementwise.sa, first ? x : s,
+                     c->d->u.elementwise.sb, y);
+        return 0;
+    }
+    const float *a = FI(c, 0), *b = FI(c, 1);
     if (c->d->u.elementwise.same) {
         if (f == GN_EW_ADD)
             for (int64_t j = 0; j < n; j++)
@@ -570,6 +577,38 @@ static int op_reduction(ctx *c)
 }
 
 /* ========================== view, copy, concat ========================== */
+
+/*
+ * Output O of a strided view: O's elements in row-major order are x's
+ * elements BASE + sum(i_d * ST[d]), ES bytes each (moved as bytes).
+ */
+static void strided_copy(const gn_tensor *o, const char *src, const int64_t *st, int64_t base, size_t es,
+                         char *dst)
+{
+    int nd = (int)o->ndim;
+    int64_t n = 1;
+    for (int i = 0; i < nd; i++)
+        n *= o->shape[i];
+    if (n == 0)
+        return;
+    int64_t row = nd ? o->shape[nd - 1] : 1, rst = nd ? st[nd - 1] : 0, rows = n / row;
+    int64_t idx[GN_MAX_DIMS] = {0}, off = base;
+    for (int64_t r = 0; r < rows; r++) {
+        char *dp = dst + (size_t)(r * row) * es;
+        if (rst == 1)
+            memcpy(dp, src + (size_t)off * es, (size_t)row * es);
+        else
+            for (int64_t j = 0; j < row; j++)
+                memcpy(dp + (size_t)j * es, src + (size_t)(off + j * rst) * es, es);
+        for (int d = nd - 2; d >= 0; d--) { /* next row: carry through the dims */
+            off += st[d];
+            if (++idx[d] < o->shape[d])
+                break;
+            off -= st[d] * o->shape[d];
+            idx[d] = 0;
+        }
+    }
+}
 
 static int op_view(ctx *c)
 {
@@ -624,6 +663,15 @@ static int op_view(ctx *c)
                 for (int64_t k = 0; k < K; k++)
                     for (int64_t s = 0; s < S; s++)
                         dst[((n * S + s) * A + a) * K + k] = src[((n * A + a) * K + k) * S + s];
+        return 0;
+    }
+    case GN_OPK_STRIDED: { /* select, slice, transpose, permute, split, unbind: any dtype */
+        int64_t base = d->u.view.base;
+        for (uint32_t k = 0; k < d->node->nout; k++) {
+            const gn_tensor *o = gn_opcheck_output(d, k);
+            strided_copy(o, c->in[0], d->u.view.st, base, d->u.view.es, c->out[k]);
+            base += (d->u.view.sdim >= 0 ? o->shape[d->u.view.sdim] : 1) * d->u.view.dstride;
+        }
         return 0;
     }
     default: { /* GN_OPK_EXPAND */

@@ -121,7 +121,28 @@ static void attr_pair(chk *c, const char *key, int64_t def, int64_t out[2])
 static double attr_f(chk *c, const char *key, double def)
 {
     json_t *v = attr(c, key);
+    if (json_is_string(v)) { /* JSON has no inf / nan: the front end writes them as strings */
+        const char *s = json_string_value(v);
+        if (strcmp(s, "inf") == 0)
+            return INFINITY;
+        if (strcmp(s, "-inf") == 0)
+            return -INFINITY;
+        if (strcmp(s, "nan") == 0)
+            return NAN;
+    }
+    if (json_is_boolean(v))
+        return json_is_true(v);
     return json_is_number(v) ? json_number_value(v) : def;
+}
+
+/* attrs.KEY is a number, a boolean or one of the strings attr_f reads. */
+static int attr_is_num(chk *c, const char *key)
+{
+    json_t *v = attr(c, key);
+    if (json_is_string(v))
+        return strcmp(json_string_value(v), "inf") == 0 || strcmp(json_string_value(v), "-inf") == 0 ||
+               strcmp(json_string_value(v), "nan") == 0;
+    return json_is_number(v) || json_is_boolean(v);
 }
 
 static const char *attr_s(chk *c, const char *key)
@@ -472,6 +493,11 @@ static int check_attention(chk *c)
                     (long long)H, (long long)KV, (long long)dh);
     int causal = attr_b(c, "causal", 0);
     int64_t off = Tk - T; /* cache length before this step */
+    const char *align = attr_s(c, "causal_align");
+    if (align && strcmp(align, "top_left") == 0)
+        off = 0; /* torch's is_causal: query t sees keys 0..t */
+    else if (align && strcmp(align, "bottom_right") != 0)
+        return fail(c, GN_EINVAL, "attrs.causal_align \"%s\" (expected bottom_right or top_left)", align);
     if (causal && off < 0)
         return fail(c, GN_EINVAL, "causal attention with more queries (%lld) than keys (%lld)", (long long)T,
                     (long long)Tk);
@@ -718,7 +744,9 @@ static int check_elementwise(chk *c)
                     "gelu_erf, silu, sigmoid, tanh, neg, exp, sqrt, rsqrt, cast, rotary or rotary_table)", fn);
     gn_opcheck_efn f = efns[i].fn;
     int bin = f <= GN_EW_MIN;
-    int rc = arity(c, bin ? 2 : 1, bin ? 2 : 1, 1);
+    /* a Python scalar operand (x * 0.5, 1 - x): one input, the other operand in attrs.scalar */
+    int scalar = bin && c->n->nin == 1 && attr(c, "scalar");
+    int rc = arity(c, bin && !scalar ? 2 : 1, bin && !scalar ? 2 : 1, 1);
     if (rc || (rc = all_f32(c, 0, c->n->nin)))
         return rc;
     const gn_tensor *o = OT(c, 0);
@@ -726,6 +754,24 @@ static int check_elementwise(chk *c)
     c->d->kind = bin ? GN_OPK_BINARY : GN_OPK_UNARY;
     c->d->u.elementwise.fn = f;
     c->d->u.elementwise.n = n;
+    c->d->u.elementwise.spos = -1;
+    if (scalar) {
+        int64_t pos = attr_i(c, "scalar_pos", 1);
+        if (!attr_is_num(c, "scalar") || (pos != 0 && pos != 1))
+            return fail(c, GN_EINVAL, "attrs.scalar must be a number (or \"inf\", \"-inf\", \"nan\") and "
+                        "attrs.scalar_pos 0 or 1");
+        if (!(c->feats & GN_OPCHECK_SCALAR))
+            return fail(c, GN_EUNSUPPORTED, "a scalar operand is not supported by the %s executor", c->executor);
+        int64_t *st = pos == 1 ? c->d->u.elementwise.sa : c->d->u.elementwise.sb;
+        int64_t *zero = pos == 1 ? c->d->u.elementwise.sb : c->d->u.elementwise.sa;
+        if (bcast_strides(IT(c, 0), o, st) != 0)
+            return fail(c, GN_EINVAL, "the input does not broadcast to the output shape");
+        memset(zero, 0, sizeof(c->d->u.elementwise.sa));
+        c->d->u.elementwise.same = 0;
+        c->d->u.elementwise.spos = (int)pos;
+        c->d->u.elementwise.scalar = (float)attr_f(c, "scalar", 0.0);
+        return 0;
+    }
     if (!bin) {
         if (numel(IT(c, 0)) != n)
             return fail(c, GN_EINVAL, "input and output differ in size");
@@ -904,10 +950,155 @@ static int check_view_fn(chk *c, const char *fn)
     return fail(c, GN_EINVAL, "fn \"%s\" has no check", fn); /* NEVER: is_view_fn lists the fns above */
 }
 
+/* The view fns that take elements by their arguments (GN_OPCHECK_VIEW_ARGS). */
+static int is_strided_fn(const char *fn)
+{
+    static const char *const names[] = {"select", "slice", "narrow", "transpose", "swapaxes", "permute",
+                                        "unbind", "split", "split_with_sizes"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(fn, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * A view that takes x's elements by its arguments (EXECUTOR.md "view"):
+ * each output is a walk of x with strides ST over the output's dims from
+ * element BASE; outputs after the first start DSTRIDE further per index of
+ * the split dim.  Any dtype: elements move as bytes.
+ */
+static int check_strided(chk *c, const char *fn)
+{
+    const gn_tensor *x = IT(c, 0), *o = OT(c, 0);
+    __typeof__(c->d->u.view) *v = &c->d->u.view;
+    int64_t xs[GN_MAX_DIMS];
+    for (int i = (int)x->ndim - 1; i >= 0; i--) /* x is contiguous */
+        xs[i] = i == (int)x->ndim - 1 ? 1 : xs[i + 1] * x->shape[i + 1];
+    for (uint32_t k = 0; k < c->n->nout; k++)
+        if (OT(c, k)->dtype != x->dtype)
+            return fail(c, GN_EINVAL, "%s: output %u is %s, the input %s", fn, k, gn_dtype_name(OT(c, k)->dtype),
+                        gn_dtype_name(x->dtype));
+    if (!(c->feats & GN_OPCHECK_VIEW_ARGS))
+        return fail(c, GN_EUNSUPPORTED, "view fn \"%s\" is not supported by the %s executor", fn, c->executor);
+    memset(v->st, 0, sizeof(v->st));
+    v->base = 0;
+    v->dstride = 0;
+    v->sdim = 0;
+    v->es = gn_dtype_size(x->dtype);
+    c->d->kind = GN_OPK_STRIDED;
+    int multi = strcmp(fn, "unbind") == 0 || strcmp(fn, "split") == 0 || strcmp(fn, "split_with_sizes") == 0;
+    if (!multi && c->n->nout != 1)
+        return fail(c, GN_EINVAL, "%s: expected 1 output", fn);
+    if (strcmp(fn, "expand") == 0) {
+        if (bcast_strides(x, o, v->st) != 0)
+            return fail(c, GN_EINVAL, "expand: input does not broadcast to the output");
+        return 0;
+    }
+    if (strcmp(fn, "transpose") == 0 || strcmp(fn, "swapaxes") == 0 || strcmp(fn, "permute") == 0) {
+        json_t *dims = attr(c, "dims");
+        int perm[GN_MAX_DIMS];
+        uint32_t seen = 0;
+        int tr = fn[0] != 'p';
+        if (!json_is_array(dims) || json_array_size(dims) != (tr ? 2 : x->ndim) || o->ndim != x->ndim)
+            return fail(c, GN_EINVAL, "%s: attrs.dims must list %s of the input's %u dims", fn,
+                        tr ? "the two swapped" : "a permutation", x->ndim);
+        for (uint32_t i = 0; i < x->ndim; i++)
+            perm[i] = (int)i;
+        for (size_t k = 0; k < json_array_size(dims); k++) {
+            json_t *e = json_array_get(dims, k);
+            int d = json_is_integer(e) ? norm_dim((int64_t)json_integer_value(e), x->ndim) : -1;
+            if (d < 0 || (!tr && (seen >> d & 1u)))
+                return fail(c, GN_EINVAL, "%s: attrs.dims[%zu] is not a distinct dim of %u", fn, k, x->ndim);
+            seen |= 1u << d;
+            if (!tr)
+                perm[k] = d;
+        }
+        if (tr) {
+            int a = norm_dim((int64_t)json_integer_value(json_array_get(dims, 0)), x->ndim);
+            int b = norm_dim((int64_t)json_integer_value(json_array_get(dims, 1)), x->ndim);
+            perm[a] = b;
+            perm[b] = a;
+        }
+        for (uint32_t i = 0; i < x->ndim; i++) {
+            if (o->shape[i] != x->shape[perm[i]])
+                return fail(c, GN_EINVAL, "%s: output dim %u is %lld, input dim %d is %lld", fn, i,
+                            (long long)o->shape[i], perm[i], (long long)x->shape[perm[i]]);
+            v->st[i] = xs[perm[i]];
+        }
+        return 0;
+    }
+    int d = norm_dim(attr_i(c, "dim", 0), x->ndim);
+    if (d < 0 || x->ndim == 0)
+        return fail(c, GN_EINVAL, "%s: attrs.dim out of range for %u dims", fn, x->ndim);
+    if (strcmp(fn, "select") == 0 || strcmp(fn, "unbind") == 0) { /* drops dim d */
+        int64_t idx = strcmp(fn, "select") == 0 ? attr_i(c, "index", -1) : 0;
+        if (!attr(c, "index") && fn[0] == 's')
+            return fail(c, GN_EINVAL, "select: attrs.index missing");
+        if (idx < 0)
+            idx += x->shape[d];
+        if (idx < 0 || idx >= x->shape[d])
+            return fail(c, GN_EINVAL, "%s: index %lld out of range for dim %d of size %lld", fn, (long long)idx, d,
+                        (long long)x->shape[d]);
+        if (fn[0] == 'u' && c->n->nout != (uint64_t)x->shape[d])
+            return fail(c, GN_EINVAL, "unbind: %u outputs for dim %d of size %lld", c->n->nout, d,
+                        (long long)x->shape[d]);
+        for (uint32_t k = 0; k < c->n->nout; k++) {
+            const gn_tensor *ok = OT(c, k);
+            int bad = ok->ndim + 1 != x->ndim;
+            for (uint32_t i = 0, j = 0; !bad && i < x->ndim; i++)
+                if ((int)i != d)
+                    bad = ok->shape[j++] != x->shape[i];
+            if (bad)
+                return fail(c, GN_EINVAL, "%s: output %u must be the input without dim %d", fn, k, d);
+        }
+        for (uint32_t i = 0, j = 0; i < x->ndim; i++)
+            if ((int)i != d)
+                v->st[j++] = xs[i];
+        v->base = idx * xs[d];
+        v->dstride = xs[d];
+        v->sdim = -1;
+        return 0;
+    }
+    /* slice, narrow (front end: start, end, step), split (sizes from the outputs): keep dim d */
+    for (uint32_t k = 0; k < c->n->nout; k++) {
+        const gn_tensor *ok = OT(c, k);
+        int bad = ok->ndim != x->ndim;
+        for (uint32_t i = 0; !bad && i < x->ndim; i++)
+            bad = (int)i != d && ok->shape[i] != x->shape[i];
+        if (bad)
+            return fail(c, GN_EINVAL, "%s: output %u must be the input but for dim %d", fn, k, d);
+    }
+    for (uint32_t i = 0; i < x->ndim; i++)
+        v->st[i] = xs[i];
+    v->sdim = d;
+    v->dstride = xs[d];
+    if (multi) {
+        int64_t sum = 0;
+        for (uint32_t k = 0; k < c->n->nout; k++)
+            sum += OT(c, k)->shape[d];
+        if (sum != x->shape[d])
+            return fail(c, GN_EINVAL, "split: outputs take %lld of dim %d's %lld", (long long)sum, d,
+                        (long long)x->shape[d]);
+        return 0;
+    }
+    int64_t start = attr_i(c, "start", 0), end = attr_i(c, "end", x->shape[d]), step = attr_i(c, "step", 1);
+    if (step < 1 || start < 0 || end < start || end > x->shape[d])
+        return fail(c, GN_EINVAL, "%s: start %lld, end %lld, step %lld outside dim %d of size %lld", fn,
+                    (long long)start, (long long)end, (long long)step, d, (long long)x->shape[d]);
+    if (o->shape[d] != (end - start + step - 1) / step)
+        return fail(c, GN_EINVAL, "%s: output dim %d is %lld, [%lld:%lld:%lld] takes %lld", fn, d,
+                    (long long)o->shape[d], (long long)start, (long long)end, (long long)step,
+                    (long long)((end - start + step - 1) / step));
+    v->st[d] = xs[d] * step;
+    v->base = start * xs[d];
+    return 0;
+}
+
 static int unknown_view_fn(chk *c, const char *fn)
 {
     return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected split_heads, merge_heads, last_position, first_token, "
-                "flatten_transpose, permute_reshape, expand, t, or a reshape: none, reshape, view, flatten, "
+                "flatten_transpose, permute_reshape, expand, t, select, slice, narrow, transpose, swapaxes, permute, "
+                "unbind, split, split_with_sizes, or a reshape: none, reshape, view, flatten, "
                 "squeeze, unsqueeze, contiguous, _unsafe_view, lift_fresh, detach, alias, view_as)", fn);
 }
 
@@ -955,7 +1146,10 @@ static int check_view(chk *c, int copy)
         c->d->u.view.bytes = IT(c, 0)->bytes;
         return 0;
     }
-    if (!is_view_fn(fn)) /* before the dtypes: an i64 `select` is refused for its fn */
+    if (is_strided_fn(fn) ||
+        (strcmp(fn, "expand") == 0 && !float_ok(c, IT(c, 0)->dtype) && (c->feats & GN_OPCHECK_VIEW_ARGS)))
+        return check_strided(c, fn);
+    if (!is_view_fn(fn)) /* before the dtypes */
         return unknown_view_fn(c, fn);
     if ((rc = all_f32(c, 0, 1)))
         return rc;
@@ -1069,13 +1263,18 @@ static int check_fill(chk *c)
         v = 0.0;
     else if (strcmp(fn, "ones") == 0)
         v = 1.0;
-    else if (strcmp(fn, "full") == 0)
+    else if (strcmp(fn, "zero_") == 0)
+        v = 0.0;
+    else if (strcmp(fn, "full") == 0 || strcmp(fn, "fill_") == 0 || strcmp(fn, "fill") == 0) {
+        if (!attr_is_num(c, "value"))
+            return fail(c, GN_EINVAL, "%s needs attrs.value", fn);
         v = attr_f(c, "value", 0.0);
+    }
     else if (strcmp(fn, "arange") == 0) {
         start = attr_f(c, "start", 0.0), step = attr_f(c, "step", 1.0);
         arange = 1;
     } else
-        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected zeros, ones, full or arange)", fn);
+        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected zeros, ones, full, fill_, zero_ or arange)", fn);
     c->d->u.fill.n = numel(o);
     c->d->u.fill.last = o->ndim ? o->shape[o->ndim - 1] : 1;
     c->d->u.fill.arange = arange;
@@ -1156,13 +1355,20 @@ static int check_pool2d(chk *c)
     attr_pair(c, "stride", 0, st);
     attr_pair(c, "padding", 0, pad);
     if (!adaptive) {
+        int64_t dil[2];
+        attr_pair(c, "dilation", 1, dil);
+        if (dil[0] != 1 || dil[1] != 1)
+            return fail(c, GN_EUNSUPPORTED, "dilated pooling");
+        if (attr(c, "divisor_override") || (!mx && !attr_b(c, "count_include_pad", 1) && (pad[0] || pad[1])))
+            return fail(c, GN_EUNSUPPORTED, "avg pooling with divisor_override or count_include_pad false");
         if (st[0] == 0)
             st[0] = k[0];
         if (st[1] == 0)
             st[1] = k[1];
         if (k[0] < 1 || k[1] < 1 || st[0] < 1 || st[1] < 1 || pad[0] < 0 || pad[1] < 0 ||
             Ho != (H + 2 * pad[0] - k[0]) / st[0] + 1 || Wo != (W + 2 * pad[1] - k[1]) / st[1] + 1)
-            return fail(c, GN_EINVAL, "output %lldx%lld does not follow kernel, stride and padding", (long long)Ho,
+            return fail(c, attr_b(c, "ceil_mode", 0) ? GN_EUNSUPPORTED : GN_EINVAL,
+                        attr_b(c, "ceil_mode", 0) ? "ceil_mode: output %lldx%lld ends with partial windows" : "output %lldx%lld does not follow kernel, stride and padding", (long long)Ho,
                         (long long)Wo);
     } else if (Ho < 1 || Wo < 1) {
         return fail(c, GN_EINVAL, "adaptive pooling to an empty output");

@@ -65,7 +65,10 @@ enum {
     GN_OPCHECK_BAG_OFFSETS = 1 << 2, /* embedding_bag with offsets, per-sample weights, padding_idx, aux outputs */
     GN_OPCHECK_ATTN_MASK = 1 << 3,   /* attention with a mask tensor (a fourth input) */
     GN_OPCHECK_AUX_OUTPUTS = 1 << 4, /* aten's secondary outputs: the norms' mean / rstd, max pooling's indices */
-    GN_OPCHECK_ALL = (1 << 5) - 1
+    GN_OPCHECK_VIEW_ARGS = 1 << 5,   /* views that take elements by their arguments (select, slice, transpose,
+                                        permute, split, unbind; expand of non-float data), any dtype */
+    GN_OPCHECK_SCALAR = 1 << 6,      /* a binary elementwise fn with one input and attrs.scalar */
+    GN_OPCHECK_ALL = (1 << 7) - 1
 };
 
 /* ========================== scalar arithmetic (C and CUDA) ========================== */
@@ -250,7 +253,7 @@ GN_OPCHECK_MATH int64_t gn_opcheck_gather_src(int64_t e, int nd, int d, const in
 typedef enum gn_opcheck_kind {
     GN_OPK_UNARY, GN_OPK_BINARY, GN_OPK_CAST, GN_OPK_ROTARY, GN_OPK_ROTARY_TABLE,  /* elementwise */
     GN_OPK_RESHAPE, GN_OPK_SPLIT_HEADS, GN_OPK_MERGE_HEADS, GN_OPK_PICK_POSITION,  /* view, copy */
-    GN_OPK_FLATTEN_TRANSPOSE, GN_OPK_PERMUTE_RESHAPE, GN_OPK_EXPAND,
+    GN_OPK_FLATTEN_TRANSPOSE, GN_OPK_PERMUTE_RESHAPE, GN_OPK_EXPAND, GN_OPK_STRIDED,
     GN_OPK_UPSAMPLE, GN_OPK_INDEX_SELECT, GN_OPK_GATHER                            /* index */
 } gn_opcheck_kind;
 
@@ -335,6 +338,8 @@ typedef struct gn_opdesc {
             float theta;         /* ROTARY_TABLE */
             int pos64;           /* ROTARY_TABLE: positions are i64 (else i32) */
             gn_opcheck_num from, to; /* CAST: input and output types */
+            int spos;            /* BINARY: -1, or which operand (0 = a, 1 = b) is `scalar` */
+            float scalar;        /* BINARY: attrs.scalar, in f32 (as torch wraps a Python number) */
         } elementwise;
         struct {
             gn_opcheck_rfn fn;
@@ -348,7 +353,12 @@ typedef struct gn_opdesc {
             int64_t t;           /* PICK_POSITION: the position taken */
             int64_t H, dh;       /* MERGE_HEADS: x [B, H, T, dh] */
             int64_t N, S, A, K;  /* FLATTEN_TRANSPOSE: [N, C, S]; PERMUTE_RESHAPE: [N, A·K, S] */
-            int64_t st[GN_MAX_DIMS]; /* EXPAND: x's strides over the output's dims */
+            int64_t st[GN_MAX_DIMS]; /* EXPAND, STRIDED: x's strides (elements) over the output's dims */
+            int64_t base;        /* STRIDED: x's element where output 0 starts */
+            int64_t dstride;     /* STRIDED: x's stride of the dim split among several outputs */
+            int sdim;            /* STRIDED: that dim in the outputs (split); -1: each output is one
+                                    index of it (unbind) */
+            size_t es;           /* STRIDED: bytes per element (any dtype, moved as bytes) */
         } view;
         struct {
             int dim;             /* concatenated dim */
