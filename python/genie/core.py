@@ -781,11 +781,17 @@ class Session:
         if info is None:
             info = ev.info = self.opinfo(func)
             ev.lean = not info.out_kw and (not info.mut or bool(info.ret_alias and info.ret_alias[0][1]))
+        cargs = [a._val if type(a) is LazyTensor else _cpu_of(a) for a in args]
         try:
-            res = func(*[_cpu_of(a) for a in args], **{k: _cpu_of(v) for k, v in kwargs.items()})
+            # the overload's C++ callable directly (what OpOverload.__call__ does, one frame less)
+            if kwargs:
+                res = ev.op(*cargs, **{k: _cpu_of(v) for k, v in kwargs.items()})
+            else:
+                res = ev.op(*cargs)
         except Exception as e:
             raise self._exec_error(func, e, ev.where, "") from e
-        self.stats["tail_ops"] = self.stats.get("tail_ops", 0) + 1
+        stats = self.stats
+        stats["tail_ops"] = stats.get("tail_ops", 0) + 1
         k = run.k
         if not ev.shapes_ok(res, k):
             self.tail = None             # sizes left the progression: derive this node's attributes
@@ -811,12 +817,34 @@ class Session:
                 ins_l.append(dst)
         tid = self.tid
         ins = [tid(x) for x in ins_l]
-        single = not isinstance(res, (tuple, list))
-        mouts = (res,) if single else res
         ra = info.ret_alias
         tensors = st.tensors
         nidx = len(st.nodes)
         mod = self.modstack[-1] if self.modstack else ""
+        if type(res) is torch.Tensor and not (ra and ra[0][0] is not None):
+            # the common case: one new tensor, not a view of or write to an input
+            dt = _DT.get(res.dtype)
+            if dt is None:
+                self.check_dtype(res.dtype, str(info.name))
+            i = len(tensors)
+            tensors.append([dt, list(res.shape), "activation", None, mod, False, nidx])
+            t = _mk(LazyTensor, res.size(), strides=res.stride(), storage_offset=res.storage_offset(),
+                    dtype=res.dtype, device=DEVICE)          # _wrap_val(res, None), inlined
+            t._val = res
+            t._root = [0, None]
+            t._tr = _TRef(st, i)
+            self.stats["ops"] += 1
+            self.ev_path = "rec"
+            name = info.name
+            key = (mod, name)
+            o = st.counts.get(key, 0)
+            st.counts[key] = o + 1
+            where = ev.where
+            st.nodes.append([ev.gop, ins, [i], ev.attrs_at(k) if ev.avar else ev.attrs, mod, where[0], where[1],
+                             name, o])
+            return t
+        single = not isinstance(res, (tuple, list))
+        mouts = (res,) if single else res
         outs, results = [], []
         for idx, m in enumerate(mouts):
             if not isinstance(m, torch.Tensor):
@@ -1092,7 +1120,8 @@ class Session:
                          for a in args]
                 ckw = {k: _cpu_of(v) for k, v in kwargs.items()} if kwargs else kwargs
                 try:
-                    res = func(*cargs, **ckw)
+                    # an OpOverload's C++ callable directly (what its __call__ does)
+                    res = (func._op if type(func) is _OpOverload else func)(*cargs, **ckw)
                 except Exception as e:
                     raise self._exec_error(func, e, where, module) from e
                 if outs:
@@ -1583,6 +1612,7 @@ def _module_call_slow(S, mod, args, kwargs):
 
 
 _pc = time.perf_counter
+_OpOverload = torch._ops.OpOverload
 _S = Session()
 
 

@@ -302,7 +302,8 @@ class _TailRegion:
 
 
 class _TailEvent:
-    __slots__ = ("func", "path", "gop", "where", "attrs", "avar", "shapes", "svar", "info", "lean", "depth")
+    __slots__ = ("func", "path", "gop", "where", "attrs", "avar", "shapes", "svar", "info", "lean", "depth",
+                 "tshapes", "op")
 
     def attrs_at(self, k):
         """The node's attributes at step k of the progression (shared when constant)."""
@@ -316,19 +317,22 @@ class _TailEvent:
 
     def shapes_ok(self, res, k):
         """Whether the op's CPU results have the shapes the progression predicts at step k."""
-        sh = self.shapes
+        sh = self.tshapes       # tuples: a torch.Size compares equal to the tuple of its sizes
+        if self.svar:
+            sh = [list(x) for x in sh]
+            for i, d, b, dl in self.svar:
+                sh[i][d] = b + dl * k
+            sh = [tuple(x) for x in sh]
+        if type(res) is torch.Tensor:       # the common case: one plain CPU tensor
+            return len(sh) > 0 and res.shape == sh[0]
         if isinstance(res, torch.Tensor):
             rs = (res,)
         else:
             rs = [x for x in res if isinstance(x, torch.Tensor)]
         if len(rs) > len(sh):
             return False
-        if self.svar:
-            sh = [list(x) for x in sh]
-            for i, d, b, dl in self.svar:
-                sh[i][d] = b + dl * k
         for x, s in zip(rs, sh):
-            if list(x.shape) != s:
+            if x.shape != s:
                 return False
         return True
 
@@ -353,9 +357,10 @@ class TailTemplate:
         for func, path, node, shapes in r3.events:
             ev = _TailEvent()
             ev.func, ev.path = func, path
-            ev.gop = ev.where = ev.attrs = ev.shapes = None
+            ev.gop = ev.where = ev.attrs = ev.shapes = ev.tshapes = None
             ev.avar, ev.svar = [], []
             ev.info, ev.lean, ev.depth = None, False, 0     # set on first replay (core)
+            ev.op = getattr(func, "_op", func)              # what OpOverload.__call__ calls
             if node is not None:
                 ev.gop = node[core.N_OP]
                 ev.where = (node[core.N_SRC], node[core.N_USER])
@@ -372,6 +377,7 @@ class TailTemplate:
                         if any(ds):
                             ev.avar.append((key, bs, ds))
                 ev.shapes = shapes
+                ev.tshapes = [tuple(sh) for sh in shapes]
                 for i, sh in enumerate(shapes):
                     for d in range(len(sh)):
                         b, dl = next(it)

@@ -75,3 +75,45 @@ def test_replay_with_static_cache_and_sampling(kw):
     assert torch.equal(ref, out)
     assert cap.session.stats.get("replayed_steps", 0) >= 4
     assert genie.validate(cap.trace()) == []
+
+
+def test_tail_event_shape_guard():
+    """A replayed tail op's results must have the shapes the progression predicts, or replay stops.
+
+    The expected shapes are tuples (a torch.Size equals the tuple of its
+    sizes, never a list): a guard comparing against lists would reject
+    every op and silently stop tail replay, one comparing nothing would
+    accept a result that left the progression.
+    """
+    from genie import stepcache
+    ev = stepcache._TailEvent()
+    ev.tshapes = [(1, 40)]
+    ev.svar = [(0, 1, 40, 1)]          # output 0, dim 1: 40 + 1 * k
+    assert ev.shapes_ok(torch.zeros(1, 40), 0)
+    assert ev.shapes_ok(torch.zeros(1, 43), 3)
+    assert not ev.shapes_ok(torch.zeros(1, 43), 2)
+    assert not ev.shapes_ok(torch.zeros(2, 43), 3)
+    ev.svar = []
+    assert ev.shapes_ok(torch.zeros(1, 40), 5)
+    assert not ev.shapes_ok(torch.zeros(1, 41), 5)
+    assert not ev.shapes_ok(torch.zeros(40), 5)
+    # several results: each checked; more results than the template knew is a mismatch
+    ev.tshapes = [(2,), (3, 1)]
+    assert ev.shapes_ok((torch.zeros(2), torch.zeros(3, 1)), 0)
+    assert not ev.shapes_ok((torch.zeros(2), torch.zeros(3, 2)), 0)
+    ev.tshapes = [(2,)]
+    assert not ev.shapes_ok((torch.zeros(2), torch.zeros(3, 1)), 0)
+
+
+def test_tail_replay_runs_every_op_of_the_template():
+    """In a replayed step every tail op of generate() is replayed, not captured as usual.
+
+    Only the last step may leave the template (generate stops instead of
+    preparing another step); a guard that rejected good ops would show as
+    one miss per replayed step.
+    """
+    ref, out, cached, stats = _run("gpt2", True)
+    assert torch.equal(ref, out)
+    replayed = stats["replayed_steps"]
+    assert stats.get("tail_misses", 0) <= 1
+    assert stats["tail_ops"] >= 10 * (replayed - 1)
