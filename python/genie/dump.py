@@ -164,10 +164,14 @@ def build_step(step, classes):
     out_nodes = []
     for k, n in enumerate(nodes):
         attrs = n[N_ATTRS] or {}
-        ins = [sizes[i] for i in n[N_INS]]
+        n_ins = n[N_INS]
+        perm = optable.INPUT_ORDER.get(n[N_ATEN], {}).get(len(n_ins))
+        if perm is not None:          # aten's operand order -> the vocabulary's (EXECUTOR.md)
+            n_ins = [n_ins[j] for j in perm]
+        ins = [sizes[i] for i in n_ins]
         outs = [sizes[i] for i in n[N_OUTS]]
         flops, nbytes = optable.cost(n[N_OP], attrs, ins, outs)
-        node = {"id": k, "op": n[N_OP], "inputs": [remap[i] for i in n[N_INS]],
+        node = {"id": k, "op": n[N_OP], "inputs": [remap[i] for i in n_ins],
                 "outputs": [remap[i] for i in n[N_OUTS]], "flops": _num(flops), "bytes": _num(nbytes)}
         if n[N_MODULE]:
             node["module"] = n[N_MODULE]
@@ -176,6 +180,8 @@ def build_step(step, classes):
             a = {"name": n[N_ATEN]}
         elif n[N_ATEN] not in ("scaled_dot_product_attention",):
             a["aten"] = n[N_ATEN]
+        if n[N_OP] == "attention" and a.get("causal"):
+            a["causal_align"] = "top_left"   # torch's is_causal (EXECUTOR.md "attention")
         if a:
             node["attrs"] = a
         m = _LAYER.search(n[N_MODULE] or "")

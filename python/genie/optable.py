@@ -164,11 +164,32 @@ def _conv_attrs(name, args, ins, outs):
 
 
 def _pool_attrs(name, args, ins, outs):
+    """kernel, stride, padding (and dilation, ceil_mode, count_include_pad
+    where they are not the default) as EXECUTOR.md's pool2d reads them;
+    adaptive pooling is marked ``adaptive`` (the output's shape gives the
+    windows)."""
     if "adaptive" in name:
-        return {"output_size": list(args[1])}
-    a = {"kernel": list(args[1])}
-    if len(args) > 2 and args[2]:
-        a["stride"] = list(args[2])
+        return {"adaptive": True, "output_size": list(args[1])}
+    def pair(i, d):
+        v = args[i] if len(args) > i and args[i] is not None else d
+        v = [int(v)] * 2 if isinstance(v, int) else [int(x) for x in v]
+        return v * 2 if len(v) == 1 else v
+    k = pair(1, None)
+    st = pair(2, []) or k
+    a = {"kernel": k, "stride": st, "padding": pair(3, [0, 0])}
+    if name.startswith("max_pool"):
+        dil = pair(4, [1, 1])
+        if dil != [1, 1]:
+            a["dilation"] = dil
+        ceil = len(args) > 5 and bool(args[5])
+    else:  # avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
+        ceil = len(args) > 4 and bool(args[4])
+        if len(args) > 5 and not args[5]:
+            a["count_include_pad"] = False
+        if len(args) > 6 and args[6] is not None:
+            a["divisor_override"] = int(args[6])
+    if ceil:
+        a["ceil_mode"] = True
     return a
 
 
@@ -228,6 +249,137 @@ def _red_attrs(name, args, ins, outs):
     return {}
 
 
+def _ndim(m):
+    return m.dim() if m is not None else 0
+
+
+def _dim(d, n):
+    """A dim normalised to 0..n-1 (n = rank; a 0-D tensor takes dim 0 or -1)."""
+    d = int(d)
+    return d + max(n, 1) if d < 0 else d
+
+
+def _arg(args, i, d=None):
+    return args[i] if len(args) > i and args[i] is not None else d
+
+
+def _view_attrs(name, args, ins, outs):
+    """The arguments a view needs to say which elements it takes
+    (EXECUTOR.md "view"): dims normalised to 0..rank-1, slice bounds
+    clamped to the dim's size as torch clamps them."""
+    x = ins[0] if ins else None
+    n = _ndim(x)
+    if name == "select":
+        d = _dim(args[1], n)
+        i = int(args[2])
+        return {"dim": d, "index": i + x.shape[d] if i < 0 else i}
+    if name in ("slice", "narrow"):
+        d = _dim(_arg(args, 1, 0), n)
+        size = x.shape[d]
+        if name == "narrow":
+            start = int(args[2])
+            start = start + size if start < 0 else start
+            return {"dim": d, "start": start, "end": start + int(args[3]), "step": 1}
+        def bound(v, dflt):
+            if v is None:
+                return dflt
+            v = int(v)
+            v = v + size if v < 0 else v
+            return min(max(v, 0), size)
+        start, end = bound(_arg(args, 2), 0), bound(_arg(args, 3), size)
+        return {"dim": d, "start": start, "end": max(end, start), "step": int(_arg(args, 4, 1))}
+    if name in ("transpose", "swapaxes"):
+        return {"dims": [_dim(args[1], n), _dim(args[2], n)]}
+    if name == "permute":
+        return {"dims": [_dim(d, n) for d in args[1]]}
+    if name == "unbind":
+        return {"dim": _dim(_arg(args, 1, 0), n)}
+    if name in ("split", "split_with_sizes"):
+        d = _dim(_arg(args, 2, 0), n)
+        return {"dim": d, "sizes": [int(o.shape[d]) for o in outs]}
+    return {}
+
+
+def _scalar(v):
+    """A Python number, or a CPU 0-D tensor (torch.where's scalar_tensor), as a
+    JSON number; None for anything else (a device tensor)."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return v
+    if hasattr(v, "device") and getattr(v, "device").type == "cpu" and v.dim() == 0:
+        return v.item()
+    return None
+
+
+def _json_num(v):
+    """inf / nan are not JSON: written as the strings "inf", "-inf", "nan"."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if v != v else ("inf" if v > 0 else "-inf")
+    return v
+
+
+def _scalar_attrs(name, args, ins, outs):
+    """A Python scalar operand (``x * 0.5``, ``ids + 1``, ``1 - x``,
+    ``eq(x, 0)``, ``where(m, x, -inf)``): the node has one input fewer and
+    says the value (``scalar``) and where it stands among the operands
+    (``scalar_pos``, 0-based; default the last)."""
+    if name == "rsub":       # rsub(x, other) = other - x
+        if len(args) > 1 and _scalar(args[1]) is not None:
+            return {"fn": "sub", "scalar": _json_num(_scalar(args[1])), "scalar_pos": 0}
+        return {"fn": "sub"}  # the inputs are swapped at dump time (INPUT_ORDER)
+    if name in ("where", "masked_fill", "clamp", "clamp_min", "clamp_max", "fill_", "fill", "hardtanh",
+                "leaky_relu", "threshold", "pow", "constant_pad_nd", "lerp", "addcmul", "addcdiv"):
+        a = {}
+        for i, v in enumerate(args[1:], 1):
+            sv = _scalar(v)
+            if sv is not None:
+                a.setdefault("scalars", []).append([i, _json_num(sv)])
+            elif isinstance(v, (list, tuple)) and v and all(isinstance(e, int) for e in v):
+                a["pad" if name == "constant_pad_nd" else f"arg{i}"] = [int(e) for e in v]
+        if name in ("fill_", "fill") and a.get("scalars"):
+            a["value"] = a.pop("scalars")[0][1]
+        elif name == "masked_fill" and a.get("scalars"):
+            a["value"] = a.pop("scalars")[0][1]
+        elif name == "constant_pad_nd" and a.get("scalars"):
+            a["value"] = a.pop("scalars")[0][1]
+        elif name == "where" and a.get("scalars"):
+            (pos, v), = a.pop("scalars")[:1]
+            a.update({"scalar": v, "scalar_pos": pos})
+        elif a.get("scalars") and len(a["scalars"]) == 1:
+            (pos, v), = a.pop("scalars")
+            a.update({"scalar": v, "scalar_pos": pos})
+        return a
+    if len(args) > 1:
+        sv = _scalar(args[1])
+        if sv is not None:
+            return {"scalar": _json_num(sv), "scalar_pos": 1}
+    return {}
+
+
+def _bag_full_attrs(name, args, ins, outs):
+    a = _bag_attrs(name, args, ins, outs)
+    if len(args) > 7 and args[7]:
+        a["include_last_offset"] = True
+    if len(args) > 8 and args[8] is not None and int(args[8]) >= 0:
+        a["padding_idx"] = int(args[8])
+    return a
+
+
+# Operand order of the vocabulary where aten's differs, by aten name and
+# number of recorded inputs: the node's inputs are permuted at dump time
+# (dump.build_step) so that input k of the node is aten input ORDER[k].
+INPUT_ORDER = {
+    "addmm": {3: (1, 2, 0)},     # aten (bias, A, W) -> matmul (A, W, bias)
+    "rsub": {2: (1, 0)},         # rsub(x, y) = y - x -> sub(y, x)
+}
+
+_SCALAR_OPS = ("add sub rsub mul div maximum minimum pow eq ne lt le gt ge remainder fmod floor_divide "
+               "bitwise_and bitwise_or bitwise_xor logical_and logical_or logical_xor where masked_fill "
+               "clamp clamp_min clamp_max hardtanh leaky_relu threshold lerp addcmul addcdiv fill fill_ "
+               "constant_pad_nd").split()
+
+
 ATTRS = {
     **{n: _matmul_attrs for n, v in ATEN.items() if v[0] == "matmul"},
     **{n: _conv_attrs for n, v in ATEN.items() if v[0] == "conv2d"},
@@ -237,11 +389,18 @@ ATTRS = {
     "_fused_rms_norm": _eps(3), "native_group_norm": _gn_attrs,
     "_softmax": _softmax_attrs, "_safe_softmax": _softmax_attrs, "_log_softmax": _softmax_attrs,
     "scaled_dot_product_attention": _attn_attrs, "_scaled_dot_product_flash_attention_for_cpu": _attn_attrs,
-    "embedding": _emb_attrs, "_embedding_bag": _bag_attrs, "_embedding_bag_forward_only": _bag_attrs,
-    "embedding_bag": _bag_attrs,
+    "embedding": _emb_attrs, "_embedding_bag": _bag_full_attrs,
+    "_embedding_bag_forward_only": _bag_full_attrs, "embedding_bag": _bag_attrs,
     "cat": _cat_attrs, "stack": _cat_attrs,
     **{n: _red_attrs for n, v in ATEN.items() if v[0] == "reduction"},
+    **{n: _view_attrs for n in ("select", "slice", "narrow", "transpose", "swapaxes", "permute", "unbind",
+                                "split", "split_with_sizes")},
+    **{n: _scalar_attrs for n in _SCALAR_OPS},
 }
+
+# The attrs that come from Python scalar arguments alone (no shapes): the
+# step cache's tail replay checks them against each call (core.tail_dispatch).
+SCALAR_ATTRS = {n: _scalar_attrs for n in _SCALAR_OPS}
 
 
 # ------------------------------------------------------------------ costs

@@ -1,0 +1,110 @@
+"""What the front end records for the executors (real/EXECUTOR.md): operand order and arguments.
+
+A node the CPU executor runs is only right if the trace says which
+elements a view takes, where a pooling window starts, which operand a
+Python scalar is and in which order a matmul's operands come.  Each
+assertion below is a convention of EXECUTOR.md that a capture once broke.
+"""
+import math
+
+import torch
+from torch import nn
+
+import genie
+
+DEV = "remote_accelerator"
+
+
+class Small(nn.Module):
+    """A stem (conv, padded max pool), a Linear (aten addmm), scalar operands and views."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.pool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.fc = nn.Linear(8, 6)
+
+    def forward(self, x):
+        y = self.pool(torch.relu(self.conv(x)))            # [2, 8, 4, 4]
+        z = self.fc(y.mean((2, 3)))                        # addmm(bias, A, W^T)
+        z = 1 - z * 0.5                                    # mul by a scalar, rsub
+        z = torch.where(z > 0, z, float("-inf"))           # gt with a scalar, a -inf fill
+        a, b = z.split([2, 4], dim=1)                      # split_with_sizes
+        w = y.permute(0, 2, 3, 1)[:, 1:3, ::2, -1]         # permute, slice, slice with step, select
+        return a.transpose(0, 1), b[-1], w
+
+
+def _capture():
+    torch.manual_seed(0)
+    m = Small().eval()
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        ref = m(x)
+        with genie.capture("small") as cap:
+            out = m.to(DEV)(x.to(DEV))
+            out = [o.cpu() for o in out]
+    return ref, out, cap.trace()
+
+
+def _nodes(tr, aten):
+    return [n for st in tr["steps"] for n in st["nodes"] if n.get("attrs", {}).get("aten") == aten]
+
+
+def test_recorded_order_and_arguments():
+    ref, out, tr = _capture()
+    assert all(torch.equal(r, o) for r, o in zip(ref, out))
+    assert genie.validate(tr) == []
+    T = tr["steps"][0]["tensors"]
+
+    # addmm: (A, W, bias) as the vocabulary says, not aten's (bias, A, W); cost unchanged
+    mm, = _nodes(tr, "addmm")
+    shapes = [T[i]["shape"] for i in mm["inputs"]]
+    assert shapes == [[2, 8], [8, 6], [6]]
+    assert T[mm["inputs"][2]].get("storage") == "fc.bias"
+    assert mm["flops"] == 2 * 2 * 6 * 8 + 2 * 6
+    assert mm["bytes"] == 4 * (16 + 48 + 6 + 12)
+
+    # max_pool2d: padding recorded (the output size follows from it)
+    pool, = _nodes(tr, "max_pool2d_with_indices")
+    a = pool["attrs"]
+    assert (a["fn"], a["kernel"], a["stride"], a["padding"]) == ("max", [3, 3], [2, 2], [1, 1])
+    assert "dilation" not in a and "ceil_mode" not in a
+    H = T[pool["inputs"][0]]["shape"][2]
+    assert T[pool["outputs"][0]]["shape"][2] == (H + 2 * 1 - 3) // 2 + 1
+
+    # scalar operands: one input, the value and its place
+    mul, = _nodes(tr, "mul")
+    assert len(mul["inputs"]) == 1 and mul["attrs"]["scalar"] == 0.5 and mul["attrs"]["scalar_pos"] == 1
+    rsub, = _nodes(tr, "rsub")
+    assert len(rsub["inputs"]) == 1
+    assert (rsub["attrs"]["fn"], rsub["attrs"]["scalar"], rsub["attrs"]["scalar_pos"]) == ("sub", 1, 0)
+    gt, = _nodes(tr, "gt")
+    assert gt["attrs"]["scalar"] == 0 and gt["attrs"]["scalar_pos"] == 1
+    fills = [n["attrs"]["value"] for n in _nodes(tr, "fill_")]
+    assert "-inf" in fills                                  # JSON has no -inf: written as a string
+    assert not any(isinstance(v, float) and not math.isfinite(v) for v in fills)
+
+    # views: the arguments that say which elements they take, dims normalised
+    sp, = _nodes(tr, "split_with_sizes")
+    assert sp["attrs"]["dim"] == 1 and sp["attrs"]["sizes"] == [2, 4] and len(sp["outputs"]) == 2
+    pm, = _nodes(tr, "permute")
+    assert pm["attrs"]["dims"] == [0, 2, 3, 1]
+    sl = [n["attrs"] for n in _nodes(tr, "slice")]
+    assert {"dim": 1, "start": 1, "end": 3, "step": 1} in [{k: s[k] for k in ("dim", "start", "end", "step")}
+                                                           for s in sl]
+    assert any(s["dim"] == 2 and s["step"] == 2 and s["start"] == 0 and s["end"] == 4 for s in sl)
+    sels = [n["attrs"] for n in _nodes(tr, "select")]
+    assert {"dim": 3, "index": 7} in [{"dim": s["dim"], "index": s["index"]} for s in sels]   # [..., -1]
+    assert {"dim": 0, "index": 1} in [{"dim": s["dim"], "index": s["index"]} for s in sels]   # b[-1]
+    tp, = _nodes(tr, "transpose")
+    assert tp["attrs"]["dims"] == [0, 1]
+
+
+def test_causal_attention_says_top_left():
+    q = torch.randn(1, 2, 3, 8)
+    k = torch.randn(1, 2, 5, 8)
+    with torch.no_grad(), genie.capture("sdpa") as cap:
+        o = torch.nn.functional.scaled_dot_product_attention(q.to(DEV), k.to(DEV), k.to(DEV), is_causal=True)
+        o.cpu()
+    att, = [n for n in cap.trace()["steps"][0]["nodes"] if n["op"] == "attention"]
+    assert att["attrs"]["causal"] and att["attrs"]["causal_align"] == "top_left"
