@@ -797,6 +797,15 @@ class Session:
             self.tail = None             # sizes left the progression: derive this node's attributes
             self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
             return self.record(func, info, args, kwargs, None, res, executed=True)
+        sv = optable.SCALAR_ATTRS.get(info.name)
+        if sv is not None and ev.attrs is not None:
+            # a Python scalar operand (fill_(is_done), x * c) is in the node's attrs: the template's
+            # value must be this call's (a flag that turns at the last step is not affine)
+            want = ev.attrs_at(k)
+            if any(want.get(key) != v for key, v in sv(info.name, args, (), ()).items()):
+                self.tail = None
+                self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+                return self.record(func, info, args, kwargs, None, res, executed=True)
         if ev.lean:
             return self.tail_record(info, args, kwargs, res, ev, k)
         return self.record(func, info, args, kwargs, None, res, executed=True, ev=ev, kstep=k)
