@@ -46,7 +46,10 @@ static int64_t bound_of(const gn_graph *g, uint32_t t, int depth)
 
 /*
  * When T is the offsets input of an embedding_bag (input 2), the number
- * of ids it cuts (*N) and of bags (*BAGS); else 0.
+ * of ids it cuts (*N) and of bags (*BAGS); else 0.  T may also be a
+ * stack of such offsets that `select` views along dim 0 hand to several
+ * bags (DLRM's lS_o [tables, B] as the front end captures it): each row
+ * is then one bag's offsets, all of the same length.
  */
 static int offsets_of(const gn_graph *g, uint32_t t, int64_t *n, int64_t *bags)
 {
@@ -55,6 +58,14 @@ static int offsets_of(const gn_graph *g, uint32_t t, int64_t *n, int64_t *bags)
     for (uint32_t i = 0; i < nc; i++) {
         const gn_node *nd = gn_graph_node(g, cons[i]);
         const uint32_t *in = gn_graph_node_inputs(g, cons[i]);
+        if (nd->op == GN_OP_VIEW && nd->nout == 1 && nd->attrs) {
+            json_t *fn = json_object_get(nd->attrs, "fn"), *dim = json_object_get(nd->attrs, "dim");
+            if (json_is_string(fn) && strcmp(json_string_value(fn), "select") == 0 &&
+                (!dim || (json_is_integer(dim) && json_integer_value(dim) == 0)) &&
+                offsets_of(g, gn_graph_node_outputs(g, cons[i])[0], n, bags))
+                return 1;
+            continue;
+        }
         if (nd->op != GN_OP_EMBEDDING_BAG || nd->nin < 3 || in[2] != t)
             continue;
         const gn_tensor *ids = gn_graph_tensor(g, in[1]), *o = gn_graph_tensor(g, gn_graph_node_outputs(g, cons[i])[0]);
@@ -84,8 +95,8 @@ static int seeded(gn_runner *r, const gn_graph *g, uint32_t step, uint32_t t, ui
     for (uint64_t i = 0; i < n; i++) {
         uint64_t v = mix(s + i);
         float f = (float)(v >> 40) * (1.0f / 8388608.0f) - 1.0f;
-        if (offs) /* bag offsets: bags of (nearly) equal size, i * n / bags */
-            v = (uint64_t)((int64_t)i * nids / bags), bound = INT64_MAX;
+        if (offs) /* bag offsets: bags of (nearly) equal size, i * n / bags (per row of a stack) */
+            v = (uint64_t)((int64_t)(i % (uint64_t)bags) * nids / bags), bound = INT64_MAX;
         switch (x->dtype) {
         case GN_DTYPE_F32:
             ((float *)host)[i] = f;

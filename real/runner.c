@@ -68,6 +68,19 @@ static void fill_random(float *p, uint64_t n, uint64_t seed, float scale)
     }
 }
 
+/* Whether tensor T of G is some batch_norm's running variance (input 4). */
+static int bn_running_var(const gn_graph *g, uint32_t t)
+{
+    uint32_t n;
+    const uint32_t *cons = gn_graph_consumers(g, t, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        const gn_node *nd = gn_graph_node(g, cons[i]);
+        if (nd->op == GN_OP_BATCH_NORM && nd->nin >= 5 && gn_graph_node_inputs(g, cons[i])[4] == t)
+            return 1;
+    }
+    return 0;
+}
+
 /* Releases what the pool still holds. */
 static void pool_drain(gn_runner *r)
 {
@@ -355,6 +368,9 @@ gn_runner *gn_runner_create_ex(const gn_executor_ops *ops, const gn_session *s, 
                 return NULL;
             }
             fill_random(host, n, seed ^ fnv1a(gn_graph_storage_name(g, ten->storage)), scale);
+            if (bn_running_var(g, t)) /* a variance: positive, near 1 */
+                for (uint64_t i = 0; i < n; i++)
+                    host[i] += 1.0f;
             for (uint64_t i = 0; half && i < n; i++) /* the same values rounded to the storage type */
                 h16[i] = ten->dtype == GN_DTYPE_F16 ? gn_half_f32_to_f16(host[i]) : gn_half_f32_to_bf16(host[i]);
             int rc = ops->upload(r->ex, buf, half ? (const void *)h16 : host, (size_t)ten->bytes);

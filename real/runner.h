@@ -27,8 +27,11 @@
  * from a xorshift64* stream seeded with SEED mixed with the FNV-1a hash of
  * its storage name, uniform in [-SCALE, SCALE) (f16/bf16 storages: the
  * same values rounded to the type).  Two sessions of one model (other
- * prompt or decode lengths) therefore get the same weights.  Params of
- * other dtypes are zero.
+ * prompt or decode lengths) therefore get the same weights.  A storage a
+ * batch_norm reads as its running variance (input 4) gets 1 plus those
+ * values, in [1 - SCALE, 1 + SCALE): a negative variance would make the
+ * channel NaN (a captured ResNet ran on NaNs).  Params of other dtypes
+ * are zero.
  *
  * Allocation happens when steps are prepared, never per node: the hot
  * path is the executor's run.
