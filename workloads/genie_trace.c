@@ -4,12 +4,19 @@
  *   genie-trace gen MODEL [--batch B] [--prompt P] [--decode D] [--dtype T] -o FILE
  *   genie-trace check FILE...
  *   genie-trace exec FILE...
+ *   genie-trace run FILE [--seed N] -o DIR
  *
  * `check` validates each file (the same loader genie-sim uses) and prints a
  * one-line summary: steps, nodes, parameters, FLOPs.  `exec` says which
  * nodes the CPU executor would refuse (real/opcheck.c's checks: op, fn,
  * attrs, dtypes, shapes; index values are only known at run time),
- * grouped by reason.  Exit status: 0 ok (exec: every node runs), 1 (exec)
+ * grouped by reason.  `run` runs the whole session on the CPU executor
+ * exactly as genie-real's local reference does (weights and inputs from
+ * the seed, real/feed.h; scale 0.25) and writes every step's inputs and
+ * outputs, and the params of step 0 (the values the runner seeded), as raw
+ * bytes, DIR/s<step>_t<tensor>.bin, with DIR/index.json
+ * naming them, so another program (torch) can compute the same session
+ * from the same values.  Exit status: 0 ok (exec: every node runs), 1 (exec)
  * some node does not, 2 bad input (an invalid trace, unknown model, bad
  * option).
  */
@@ -18,8 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "executor.h"
+#include "feed.h"
 #include "llm.h"
 #include "opcheck.h"
+#include "runner.h"
 #include "trace.h"
 
 static void usage(FILE *f)
@@ -27,11 +37,15 @@ static void usage(FILE *f)
     fprintf(f, "usage: genie-trace gen MODEL [--batch B] [--prompt P] [--decode D] [--dtype f32|f16|bf16] -o FILE\n"
                "       genie-trace check FILE...\n"
                "       genie-trace exec FILE...\n"
+               "       genie-trace run FILE [--seed N] -o DIR\n"
                "\n"
                "gen writes the SRG trace (traces/SCHEMA.md) of an LLM session: MODEL is\n"
                "gpt2-small, gpt2-medium, gpt2-large, llama-2-7b, llama-2-13b, llama-3-8b,\n"
                "tiny-gpt2 or tiny-llama.  check validates trace files and summarises them.\n"
-               "exec lists the nodes the CPU executor would refuse, by reason (exit 1 if any).\n");
+               "exec lists the nodes the CPU executor would refuse, by reason (exit 1 if any).\n"
+               "run runs the session on the CPU executor as genie-real's local reference does\n"
+               "(seed N, default 5) and writes each step's inputs, outputs and the params to DIR\n"
+               "(index.json, s<S>_t<T>.bin).\n");
 }
 
 static void summary(const char *name, const gn_session *s)
@@ -113,6 +127,77 @@ static int exec_check(const char *name, const gn_session *s)
     free(rs);
     free(zeros);
     return bad ? 1 : 0;
+}
+
+/* ========================== run ========================== */
+
+/* genie-real's weight scale (real/genie_real.c SCALE). */
+#define RUN_SCALE 0.25f
+
+/* Runs S as genie-real's reference does and writes its outputs to DIR; 0, or 2 with a message. */
+static int run_session(const char *name, const gn_session *s, uint64_t seed, const char *dir)
+{
+    gn_error err = {0};
+    gn_runner *r = gn_runner_create(gn_executor_cpu(), s, seed, RUN_SCALE, &err);
+    if (!r) {
+        fprintf(stderr, "genie-trace: %s: %s\n", name, err.msg);
+        return 2;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/index.json", dir);
+    FILE *idx = fopen(path, "w");
+    if (!idx) {
+        fprintf(stderr, "genie-trace: cannot write %s (does the directory exist?)\n", path);
+        gn_runner_destroy(r);
+        return 2;
+    }
+    fprintf(idx, "{\"trace\": \"%s\", \"seed\": %llu, \"scale\": %g, \"tensors\": [", name,
+            (unsigned long long)seed, (double)RUN_SCALE);
+    int rc = 0, first = 1;
+    for (uint32_t st = 0; rc == 0 && st < gn_session_nsteps(s); st++) {
+        const gn_graph *g = gn_session_step(s, st);
+        rc = gn_feed_step(r, st, seed, &err);
+        if (rc == 0)
+            rc = gn_runner_run_step(r, st, &err);
+        for (uint32_t t = 0; rc == 0 && t < gn_graph_ntensors(g); t++) {
+            const gn_tensor *x = gn_graph_tensor(g, t);
+            if (x->kind != GN_KIND_OUTPUT && x->kind != GN_KIND_INPUT && (x->kind != GN_KIND_PARAM || st > 0))
+                continue;
+            void *buf = malloc(x->bytes ? x->bytes : 1);
+            if (!buf) {
+                rc = gn_error_set(&err, GN_ENOMEM, "out of memory");
+                break;
+            }
+            rc = gn_runner_read(r, st, t, buf, (size_t)x->bytes, &err);
+            snprintf(path, sizeof(path), "%s/s%u_t%u.bin", dir, st, t);
+            FILE *f = rc == 0 ? fopen(path, "wb") : NULL;
+            if (rc == 0 && (!f || fwrite(buf, 1, (size_t)x->bytes, f) != x->bytes))
+                rc = gn_error_set(&err, GN_EIO, "cannot write %s", path);
+            if (f && fclose(f) != 0 && rc == 0)
+                rc = gn_error_set(&err, GN_EIO, "cannot write %s", path);
+            free(buf);
+            if (rc == 0) {
+                fprintf(idx, "%s\n {\"step\": %u, \"tensor\": %u, \"kind\": \"%s\", \"dtype\": \"%s\", ",
+                        first ? "" : ",", st, t, gn_kind_name(x->kind), gn_dtype_name(x->dtype));
+                if (x->kind == GN_KIND_PARAM)
+                    fprintf(idx, "\"storage\": \"%s\", ", gn_graph_storage_name(g, x->storage));
+                fprintf(idx, "\"shape\": [");
+                for (uint32_t d = 0; d < x->ndim; d++)
+                    fprintf(idx, "%s%lld", d ? ", " : "", (long long)x->shape[d]);
+                fprintf(idx, "], \"file\": \"s%u_t%u.bin\"}", st, t);
+                first = 0;
+            }
+        }
+    }
+    fprintf(idx, "\n]}\n");
+    if (fclose(idx) != 0 && rc == 0)
+        rc = gn_error_set(&err, GN_EIO, "cannot write %s/index.json", dir);
+    gn_runner_destroy(r);
+    if (rc < 0) {
+        fprintf(stderr, "genie-trace: %s: %s\n", name, err.msg);
+        return 2;
+    }
+    return 0;
 }
 
 static int parse_count(const char *opt, const char *arg, uint32_t *out)
@@ -226,6 +311,40 @@ int main(int argc, char **argv)
             fprintf(stderr, "genie-trace: exec needs at least one FILE\n");
         return rc;
     }
-    fprintf(stderr, "genie-trace: unknown command \"%s\" (expected gen, check or exec; try --help)\n", argv[1]);
+    if (strcmp(argv[1], "run") == 0) {
+        const char *file = NULL, *dir = NULL;
+        uint64_t seed = 5;
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+                dir = argv[++i];
+            else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+                char *end;
+                seed = strtoull(argv[++i], &end, 10);
+                if (*end || !*argv[i]) {
+                    fprintf(stderr, "genie-trace: --seed wants a number, got \"%s\"\n", argv[i]);
+                    return 2;
+                }
+            } else if (!file && argv[i][0] != '-')
+                file = argv[i];
+            else {
+                fprintf(stderr, "genie-trace: run: unexpected \"%s\" (usage: run FILE [--seed N] -o DIR)\n", argv[i]);
+                return 2;
+            }
+        }
+        if (!file || !dir) {
+            fprintf(stderr, "genie-trace: run needs FILE and -o DIR\n");
+            return 2;
+        }
+        gn_error err;
+        gn_session *s = gn_trace_load(file, &err);
+        if (!s) {
+            fprintf(stderr, "genie-trace: %s\n", err.msg);
+            return 2;
+        }
+        int rc = run_session(file, s, seed, dir);
+        gn_session_destroy(s);
+        return rc;
+    }
+    fprintf(stderr, "genie-trace: unknown command \"%s\" (expected gen, check, exec or run; try --help)\n", argv[1]);
     return 2;
 }
