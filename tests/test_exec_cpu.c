@@ -822,6 +822,129 @@ static void test_features_refused(void **state)
     p[0].p = x;
     refused(GN_OP_POOL2D, json_pack("{s:s,s:i,s:i}", "fn", "max", "kernel", 2, "stride", 1), p, 1, po, 2,
             "indices output");
+    spec v[1] = {F32(2, 4, 6)}, vo[1] = {F32(1, 6)};
+    v[0].p = x;
+    refused(GN_OP_VIEW, json_pack("{s:s,s:i,s:i}", "fn", "select", "dim", 0, "index", 1), v, 1, vo, 1,
+            "view fn \"select\" is not supported");
+    spec e[1] = {F32(1, 4)}, eo[1] = {F32(1, 4)};
+    e[0].p = x;
+    refused(GN_OP_ELEMENTWISE, json_pack("{s:s,s:f}", "fn", "mul", "scalar", 0.5), e, 1, eo, 1,
+            "scalar operand is not supported");
+    (void)state;
+}
+
+/* Views by argument (select, slice, transpose, permute, split, unbind; expand of ids), scalar
+ * operands, fill_ values, torch's causal alignment and the pooling forms refused: the attrs the
+ * PyTorch front end writes (python/genie/optable.py), checked against torch's indexing. */
+static void test_captured_arguments(void **state)
+{
+    enum { A = 2, B = 3, C = 4, N = A * B * C };
+    float x[N], y[N], y2[N], want[N], want2[N];
+    int64_t xi[N], yi[N];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)i, xi[i] = i;
+    gn_error err;
+    /* x.select(1, -1) on i64 [2, 3, 4]: x[:, 2, :] */
+    spec si[1] = {I64(3, A, B, C)}, so[1] = {I64(2, A, C)};
+    si[0].p = xi, so[0].p = yi;
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s,s:i,s:i}", "fn", "select", "dim", 1, "index", -1), si, 1, so, 1, &err),
+       &err);
+    for (int a = 0; a < A; a++)
+        for (int c = 0; c < C; c++)
+            assert_int_equal(yi[a * C + c], (a * B + 2) * C + c);
+    assert_int_equal(run_op(GN_OP_VIEW, json_pack("{s:s,s:i,s:i}", "fn", "select", "dim", 1, "index", 3), si, 1, so,
+                            1, &err), GN_EINVAL);
+    /* x[:, :, 1:4:2] */
+    spec fi[1] = {F32(3, A, B, C)}, lo[1] = {F32(3, A, B, 2)};
+    fi[0].p = x, lo[0].p = y;
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s,s:i,s:i,s:i,s:i}", "fn", "slice", "dim", 2, "start", 1, "end", 4, "step", 2),
+              fi, 1, lo, 1, &err), &err);
+    for (int r = 0; r < A * B; r++)
+        want[2 * r] = (float)(r * C + 1), want[2 * r + 1] = (float)(r * C + 3);
+    near(y, want, A * B * 2, 0);
+    assert_int_equal(run_op(GN_OP_VIEW, json_pack("{s:s,s:i,s:i,s:i}", "fn", "slice", "dim", 2, "start", 1, "end", 5),
+                            fi, 1, lo, 1, &err), GN_EINVAL);
+    /* x.permute(2, 0, 1) [4, 2, 3]; x.transpose(0, 2) [4, 3, 2] */
+    spec po[1] = {F32(3, C, A, B)}, to[1] = {F32(3, C, B, A)};
+    po[0].p = y, to[0].p = y2;
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s,s:[i,i,i]}", "fn", "permute", "dims", 2, 0, 1), fi, 1, po, 1, &err), &err);
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s,s:[i,i]}", "fn", "transpose", "dims", 0, -1), fi, 1, to, 1, &err), &err);
+    for (int c = 0; c < C; c++)
+        for (int a = 0; a < A; a++)
+            for (int b = 0; b < B; b++) {
+                want[(c * A + a) * B + b] = x[(a * B + b) * C + c];
+                want2[(c * B + b) * A + a] = x[(a * B + b) * C + c];
+            }
+    near(y, want, N, 0);
+    near(y2, want2, N, 0);
+    /* x.split([1, 2], dim=1) and x.unbind(0) */
+    spec sp[2] = {F32(3, A, 1, C), F32(3, A, 2, C)}, ub[2] = {F32(2, B, C), F32(2, B, C)};
+    sp[0].p = y, sp[1].p = y2;
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s,s:i}", "fn", "split_with_sizes", "dim", 1), fi, 1, sp, 2, &err), &err);
+    for (int a = 0; a < A; a++)
+        for (int c = 0; c < C; c++) {
+            want[a * C + c] = x[(a * B) * C + c];
+            for (int b = 1; b < B; b++)
+                want2[(a * 2 + b - 1) * C + c] = x[(a * B + b) * C + c];
+        }
+    near(y, want, A * C, 0);
+    near(y2, want2, A * 2 * C, 0);
+    ub[0].p = y, ub[1].p = y2;
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s,s:i}", "fn", "unbind", "dim", 0), fi, 1, ub, 2, &err), &err);
+    near(y, x, B * C, 0);
+    near(y2, x + B * C, B * C, 0);
+    /* expand of i64 ids [1, 3] -> [2, 3] */
+    spec ei[1] = {I64(2, 1, 3)}, eo[1] = {I64(2, 2, 3)};
+    ei[0].p = xi, eo[0].p = yi;
+    ok(run_op(GN_OP_VIEW, json_pack("{s:s}", "fn", "expand"), ei, 1, eo, 1, &err), &err);
+    assert_true(yi[0] == 0 && yi[2] == 2 && yi[3] == 0 && yi[5] == 2);
+    /* 1 - x * 0.5 (rsub as sub with the scalar first), maximum with "-inf" */
+    spec ui[1] = {F32(2, A, 3)}, uo[1] = {F32(2, A, 3)};
+    ui[0].p = x, uo[0].p = y;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:f,s:i}", "fn", "mul", "scalar", 0.5, "scalar_pos", 1), ui, 1, uo,
+              1, &err), &err);
+    ui[0].p = y, uo[0].p = y2;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:i,s:i}", "fn", "sub", "scalar", 1, "scalar_pos", 0), ui, 1, uo, 1,
+              &err), &err);
+    for (int i = 0; i < 6; i++)
+        want[i] = 1.0f - x[i] * 0.5f;
+    near(y2, want, 6, 0);
+    ui[0].p = x, uo[0].p = y;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:s}", "fn", "maximum", "scalar", "-inf"), ui, 1, uo, 1, &err), &err);
+    near(y, x, 6, 0);
+    assert_int_equal(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:s}", "fn", "add", "scalar", "lots"), ui, 1, uo, 1,
+                            &err), GN_EINVAL);
+    /* fill_ writes its value (-inf too); without one it is an error, not zeros */
+    spec fo[1] = {F32(1, 3)};
+    fo[0].p = y;
+    ok(run_op(GN_OP_FILL, json_pack("{s:s,s:s}", "fn", "fill_", "value", "-inf"), NULL, 0, fo, 1, &err), &err);
+    assert_true(isinf(y[0]) && y[0] < 0 && isinf(y[2]));
+    assert_int_equal(run_op(GN_OP_FILL, json_pack("{s:s}", "fn", "fill_"), NULL, 0, fo, 1, &err), GN_EINVAL);
+    /* causal, top-left (torch's is_causal) with 2 queries and 3 keys: query 0 sees key 0 only, so
+     * its output is v[0]; bottom-right it would see keys 0 and 1 */
+    enum { DH = 2 };
+    float q[2 * DH] = {1, 0, 0, 1}, k[3 * DH] = {1, 0, 0, 1, 1, 1}, v[3 * DH] = {1, 2, 3, 4, 5, 6}, o[2 * DH];
+    spec ai[3] = {F32(4, 1, 1, 2, DH), F32(4, 1, 1, 3, DH), F32(4, 1, 1, 3, DH)}, ao[1] = {F32(4, 1, 1, 2, DH)};
+    ai[0].p = q, ai[1].p = k, ai[2].p = v, ao[0].p = o;
+    ok(run_op(GN_OP_ATTENTION, json_pack("{s:b,s:s}", "causal", 1, "causal_align", "top_left"), ai, 3, ao, 1, &err),
+       &err);
+    near(o, v, DH, 0);
+    ok(run_op(GN_OP_ATTENTION, json_pack("{s:b}", "causal", 1), ai, 3, ao, 1, &err), &err);
+    assert_true(o[0] > 1.5f);
+    assert_int_equal(run_op(GN_OP_ATTENTION, json_pack("{s:b,s:s}", "causal", 1, "causal_align", "middle"), ai, 3, ao,
+                            1, &err), GN_EINVAL);
+    /* pooling forms the executor does not compute are refused, not approximated */
+    spec pi[1] = {F32(4, 1, 1, 4, 4)}, pd[1] = {F32(4, 1, 1, 2, 2)}, pc[1] = {F32(4, 1, 1, 2, 2)};
+    pi[0].p = x, pd[0].p = y, pc[0].p = y;
+    assert_int_equal(run_op(GN_OP_POOL2D, json_pack("{s:s,s:i,s:i,s:i}", "fn", "max", "kernel", 2, "stride", 1,
+                                                    "dilation", 2), pi, 1, pd, 1, &err), GN_EUNSUPPORTED);
+    spec p3[1] = {F32(4, 1, 1, 5, 5)};
+    p3[0].p = x;
+    assert_int_equal(run_op(GN_OP_POOL2D, json_pack("{s:s,s:i,s:i,s:b}", "fn", "max", "kernel", 2, "stride", 2,
+                                                    "ceil_mode", 1), p3, 1, (spec[]){F32(4, 1, 1, 3, 3)}, 1, &err),
+                     GN_EUNSUPPORTED);
+    ok(run_op(GN_OP_POOL2D, json_pack("{s:s,s:i,s:i,s:b}", "fn", "max", "kernel", 2, "stride", 2, "ceil_mode", 1),
+              pi, 1, pc, 1, &err), &err);
     (void)state;
 }
 
@@ -1011,6 +1134,7 @@ int main(void)
         cmocka_unit_test(test_group_norm),           cmocka_unit_test(test_bag_offsets),
         cmocka_unit_test(test_attention_mask),       cmocka_unit_test(test_features_refused),
         cmocka_unit_test(test_captured_forms),       cmocka_unit_test(test_runner_half_params),
+        cmocka_unit_test(test_captured_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
