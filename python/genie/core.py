@@ -1180,12 +1180,23 @@ class Session:
         st.has_forward = True
         st.root = type(root).__name__
         if id(root) not in self.roots:
+            # A later root whose parameter names another root already uses (two standalone
+            # nn.Linear both have "weight") gets its class and ordinal as a prefix: one storage
+            # name must be one tensor (traces/SCHEMA.md), and libgenie refuses it otherwise.
+            taken = {p._pname for r in self.roots.values()
+                     for _, p in list(r.named_parameters()) + list(r.named_buffers())
+                     if type(p) is LazyTensor and p._pname is not None}
+            pre = ""
+            if any(n in taken for n, p in list(root.named_parameters()) + list(root.named_buffers())
+                   if type(p) is LazyTensor and p._pname is None):
+                pre = f"{type(root).__name__}_{len(self.roots)}"
             self.roots[id(root)] = root
             for n, m in root.named_modules():
+                n = f"{pre}.{n}" if pre and n else (pre or n)
                 self.names[m] = n
                 self.classes[n] = type(m).__name__
             for n, b in root.named_buffers():
-                self.buffers.add(n)
+                self.buffers.add(f"{pre}.{n}" if pre else n)
             self.flush()
             tied = {}
             for n, p in list(root.named_parameters()) + list(root.named_buffers()):
@@ -1198,7 +1209,7 @@ class Session:
                     continue
                 if key is not None:
                     tied[key] = p
-                p._pname = n
+                p._pname = f"{pre}.{n}" if pre else n
                 r = p._tr
                 if r is not None:
                     rec = r.step.tensors[r.tid]

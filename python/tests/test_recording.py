@@ -108,3 +108,21 @@ def test_causal_attention_says_top_left():
         o.cpu()
     att, = [n for n in cap.trace()["steps"][0]["nodes"] if n["op"] == "attention"]
     assert att["attrs"]["causal"] and att["attrs"]["causal_align"] == "top_left"
+
+
+def test_standalone_modules_get_distinct_storages():
+    """Two modules captured without a parent both call their weight "weight": one storage name
+    must be one tensor (libgenie refuses a trace where it is not), so the later one is prefixed."""
+    a, b = nn.Linear(4, 4).to(DEV), nn.Linear(4, 2).to(DEV)
+    x = torch.randn(1, 4)
+    with torch.no_grad(), genie.capture("two") as cap:
+        b(a(x.to(DEV))).cpu()
+        b(a(x.to(DEV))).cpu()
+    tr = cap.trace()
+    assert genie.validate(tr) == []
+    by_name = {}
+    for st in tr["steps"]:
+        for t in st["tensors"]:
+            if t["kind"] == "param":
+                assert by_name.setdefault(t["storage"], t["shape"]) == t["shape"], t["storage"]
+    assert {"weight", "bias", "Linear_1.weight", "Linear_1.bias"} == set(by_name)
