@@ -494,11 +494,69 @@ static int rotary_table(ctx *c)
     return 0;
 }
 
+/* One element of a numeric fn (GN_OPK_NUMERIC) of operands A, B, C in double. */
+static double numeric_at(gn_opcheck_nfn f, int bitwise, double a, double b, double c)
+{
+    switch (f) {
+    case GN_NF_ADD: return a + b;
+    case GN_NF_SUB: return a - b;
+    case GN_NF_MUL: return a * b;
+    case GN_NF_DIV: return a / b;
+    case GN_NF_MAX: return a != a || a > b ? a : b; /* NaN propagates, as torch.maximum */
+    case GN_NF_MIN: return a != a || a < b ? a : b;
+    case GN_NF_EQ: return a == b;
+    case GN_NF_NE: return a != b;
+    case GN_NF_LT: return a < b;
+    case GN_NF_LE: return a <= b;
+    case GN_NF_GT: return a > b;
+    case GN_NF_GE: return a >= b;
+    case GN_NF_AND: return bitwise ? (double)((int64_t)a & (int64_t)b) : (a != 0 && b != 0);
+    case GN_NF_OR: return bitwise ? (double)((int64_t)a | (int64_t)b) : (a != 0 || b != 0);
+    case GN_NF_XOR: return bitwise ? (double)((int64_t)a ^ (int64_t)b) : ((a != 0) != (b != 0));
+    case GN_NF_LAND: return a != 0 && b != 0;
+    case GN_NF_LOR: return a != 0 || b != 0;
+    case GN_NF_LXOR: return (a != 0) != (b != 0);
+    case GN_NF_REM: return a - b * floor(a / b); /* the sign of b, as torch.remainder */
+    case GN_NF_FLOORDIV: return floor(a / b);
+    case GN_NF_NEG: return -a;
+    case GN_NF_NOT: return bitwise ? (double)~(int64_t)a : (a == 0);
+    case GN_NF_LNOT: return a == 0;
+    default: return a != 0 ? b : c; /* GN_NF_WHERE */
+    }
+}
+
+/* Numeric fns: each output element from its operands at their broadcast strides. */
+static int op_numeric(ctx *c)
+{
+    const gn_opdesc *d = c->d;
+    const __typeof__(d->u.elementwise) *e = &d->u.elementwise;
+    const gn_tensor *o = gn_opcheck_output(d, 0);
+    int nd = (int)o->ndim;
+    int64_t idx[GN_MAX_DIMS] = {0}, off[3] = {0, 0, 0};
+    double v[3] = {0, 0, 0};
+    for (int64_t i = 0; i < e->n; i++) {
+        for (int k = 0; k < e->nops; k++)
+            v[k] = e->oin[k] < 0 ? e->sval : gn_opcheck_load_num(c->in[e->oin[k]], e->odt[k], off[k]);
+        gn_opcheck_store_num(c->out[0], e->to, i, numeric_at(e->nfn, e->bitwise, v[0], v[1], v[2]));
+        for (int dd = nd - 1; dd >= 0; dd--) { /* next output element: carry through the dims */
+            for (int k = 0; k < e->nops; k++)
+                off[k] += e->ost[k][dd];
+            if (++idx[dd] < o->shape[dd])
+                break;
+            for (int k = 0; k < e->nops; k++)
+                off[k] -= e->ost[k][dd] * o->shape[dd];
+            idx[dd] = 0;
+        }
+    }
+    return 0;
+}
+
 static int op_elementwise(ctx *c)
 {
     int64_t n = c->d->u.elementwise.n;
     int f = c->d->u.elementwise.fn;
     switch (c->d->kind) {
+    case GN_OPK_NUMERIC: return op_numeric(c);
     case GN_OPK_ROTARY: return rotary(c);
     case GN_OPK_ROTARY_TABLE: return rotary_table(c);
     case GN_OPK_CAST:

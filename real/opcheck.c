@@ -710,11 +710,109 @@ static int check_rotary_table(chk *c)
     return 0;
 }
 
+/* The numeric fns by name (GN_OPK_NUMERIC), with their operand counts. */
+static const struct {
+    const char *name;
+    gn_opcheck_nfn fn;
+    int nops;
+    int always;          /* numeric whatever the dtypes (comparisons, logic); else only off float data */
+} nfns[] = {
+    {"add", GN_NF_ADD, 2, 0}, {"sub", GN_NF_SUB, 2, 0}, {"mul", GN_NF_MUL, 2, 0}, {"div", GN_NF_DIV, 2, 0},
+    {"maximum", GN_NF_MAX, 2, 0}, {"minimum", GN_NF_MIN, 2, 0}, {"neg", GN_NF_NEG, 1, 0},
+    {"eq", GN_NF_EQ, 2, 1}, {"ne", GN_NF_NE, 2, 1}, {"lt", GN_NF_LT, 2, 1}, {"le", GN_NF_LE, 2, 1},
+    {"gt", GN_NF_GT, 2, 1}, {"ge", GN_NF_GE, 2, 1}, {"bitwise_and", GN_NF_AND, 2, 1},
+    {"bitwise_or", GN_NF_OR, 2, 1}, {"bitwise_xor", GN_NF_XOR, 2, 1}, {"logical_and", GN_NF_LAND, 2, 1},
+    {"logical_or", GN_NF_LOR, 2, 1}, {"logical_xor", GN_NF_LXOR, 2, 1}, {"remainder", GN_NF_REM, 2, 1},
+    {"floor_divide", GN_NF_FLOORDIV, 2, 1}, {"bitwise_not", GN_NF_NOT, 1, 1}, {"logical_not", GN_NF_LNOT, 1, 1},
+    {"where", GN_NF_WHERE, 3, 1}, {"masked_fill", GN_NF_WHERE, 3, 1},
+};
+
+/*
+ * Arithmetic, comparisons and logic on any castable dtype, computed in
+ * double per element and converted to the output's type (EXECUTOR.md
+ * "elementwise", numeric fns); operands broadcast to the output, one of
+ * them may be attrs.scalar (at attrs.scalar_pos; masked_fill's attrs.value).
+ */
+static int check_numeric(chk *c, size_t k)
+{
+    __typeof__(c->d->u.elementwise) *e = &c->d->u.elementwise;
+    const gn_tensor *o = OT(c, 0);
+    int mf = strcmp(nfns[k].name, "masked_fill") == 0;
+    int nops = nfns[k].nops, pos = -1;
+    json_t *sv = mf ? attr(c, "value") : attr(c, "scalar");
+    if (sv || (int)c->n->nin < nops) {
+        pos = mf ? 0 : (int)attr_i(c, "scalar_pos", nops - 1);
+        if (!(mf ? attr_is_num(c, "value") : attr_is_num(c, "scalar")) || pos < 0 || pos >= nops)
+            return fail(c, GN_EINVAL, "%s with %u inputs needs a number in attrs.%s (at scalar_pos 0..%d)",
+                        nfns[k].name, c->n->nin, mf ? "value" : "scalar", nops - 1);
+        if (!(c->feats & GN_OPCHECK_SCALAR))
+            return fail(c, GN_EUNSUPPORTED, "a scalar operand is not supported by the %s executor", c->executor);
+    }
+    int rc = arity(c, (uint32_t)(pos >= 0 ? nops - 1 : nops), (uint32_t)(pos >= 0 ? nops - 1 : nops), 1);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < c->n->nin; i++)
+        if (!castable(c, IT(c, i)->dtype))
+            return fail(c, GN_EUNSUPPORTED, "input %u is %s (not supported by the %s executor)", i,
+                        gn_dtype_name(IT(c, i)->dtype), c->executor);
+    if (!castable(c, o->dtype))
+        return fail(c, GN_EUNSUPPORTED, "output is %s (not supported by the %s executor)", gn_dtype_name(o->dtype),
+                    c->executor);
+    if (!(c->feats & GN_OPCHECK_NUMERIC))
+        return fail(c, GN_EUNSUPPORTED, "%s on %s data is not supported by the %s executor", nfns[k].name,
+                    gn_dtype_name(c->n->nin ? IT(c, 0)->dtype : o->dtype), c->executor);
+    /* masked_fill(x, mask[, value]) is where(mask, value, x): operands (mask, value, x) */
+    static const int mf_order[3] = {1, 2, 0};
+    int bitwise = 1;
+    for (int j = 0, in = 0; j < nops; j++) {
+        int slot = mf ? mf_order[j] : j;
+        if (j == pos) {
+            e->oin[slot] = -1;
+            e->odt[slot] = GN_NUM_F64;
+            memset(e->ost[slot], 0, sizeof(e->ost[slot]));
+            e->sval = mf ? attr_f(c, "value", 0.0) : attr_f(c, "scalar", 0.0);
+            if (json_is_real(mf ? attr(c, "value") : attr(c, "scalar")))
+                bitwise = 0;
+            continue;
+        }
+        const gn_tensor *t = IT(c, (uint32_t)in);
+        if (bcast_strides(t, o, e->ost[slot]) != 0)
+            return fail(c, GN_EINVAL, "input %d does not broadcast to the output shape", in);
+        e->oin[slot] = in;
+        e->odt[slot] = num_of(t->dtype);
+        if (!is_index_dtype(t->dtype) && t->dtype != GN_DTYPE_U8)
+            bitwise = 0; /* bool (or float) operands: and/or/xor/not of truth values */
+        in++;
+    }
+    c->d->kind = GN_OPK_NUMERIC;
+    e->nfn = nfns[k].fn;
+    e->nops = nops;
+    e->n = numel(o);
+    e->to = num_of(o->dtype);
+    e->bitwise = bitwise;
+    return 0;
+}
+
+/* Whether node C's data is all f32 / half (the float kernels' domain). */
+static int all_float_data(chk *c)
+{
+    for (uint32_t i = 0; i < c->n->nin; i++)
+        if (!float_ok(c, IT(c, i)->dtype))
+            return 0;
+    for (uint32_t i = 0; i < c->n->nout; i++)
+        if (!float_ok(c, OT(c, i)->dtype))
+            return 0;
+    return 1;
+}
+
 static int check_elementwise(chk *c)
 {
     const char *fn = attr_s(c, "fn");
     if (!fn)
         return fail(c, GN_EINVAL, "attrs.fn missing");
+    for (size_t k = 0; k < sizeof(nfns) / sizeof(nfns[0]); k++)
+        if (strcmp(nfns[k].name, fn) == 0 && (nfns[k].always || !all_float_data(c)))
+            return check_numeric(c, k);
     if (strcmp(fn, "rotary") == 0)
         return check_rotary(c);
     if (strcmp(fn, "rotary_table") == 0)

@@ -46,6 +46,15 @@ typedef enum gn_opcheck_rfn {
 /* Embedding modes: a plain lookup, or a bag reduced by sum, mean or max. */
 typedef enum gn_opcheck_emode { GN_EMB_LOOKUP, GN_EMB_SUM, GN_EMB_MEAN, GN_EMB_MAX } gn_opcheck_emode;
 
+/* Numeric elementwise functions (GN_OPK_NUMERIC), computed in double. */
+typedef enum gn_opcheck_nfn {
+    GN_NF_ADD, GN_NF_SUB, GN_NF_MUL, GN_NF_DIV, GN_NF_MAX, GN_NF_MIN, GN_NF_EQ, GN_NF_NE, GN_NF_LT, GN_NF_LE,
+    GN_NF_GT, GN_NF_GE, GN_NF_AND, GN_NF_OR, GN_NF_XOR, GN_NF_LAND, GN_NF_LOR, GN_NF_LXOR, GN_NF_REM,
+    GN_NF_FLOORDIV,                                  /* binary */
+    GN_NF_NEG, GN_NF_NOT, GN_NF_LNOT,                /* unary (NOT: ~x, on bool !x) */
+    GN_NF_WHERE                                      /* c ? a : b; masked_fill(x, m, v) is where(m, v, x) */
+} gn_opcheck_nfn;
+
 /* Element types cast and fill convert between (the index outputs of
  * argmax/argmin too): gn_opcheck_load_num and _store_num's codes. */
 typedef enum gn_opcheck_num {
@@ -68,7 +77,9 @@ enum {
     GN_OPCHECK_VIEW_ARGS = 1 << 5,   /* views that take elements by their arguments (select, slice, transpose,
                                         permute, split, unbind; expand of non-float data), any dtype */
     GN_OPCHECK_SCALAR = 1 << 6,      /* a binary elementwise fn with one input and attrs.scalar */
-    GN_OPCHECK_ALL = (1 << 7) - 1
+    GN_OPCHECK_NUMERIC = 1 << 7,     /* elementwise arithmetic, comparisons and logic on any castable
+                                        dtype (i64 ids, bool masks), where, masked_fill */
+    GN_OPCHECK_ALL = (1 << 8) - 1
 };
 
 /* ========================== scalar arithmetic (C and CUDA) ========================== */
@@ -252,6 +263,7 @@ GN_OPCHECK_MATH int64_t gn_opcheck_gather_src(int64_t e, int nd, int d, const in
 /* Which computation an elementwise, view or index node asks for. */
 typedef enum gn_opcheck_kind {
     GN_OPK_UNARY, GN_OPK_BINARY, GN_OPK_CAST, GN_OPK_ROTARY, GN_OPK_ROTARY_TABLE,  /* elementwise */
+    GN_OPK_NUMERIC,                                                                /* elementwise */
     GN_OPK_RESHAPE, GN_OPK_SPLIT_HEADS, GN_OPK_MERGE_HEADS, GN_OPK_PICK_POSITION,  /* view, copy */
     GN_OPK_FLATTEN_TRANSPOSE, GN_OPK_PERMUTE_RESHAPE, GN_OPK_EXPAND, GN_OPK_STRIDED,
     GN_OPK_UPSAMPLE, GN_OPK_INDEX_SELECT, GN_OPK_GATHER                            /* index */
@@ -340,6 +352,13 @@ typedef struct gn_opdesc {
             gn_opcheck_num from, to; /* CAST: input and output types */
             int spos;            /* BINARY: -1, or which operand (0 = a, 1 = b) is `scalar` */
             float scalar;        /* BINARY: attrs.scalar, in f32 (as torch wraps a Python number) */
+            gn_opcheck_nfn nfn;  /* NUMERIC: the function */
+            int nops;            /* NUMERIC: operands (1..3) */
+            int oin[3];          /* NUMERIC: operand k is input oin[k], or -1: the scalar `sval` */
+            gn_opcheck_num odt[3]; /* NUMERIC: operand types */
+            int64_t ost[3][GN_MAX_DIMS]; /* NUMERIC: operand strides over the output's dims */
+            double sval;         /* NUMERIC: the scalar operand */
+            int bitwise;         /* NUMERIC: AND/OR/XOR/NOT on integers (else on truth values) */
         } elementwise;
         struct {
             gn_opcheck_rfn fn;

@@ -830,6 +830,10 @@ static void test_features_refused(void **state)
     e[0].p = x;
     refused(GN_OP_ELEMENTWISE, json_pack("{s:s,s:f}", "fn", "mul", "scalar", 0.5), e, 1, eo, 1,
             "scalar operand is not supported");
+    int64_t i4[4] = {0};
+    spec n[2] = {I64(1, 4), I64(1, 4)}, no[1] = {I64(1, 4)};
+    n[0].p = n[1].p = i4;
+    refused(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "add"), n, 2, no, 1, "add on i64 data is not supported");
     (void)state;
 }
 
@@ -945,6 +949,59 @@ static void test_captured_arguments(void **state)
                      GN_EUNSUPPORTED);
     ok(run_op(GN_OP_POOL2D, json_pack("{s:s,s:i,s:i,s:b}", "fn", "max", "kernel", 2, "stride", 2, "ceil_mode", 1),
               pi, 1, pc, 1, &err), &err);
+    (void)state;
+}
+
+/* Numeric fns on ids and masks (generate()'s bookkeeping): computed in double, stored in the
+ * output's type; expected values as torch gives them. */
+static void test_numeric(void **state)
+{
+    gn_error err;
+    int64_t ids[4] = {3, -1, 0, 7}, iy[4];
+    uint8_t m[4] = {1, 0, 1, 0}, by[4];
+    float fx[4] = {1.5f, -2, 0, 4}, fy[4];
+    spec ii[1] = {I64(1, 4)}, io[1] = {I64(1, 4)};
+    ii[0].p = ids, io[0].p = iy;
+    /* ids + 1 */
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:i}", "fn", "add", "scalar", 1), ii, 1, io, 1, &err), &err);
+    assert_true(iy[0] == 4 && iy[1] == 0 && iy[2] == 1 && iy[3] == 8);
+    /* ids == 0 -> bool; ids & 6 (bitwise on integers); ~bool is logical */
+    spec bo[1] = {{GN_DTYPE_BOOL, 1, {4}, by}};
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:i}", "fn", "eq", "scalar", 0), ii, 1, bo, 1, &err), &err);
+    assert_true(by[0] == 0 && by[1] == 0 && by[2] == 1 && by[3] == 0);
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:i}", "fn", "bitwise_and", "scalar", 6), ii, 1, io, 1, &err), &err);
+    assert_true(iy[0] == 2 && iy[1] == 6 && iy[2] == 0 && iy[3] == 6);
+    spec bi[1] = {{GN_DTYPE_BOOL, 1, {4}, m}};
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "bitwise_not"), bi, 1, bo, 1, &err), &err);
+    assert_true(by[0] == 0 && by[1] == 1 && by[2] == 0 && by[3] == 1);
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "bitwise_not"), ii, 1, io, 1, &err), &err);
+    assert_true(iy[0] == -4 && iy[1] == 0 && iy[3] == -8);
+    /* bool | bool, broadcast [4] with [1] */
+    uint8_t one = 0;
+    spec bb[2] = {{GN_DTYPE_BOOL, 1, {4}, m}, {GN_DTYPE_BOOL, 1, {1}, &one}};
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "bitwise_or"), bb, 2, bo, 1, &err), &err);
+    assert_memory_equal(by, m, 4);
+    /* where(m, x, -inf) and x.masked_fill(m, -1) */
+    spec wi[2] = {{GN_DTYPE_BOOL, 1, {4}, m}, F32(1, 4)}, wo[1] = {F32(1, 4)};
+    wi[1].p = fx, wo[0].p = fy;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:s,s:i}", "fn", "where", "scalar", "-inf", "scalar_pos", 2), wi, 2,
+              wo, 1, &err), &err);
+    assert_true(fy[0] == 1.5f && isinf(fy[1]) && fy[1] < 0 && fy[2] == 0 && isinf(fy[3]));
+    spec mi[2] = {F32(1, 4), {GN_DTYPE_BOOL, 1, {4}, m}};
+    mi[0].p = fx;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:i}", "fn", "masked_fill", "value", -1), mi, 2, wo, 1, &err), &err);
+    assert_true(fy[0] == -1 && fy[1] == -2 && fy[2] == -1 && fy[3] == 4);
+    /* x > 0 on f32 -> bool; remainder keeps the divisor's sign (torch: -1 % 3 == 2) */
+    spec fi[1] = {F32(1, 4)};
+    fi[0].p = fx;
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:i}", "fn", "gt", "scalar", 0), fi, 1, bo, 1, &err), &err);
+    assert_true(by[0] == 1 && by[1] == 0 && by[2] == 0 && by[3] == 1);
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:i}", "fn", "remainder", "scalar", 3), ii, 1, io, 1, &err), &err);
+    assert_true(iy[0] == 0 && iy[1] == 2 && iy[3] == 1);
+    /* a scalar that is no number, and where without enough operands */
+    assert_int_equal(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:s}", "fn", "add", "scalar", "x"), ii, 1, io, 1, &err),
+                     GN_EINVAL);
+    assert_int_equal(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "where"), wi, 2, wo, 1, &err), GN_EINVAL);
     (void)state;
 }
 
@@ -1134,7 +1191,7 @@ int main(void)
         cmocka_unit_test(test_group_norm),           cmocka_unit_test(test_bag_offsets),
         cmocka_unit_test(test_attention_mask),       cmocka_unit_test(test_features_refused),
         cmocka_unit_test(test_captured_forms),       cmocka_unit_test(test_runner_half_params),
-        cmocka_unit_test(test_captured_arguments),
+        cmocka_unit_test(test_captured_arguments), cmocka_unit_test(test_numeric),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
