@@ -604,8 +604,49 @@ static int op_elementwise(ctx *c)
 
 /* ========================== reduction ========================== */
 
+/* Reductions in double from any castable type: any, all, cumsum, sums and extremes of ids or masks. */
+static int op_reduction_num(ctx *c)
+{
+    const __typeof__(c->d->u.reduction) *r = &c->d->u.reduction;
+    gn_opcheck_rfn fn = r->fn;
+    int64_t outer = r->outer, len = r->len, inner = r->inner;
+    gn_dtype odt = gn_opcheck_output(c->d, 0)->dtype;
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t base = a * len * inner + i, bi = 0;
+            double acc = fn == GN_RED_ALL ? 1.0 : 0.0, best = len ? gn_opcheck_load_num(c->in[0], r->from, base) : 0;
+            for (int64_t j = 0; j < len; j++) {
+                double v = gn_opcheck_load_num(c->in[0], r->from, base + j * inner);
+                if (fn == GN_RED_ANY)
+                    acc = acc != 0 || v != 0;
+                else if (fn == GN_RED_ALL)
+                    acc = acc != 0 && v != 0;
+                else
+                    acc += v;
+                if (fn == GN_RED_CUMSUM)
+                    gn_opcheck_store_num(c->out[0], r->to, base + j * inner, acc);
+                if ((fn == GN_RED_MAX || fn == GN_RED_ARGMAX) ? v > best : v < best) { /* first extreme wins */
+                    best = v;
+                    bi = j;
+                }
+            }
+            int64_t k = a * inner + i;
+            if (fn == GN_RED_ARGMAX || fn == GN_RED_ARGMIN)
+                store_index(c->out[0], odt, k, bi);
+            else if (fn == GN_RED_MAX || fn == GN_RED_MIN)
+                gn_opcheck_store_num(c->out[0], r->to, k, best);
+            else if (fn == GN_RED_MEAN)
+                gn_opcheck_store_num(c->out[0], r->to, k, acc / (double)len);
+            else if (fn != GN_RED_CUMSUM)
+                gn_opcheck_store_num(c->out[0], r->to, k, acc);
+        }
+    return 0;
+}
+
 static int op_reduction(ctx *c)
 {
+    if (c->d->u.reduction.num)
+        return op_reduction_num(c);
     gn_opcheck_rfn fn = c->d->u.reduction.fn;
     int arg = c->d->u.reduction.arg, isum = fn == GN_RED_SUM, imean = fn == GN_RED_MEAN;
     int imax = fn == GN_RED_MAX || fn == GN_RED_ARGMAX;
@@ -748,6 +789,8 @@ static int op_concat(ctx *c)
     char *dst = c->out[0];
     for (int64_t a = 0; a < outer; a++)
         for (uint32_t k = 0; k < c->d->node->nin; k++) {
+            if (gn_opcheck_input(c->d, k)->bytes == 0)
+                continue; /* an empty input (torch's legacy [0]) adds nothing */
             size_t slab = (size_t)(gn_opcheck_input(c->d, k)->shape[dim] * inner) * es;
             memcpy(dst, (const char *)c->in[k] + (size_t)a * slab, slab);
             dst += slab;
@@ -760,6 +803,16 @@ static int op_concat(ctx *c)
 static int op_index(ctx *c)
 {
     const gn_opdesc *d = c->d;
+    if (d->kind == GN_OPK_ISIN) {
+        for (int64_t i = 0; i < d->u.index.n; i++) {
+            double v = gn_opcheck_load_num(c->in[0], d->u.index.xt, i);
+            int hit = 0;
+            for (int64_t j = 0; j < d->u.index.m && !hit; j++)
+                hit = gn_opcheck_load_num(c->in[1], d->u.index.tt, j) == v;
+            ((uint8_t *)c->out[0])[i] = (uint8_t)(hit != d->u.index.invert);
+        }
+        return 0;
+    }
     if (d->kind == GN_OPK_UPSAMPLE) {
         int64_t NC = d->u.index.NC, H = d->u.index.H, W = d->u.index.W, Ho = d->u.index.Ho, Wo = d->u.index.Wo;
         for (int64_t p = 0; p < NC; p++)

@@ -385,6 +385,8 @@ static int op_concat(ctx *c)
     int64_t outer = c->d->u.concat.outer, inner = c->d->u.concat.inner, at = 0;
     int64_t width = gn_opcheck_output(c->d, 0)->shape[dim] * inner; /* output elements per outer index */
     for (uint32_t k = 0; k < c->d->node->nin; k++) { /* input k's slabs, one per outer index */
+        if (gn_opcheck_input(c->d, k)->bytes == 0)
+            continue; /* an empty input (torch's legacy [0]) adds nothing */
         int64_t slab = gn_opcheck_input(c->d, k)->shape[dim] * inner;
         int64_t dims[2] = {outer, slab}, ss[2] = {slab, 1}, ds[2] = {width, 1};
         gn__cuda_walk w = walk(2, dims, ss, ds, 0, at);

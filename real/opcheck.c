@@ -666,6 +666,7 @@ static const struct {
     {"minimum", GN_EW_MIN}, {"relu", GN_EW_RELU}, {"gelu", GN_EW_GELU}, {"gelu_new", GN_EW_GELU},
     {"gelu_tanh", GN_EW_GELU}, {"gelu_erf", GN_EW_GELU_ERF}, {"silu", GN_EW_SILU}, {"sigmoid", GN_EW_SIGMOID},
     {"tanh", GN_EW_TANH}, {"neg", GN_EW_NEG}, {"exp", GN_EW_EXP}, {"sqrt", GN_EW_SQRT}, {"rsqrt", GN_EW_RSQRT},
+    {"cos", GN_EW_COS}, {"sin", GN_EW_SIN},
 };
 
 /* x [B, H, T, dh] with cos, sin [B or 1, T, dh] (or [T, dh]). */
@@ -839,7 +840,8 @@ static int check_elementwise(chk *c)
             break;
     if (i == nf)
         return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected add, sub, mul, div, maximum, minimum, relu, gelu, "
-                    "gelu_erf, silu, sigmoid, tanh, neg, exp, sqrt, rsqrt, cast, rotary or rotary_table)", fn);
+                    "gelu_erf, silu, sigmoid, tanh, neg, exp, sqrt, rsqrt, cos, sin, cast, rotary or rotary_table, or a "
+                    "numeric fn)", fn);
     gn_opcheck_efn f = efns[i].fn;
     int bin = f <= GN_EW_MIN;
     /* a Python scalar operand (x * 0.5, 1 - x): one input, the other operand in attrs.scalar */
@@ -894,19 +896,34 @@ static int check_reduction(chk *c)
         const char *name;
         gn_opcheck_rfn fn;
     } rfns[] = {{"sum", GN_RED_SUM}, {"mean", GN_RED_MEAN}, {"max", GN_RED_MAX},
-                {"min", GN_RED_MIN}, {"argmax", GN_RED_ARGMAX}, {"argmin", GN_RED_ARGMIN}};
+                {"min", GN_RED_MIN}, {"argmax", GN_RED_ARGMAX}, {"argmin", GN_RED_ARGMIN},
+                {"any", GN_RED_ANY}, {"all", GN_RED_ALL}, {"cumsum", GN_RED_CUMSUM}};
     const char *fn = attr_s(c, "fn");
     size_t i, nf = sizeof(rfns) / sizeof(rfns[0]);
     for (i = 0; fn && i < nf; i++)
         if (strcmp(rfns[i].name, fn) == 0)
             break;
     if (!fn || i == nf)
-        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected sum, mean, max, min, argmax or argmin)", fn ? fn : "");
+        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected sum, mean, max, min, argmax, argmin, any, all or "
+                    "cumsum)", fn ? fn : "");
     gn_opcheck_rfn f = rfns[i].fn;
-    int arg = f == GN_RED_ARGMAX || f == GN_RED_ARGMIN;
+    int arg = f == GN_RED_ARGMAX || f == GN_RED_ARGMIN, cum = f == GN_RED_CUMSUM;
     const gn_tensor *x = IT(c, 0), *o = OT(c, 0);
-    if (!float_ok(c, x->dtype) || (arg ? !is_index_dtype(o->dtype) : !float_ok(c, o->dtype)))
+    /* any dtype, in double: any, all, cumsum, and reductions of ids or masks */
+    int num = f >= GN_RED_ANY || !float_ok(c, x->dtype) || (!arg && !float_ok(c, o->dtype));
+    if (num) {
+        if (!castable(c, x->dtype) || !castable(c, o->dtype))
+            return fail(c, GN_EUNSUPPORTED, "%s from %s to %s (not supported by the %s executor)", fn,
+                        gn_dtype_name(x->dtype), gn_dtype_name(o->dtype), c->executor);
+        if (!(c->feats & GN_OPCHECK_NUMERIC))
+            return fail(c, GN_EUNSUPPORTED, "%s on %s data is not supported by the %s executor", fn,
+                        gn_dtype_name(x->dtype), c->executor);
+        if (arg && !is_index_dtype(o->dtype))
+            return fail(c, GN_EUNSUPPORTED, "%s: the output must be i64 or i32", fn);
+    } else if (!float_ok(c, x->dtype) || (arg ? !is_index_dtype(o->dtype) : !float_ok(c, o->dtype)))
         return fail(c, GN_EUNSUPPORTED, "input must be f32 and the output %s", arg ? "i64 or i32" : "f32");
+    c->d->u.reduction.num = num;
+    c->d->u.reduction.from = num_of(x->dtype);
     int64_t len = 1, inner = 1;
     json_t *dims = attr(c, "dims");
     if (json_is_array(dims) && x->ndim > 0) {
@@ -926,7 +943,7 @@ static int check_reduction(chk *c)
             return fail(c, GN_EINVAL, "attrs.dims is empty");
         if (hi - lo + 1 != (int)json_array_size(dims))
             return fail(c, GN_EUNSUPPORTED, "a reduction over dims that are not adjacent");
-        if (arg && hi != lo)
+        if ((arg || cum) && hi != lo)
             return fail(c, GN_EUNSUPPORTED, "%s over several dims", fn);
         for (int d = lo; d <= hi; d++)
             len *= x->shape[d];
@@ -939,9 +956,9 @@ static int check_reduction(chk *c)
         inner = inner_of(x, d);
     }
     int64_t outer = (len * inner) != 0 ? numel(x) / (len * inner) : 0;
-    if (numel(o) != outer * inner || (len == 0 && numel(o)))
+    if (cum ? numel(o) != numel(x) : (numel(o) != outer * inner || (len == 0 && numel(o))))
         return fail(c, GN_EINVAL, "output has %lld elements, expected %lld", (long long)numel(o),
-                    (long long)(outer * inner));
+                    (long long)(cum ? numel(x) : outer * inner));
     c->d->u.reduction.fn = f;
     c->d->u.reduction.arg = arg;
     c->d->u.reduction.to = num_of(o->dtype);
@@ -1266,6 +1283,8 @@ static int check_concat(chk *c)
     int64_t inner = inner_of(o, d), sum = 0;
     for (uint32_t k = 0; k < c->n->nin; k++) {
         const gn_tensor *t = IT(c, k);
+        if (t->ndim == 1 && t->shape[0] == 0)
+            continue; /* torch.cat skips a 1-D empty tensor of any dtype (a first KV-cache append) */
         if (t->dtype != o->dtype || t->ndim != o->ndim)
             return fail(c, GN_EINVAL, "input %u differs from the output in dtype or rank", k);
         for (uint32_t i = 0; i < o->ndim; i++)
@@ -1303,8 +1322,26 @@ static int check_index(chk *c)
         c->d->u.index.Wo = o->shape[3];
         return 0;
     }
+    if (fn && strcmp(fn, "isin") == 0) { /* x, test (any castable dtypes) -> bool of x's shape */
+        int rc = arity(c, 2, 2, 1);
+        if (rc)
+            return rc;
+        const gn_tensor *x = IT(c, 0), *t = IT(c, 1), *o = OT(c, 0);
+        if (!castable(c, x->dtype) || !castable(c, t->dtype) || o->dtype != GN_DTYPE_BOOL || numel(o) != numel(x))
+            return fail(c, GN_EINVAL, "isin: elements and test elements of castable dtypes, a bool output of the "
+                        "elements' shape");
+        if (!(c->feats & GN_OPCHECK_NUMERIC))
+            return fail(c, GN_EUNSUPPORTED, "isin is not supported by the %s executor", c->executor);
+        c->d->kind = GN_OPK_ISIN;
+        c->d->u.index.n = numel(x);
+        c->d->u.index.m = numel(t);
+        c->d->u.index.invert = attr_b(c, "invert", 0);
+        c->d->u.index.xt = num_of(x->dtype);
+        c->d->u.index.tt = num_of(t->dtype);
+        return 0;
+    }
     if (fn && strcmp(fn, "gather") != 0 && strcmp(fn, "index_select") != 0)
-        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected gather, index_select or upsample_nearest)", fn);
+        return fail(c, GN_EUNSUPPORTED, "fn \"%s\" (expected gather, index_select, upsample_nearest or isin)", fn);
     int rc = arity(c, 2, 2, 1);
     if (rc)
         return rc;

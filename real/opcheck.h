@@ -35,12 +35,13 @@
 typedef enum gn_opcheck_efn {
     GN_EW_ADD, GN_EW_SUB, GN_EW_MUL, GN_EW_DIV, GN_EW_MAX, GN_EW_MIN,
     GN_EW_RELU, GN_EW_GELU, GN_EW_GELU_ERF, GN_EW_SILU, GN_EW_SIGMOID, GN_EW_TANH, GN_EW_NEG, GN_EW_EXP,
-    GN_EW_SQRT, GN_EW_RSQRT
+    GN_EW_SQRT, GN_EW_RSQRT, GN_EW_COS, GN_EW_SIN
 } gn_opcheck_efn;
 
 /* Reductions over one dim. */
 typedef enum gn_opcheck_rfn {
-    GN_RED_SUM, GN_RED_MEAN, GN_RED_MAX, GN_RED_MIN, GN_RED_ARGMAX, GN_RED_ARGMIN
+    GN_RED_SUM, GN_RED_MEAN, GN_RED_MAX, GN_RED_MIN, GN_RED_ARGMAX, GN_RED_ARGMIN,
+    GN_RED_ANY, GN_RED_ALL, GN_RED_CUMSUM /* numeric (GN_OPCHECK_NUMERIC) */
 } gn_opcheck_rfn;
 
 /* Embedding modes: a plain lookup, or a bag reduced by sum, mean or max. */
@@ -105,6 +106,8 @@ GN_OPCHECK_MATH float gn_opcheck_unary(int f, float x)
     case GN_EW_EXP: return expf(x);
     case GN_EW_SQRT: return sqrtf(x);
     case GN_EW_RSQRT: return 1.0f / sqrtf(x);
+    case GN_EW_COS: return cosf(x);
+    case GN_EW_SIN: return sinf(x);
     default: return x;
     }
 }
@@ -266,7 +269,7 @@ typedef enum gn_opcheck_kind {
     GN_OPK_NUMERIC,                                                                /* elementwise */
     GN_OPK_RESHAPE, GN_OPK_SPLIT_HEADS, GN_OPK_MERGE_HEADS, GN_OPK_PICK_POSITION,  /* view, copy */
     GN_OPK_FLATTEN_TRANSPOSE, GN_OPK_PERMUTE_RESHAPE, GN_OPK_EXPAND, GN_OPK_STRIDED,
-    GN_OPK_UPSAMPLE, GN_OPK_INDEX_SELECT, GN_OPK_GATHER                            /* index */
+    GN_OPK_UPSAMPLE, GN_OPK_INDEX_SELECT, GN_OPK_GATHER, GN_OPK_ISIN               /* index */
 } gn_opcheck_kind;
 
 /*
@@ -365,6 +368,8 @@ typedef struct gn_opdesc {
             int arg;             /* argmax/argmin: output is an index dtype */
             gn_opcheck_num to;   /* the output's type (i64 or i32 for arg*, else f32) */
             int64_t outer, len, inner; /* x as [outer, len, inner] */
+            int num;             /* computed in double from any castable type (GN_OPCHECK_NUMERIC) */
+            gn_opcheck_num from; /* num: the input's type */
         } reduction;
         struct {
             uint64_t bytes;      /* RESHAPE: bytes copied */
@@ -392,6 +397,8 @@ typedef struct gn_opdesc {
             size_t es;           /* bytes per element */
             int ids64;           /* indices are i64 (else i32) */
             int64_t NC, H, W, Ho, Wo; /* UPSAMPLE: [NC, H, W] -> [NC, Ho, Wo] */
+            int invert;          /* ISIN: n elements tested against m: true where not found */
+            gn_opcheck_num xt, tt; /* ISIN: the elements' and the test elements' types */
         } index;
         struct {
             int64_t n, last;     /* output elements; its last dim */

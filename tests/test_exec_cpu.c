@@ -1002,6 +1002,39 @@ static void test_numeric(void **state)
     assert_int_equal(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:s}", "fn", "add", "scalar", "x"), ii, 1, io, 1, &err),
                      GN_EINVAL);
     assert_int_equal(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "where"), wi, 2, wo, 1, &err), GN_EINVAL);
+    /* reductions of ids and masks: mask.any(), mask.all(), ids.cumsum(-1), ids.max(), mask.sum() -> i64 */
+    spec r1[1] = {{GN_DTYPE_BOOL, 1, {4}, m}}, rb[1] = {{GN_DTYPE_BOOL, 0, {0}, by}};
+    ok(run_op(GN_OP_REDUCTION, json_pack("{s:s,s:[i]}", "fn", "any", "dims", 0), r1, 1, rb, 1, &err), &err);
+    assert_int_equal(by[0], 1);
+    ok(run_op(GN_OP_REDUCTION, json_pack("{s:s}", "fn", "all"), r1, 1, rb, 1, &err), &err);
+    assert_int_equal(by[0], 0);
+    ok(run_op(GN_OP_REDUCTION, json_pack("{s:s,s:i}", "fn", "cumsum", "dim", -1), ii, 1, io, 1, &err), &err);
+    assert_true(iy[0] == 3 && iy[1] == 2 && iy[2] == 2 && iy[3] == 9);
+    spec ri[1] = {I64(0, 0)};
+    ri[0].p = iy;
+    ok(run_op(GN_OP_REDUCTION, json_pack("{s:s}", "fn", "max"), ii, 1, ri, 1, &err), &err);
+    assert_int_equal(iy[0], 7);
+    ok(run_op(GN_OP_REDUCTION, json_pack("{s:s}", "fn", "sum"), r1, 1, ri, 1, &err), &err);
+    assert_int_equal(iy[0], 2);
+    /* torch.isin(ids, [7, 0]) and with invert */
+    int64_t test[2] = {7, 0};
+    spec is[2] = {I64(1, 4), I64(1, 2)};
+    is[0].p = ids, is[1].p = test;
+    ok(run_op(GN_OP_INDEX, json_pack("{s:s}", "fn", "isin"), is, 2, bo, 1, &err), &err);
+    assert_true(by[0] == 0 && by[1] == 0 && by[2] == 1 && by[3] == 1);
+    ok(run_op(GN_OP_INDEX, json_pack("{s:s,s:b}", "fn", "isin", "invert", 1), is, 2, bo, 1, &err), &err);
+    assert_true(by[0] == 1 && by[1] == 1 && by[2] == 0 && by[3] == 0);
+    /* torch.cat([empty(0), x], dim=-2): the legacy 1-D empty tensor adds nothing */
+    float none[1] = {0};
+    spec ci[2] = {F32(1, 0), F32(2, 2, 2)}, co[1] = {F32(2, 2, 2)};
+    ci[0].p = none, ci[1].p = fx, co[0].p = fy;
+    ok(run_op(GN_OP_CONCAT, json_pack("{s:i}", "dim", -2), ci, 2, co, 1, &err), &err);
+    near(fy, fx, 4, 0);
+    /* cos, sin (LLaMA's rotary table traced op by op): libm's cosf / sinf */
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "cos"), fi, 1, wo, 1, &err), &err);
+    assert_true(fy[0] == cosf(1.5f) && fy[3] == cosf(4.0f));
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "sin"), fi, 1, wo, 1, &err), &err);
+    assert_true(fy[1] == sinf(-2.0f));
     (void)state;
 }
 
