@@ -329,9 +329,20 @@ static int stats_outputs(chk *c, uint32_t want, int64_t n, int64_t alt, int *sta
 
 /* ========================== matmul, norms ========================== */
 
+/* attrs.alpha / attrs.beta (aten's addmm, add: alpha·b, beta·bias) other than 1: not computed. */
+static int scaled(chk *c)
+{
+    if ((attr(c, "alpha") && attr_f(c, "alpha", 1.0) != 1.0) || (attr(c, "beta") && attr_f(c, "beta", 1.0) != 1.0))
+        return fail(c, GN_EUNSUPPORTED, "alpha or beta other than 1 (aten's scaled forms) is not computed");
+    return 0;
+}
+
 static int check_matmul(chk *c)
 {
-    int rc = arity(c, 2, 3, 1);
+    int rc = scaled(c);
+    if (rc)
+        return rc;
+    rc = arity(c, 2, 3, 1);
     if (rc || (rc = all_f32(c, 0, c->n->nin)))
         return rc;
     const gn_tensor *a = IT(c, 0), *w = IT(c, 1), *o = OT(c, 0);
@@ -811,6 +822,9 @@ static int check_elementwise(chk *c)
     const char *fn = attr_s(c, "fn");
     if (!fn)
         return fail(c, GN_EINVAL, "attrs.fn missing");
+    int src = scaled(c);
+    if (src)
+        return src;
     for (size_t k = 0; k < sizeof(nfns) / sizeof(nfns[0]); k++)
         if (strcmp(nfns[k].name, fn) == 0 && (nfns[k].always || !all_float_data(c)))
             return check_numeric(c, k);
