@@ -1025,6 +1025,10 @@ class Session:
                 attrs = {**(attrs or {}), **extra}
             except Exception:
                 pass
+        if kwargs:       # kwarg-only arguments that change the result (alpha, beta, invert)
+            kwa = optable.kwargs_attrs(name, kwargs)
+            if kwa:
+                attrs = {**(attrs or {}), **kwa}
         if info.mut or info.out_kw:
             attrs = {**(attrs or {}), "inplace": True}   # outputs are new versions of mutated inputs
         if gop == "opaque":

@@ -24,6 +24,8 @@ table against the vocabulary.
 """
 import math
 
+import torch
+
 VOCAB = (
     "matmul conv2d pool2d layer_norm rms_norm batch_norm group_norm softmax attention "
     "embedding embedding_bag elementwise reduction view copy concat index fill interaction opaque"
@@ -246,6 +248,24 @@ def _red_attrs(name, args, ins, outs):
         return {"dims": [int(d) for d in args[1]]}
     if len(args) > 1 and isinstance(args[1], int) and not isinstance(args[1], bool):
         return {"dim": int(args[1])}
+    if ins and ins[0].dim() > 0 and outs and outs[0].dim() == 0:   # x.any(), x.sum(): every dim
+        return {"dims": list(range(ins[0].dim()))}
+    return {}
+
+
+def _isin_attrs(name, args, ins, outs):
+    return {"invert": True} if len(args) > 3 and args[3] else {}
+
+
+def _index_attrs(name, args, ins, outs):
+    """x[..., idx] with one 1-D integer index tensor (the rest full slices) is index_select
+    along its dim (EXECUTOR.md "index"); other advanced indexing keeps fn "index"."""
+    idx = args[1] if len(args) > 1 else None
+    if isinstance(idx, (list, tuple)):
+        hit = [(d, t) for d, t in enumerate(idx) if t is not None]
+        if len(hit) == 1 and hit[0][1].dim() == 1 and not hit[0][1].dtype.is_floating_point \
+                and hit[0][1].dtype != torch.bool:
+            return {"fn": "index_select", "dim": hit[0][0]}
     return {}
 
 
@@ -396,7 +416,34 @@ ATTRS = {
     **{n: _view_attrs for n in ("select", "slice", "narrow", "transpose", "swapaxes", "permute", "unbind",
                                 "split", "split_with_sizes")},
     **{n: _scalar_attrs for n in _SCALAR_OPS},
+    "isin": _isin_attrs, "index": _index_attrs,
 }
+
+def _kw_alpha_beta(kw):
+    a = {}
+    for key in ("alpha", "beta"):
+        v = kw.get(key, 1)
+        if not isinstance(v, (int, float)) or v != 1:
+            a[key] = _json_num(float(v)) if isinstance(v, (int, float)) else str(v)
+    return a
+
+
+# Attributes from kwarg-only arguments (record() passes them separately):
+# what changes the result must be in the trace, so an executor that
+# ignores it refuses the node instead of computing something else.
+KWARGS = {
+    **{n: _kw_alpha_beta for n in ("add", "sub", "rsub", "addmm", "baddbmm", "addmv", "addbmm")},
+    "isin": lambda kw: {"invert": True} if kw.get("invert") else {},
+}
+
+
+def kwargs_attrs(name, kwargs):
+    """The attrs kwarg-only arguments of aten op NAME (in-place variants too) add; {} if none."""
+    f = KWARGS.get(name)
+    if f is None and name.endswith("_") and not name.startswith("_"):
+        f = KWARGS.get(name[:-1])
+    return f(kwargs) if f is not None else {}
+
 
 # The attrs that come from Python scalar arguments alone (no shapes): the
 # step cache's tail replay checks them against each call (core.tail_dispatch).

@@ -126,3 +126,37 @@ def test_standalone_modules_get_distinct_storages():
             if t["kind"] == "param":
                 assert by_name.setdefault(t["storage"], t["shape"]) == t["shape"], t["storage"]
     assert {"weight", "bias", "Linear_1.weight", "Linear_1.bias"} == set(by_name)
+
+
+def test_index_isin_and_full_reductions():
+    """x[:, idx] with one 1-D index tensor is index_select along its dim; torch.isin records
+    invert; a reduction over every dim (x.any()) lists them all."""
+    x = torch.arange(12).reshape(3, 4)
+    idx = torch.tensor([3, 0])
+    with torch.no_grad(), genie.capture("ix") as cap:
+        xd = x.to(DEV)
+        y = xd[:, idx.to(DEV)]
+        z = torch.isin(xd, torch.tensor([1, 5]).to(DEV), invert=True)
+        w = (xd > 4).any()
+        assert torch.equal(y.cpu(), x[:, idx]) and torch.equal(z.cpu(), torch.isin(x, torch.tensor([1, 5]),
+                                                                                   invert=True))
+        assert bool(w) is True
+    tr = cap.trace()
+    ix, = _nodes(tr, "index")
+    assert (ix["attrs"]["fn"], ix["attrs"]["dim"]) == ("index_select", 1)
+    isin, = _nodes(tr, "isin")
+    assert isin["attrs"]["invert"] is True
+    anyn, = _nodes(tr, "any")
+    assert anyn["attrs"]["dims"] == [0, 1]
+
+
+def test_kwarg_only_arguments_are_recorded():
+    """alpha / beta are kwarg-only in aten: recorded, so an executor that does not scale refuses
+    the node (real/opcheck.c) instead of computing x + y for x + 2y."""
+    x, y = torch.randn(2, 3), torch.randn(2, 3)
+    with torch.no_grad(), genie.capture("kw") as cap:
+        r = torch.add(x.to(DEV), y.to(DEV), alpha=2)
+        s = torch.add(x.to(DEV), y.to(DEV))
+        assert torch.equal(r.cpu(), torch.add(x, y, alpha=2)) and torch.equal(s.cpu(), x + y)
+    adds = [n["attrs"] for n in _nodes(cap.trace(), "add")]
+    assert sorted(a.get("alpha", 1) for a in adds) == [1, 2.0]
