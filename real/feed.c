@@ -17,7 +17,8 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
-/* Smallest table tensor T of G indexes, through views; INT64_MAX if none. */
+/* Smallest table tensor T of G indexes, through views, copies, concatenations and index
+ * selections of it; INT64_MAX if none. */
 static int64_t bound_of(const gn_graph *g, uint32_t t, int depth)
 {
     uint32_t n;
@@ -36,7 +37,10 @@ static int64_t bound_of(const gn_graph *g, uint32_t t, int depth)
             if (dim < 0)
                 dim += x->ndim;
             b = dim >= 0 && dim < (int64_t)x->ndim ? x->shape[dim] : 1;
-        } else if (nd->op == GN_OP_VIEW && nd->nout == 1)
+        } else if ((nd->op == GN_OP_VIEW || nd->op == GN_OP_COPY || nd->op == GN_OP_CONCAT ||
+                    (nd->op == GN_OP_INDEX && nd->nin >= 1 && in[0] == t)) && nd->nout == 1)
+            /* values that reach a table through views, concatenations or a selection of them
+             * (a captured generate()'s prompt: input_ids[:, cache_position]) */
             b = bound_of(g, gn_graph_node_outputs(g, cons[i])[0], depth + 1);
         if (b < best)
             best = b;
