@@ -13,7 +13,11 @@
 4. Module-hook time as a share of capture time.
 
 Timings are best of --repeat runs (default 3) on this machine, with
-torch.set_num_threads left at its default.
+torch.set_num_threads left at its default (--threads sets it). Section 3
+also sums per-step minima of the main thread's CPU time: with --threads 1
+all of the model's compute runs on that thread, so this estimator counts
+the work both sides do and little of what other processes on a shared
+machine do to the wall clock.
 """
 import argparse
 import os
@@ -28,6 +32,19 @@ import genie  # noqa: E402
 from genie import core, models  # noqa: E402
 
 DEV = "remote_accelerator"
+
+
+class plain_torch:
+    """Eager baselines run on plain PyTorch: genie's nn.Module.__call__ wrapper,
+    installed process-wide at import, is swapped out for the duration (under
+    it, the modules of a model that is not being captured take genie's slow
+    path, ~2-10 us per module call, which would slow the baseline down)."""
+
+    def __enter__(self):
+        core.set_module_hooks(False)
+
+    def __exit__(self, *exc):
+        core.set_module_hooks(True)
 
 
 def best(f, n):
@@ -73,8 +90,9 @@ def per_op_chain(n=5000, rep=3):
 def model_overhead(name, rep, **kw):
     m, inp, run = models.MODELS[name](**kw)
     with torch.no_grad():
-        run(m, inp)   # warm up
-        te = best(lambda: run(m, inp), rep)
+        with plain_torch():
+            run(m, inp)   # warm up
+            te = best(lambda: run(m, inp), rep)
         # module calls per run (to price the hooks)
         calls = [0]
         h = torch.nn.modules.module.register_module_forward_pre_hook(lambda mod, a: calls.__setitem__(0, calls[0] + 1))
@@ -154,9 +172,12 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--llm-size", default="small", choices=["tiny", "small", "medium"])
     ap.add_argument("--sections", default="1,2,3", help="which figures to measure (comma list)")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     ap.add_argument("--cache", default="on,off", help="section 3: step cache settings to measure (on, off)")
     a = ap.parse_args()
     rep = 1 if a.quick else a.repeat
+    if a.threads:
+        torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, genie {genie.__version__}")
 
     secs = set(a.sections.split(","))
@@ -201,9 +222,15 @@ def _stamp(model, stamps):
     f = model.forward
 
     def forward(*args, **kwargs):
-        stamps.append(time.perf_counter())
+        stamps.append((time.perf_counter(), time.thread_time()))
         return f(*args, **kwargs)
     model.forward = forward
+
+
+def _intervals(t0, stamps, t1):
+    """(wall s, thread CPU s) of each interval between forward starts (t0 and t1 bracket the run)."""
+    pts = [t0] + stamps + [t1]
+    return [(b[0] - a[0], b[1] - a[1]) for a, b in zip(pts, pts[1:])]
 
 
 def _per_step_min(runs):
@@ -239,22 +266,23 @@ def decode_section(a, rep):
             for _ in range(max(rep, 2) + 1):
                 c0 = time.process_time()
                 del stamps[:]
-                t0 = time.perf_counter()
-                run(cpu_m, inp)
-                t1 = time.perf_counter()
-                eager.append((t1 - t0, time.process_time() - c0))
-                esteps.append([y - x for x, y in zip([t0] + stamps, stamps + [t1])])
+                with plain_torch():
+                    t0 = (time.perf_counter(), time.thread_time())
+                    run(cpu_m, inp)
+                    t1 = (time.perf_counter(), time.thread_time())
+                eager.append((t1[0] - t0[0], time.process_time() - c0))
+                esteps.append(_intervals(t0, stamps, t1))
                 with genie.capture("decode") as cap:
                     c0 = time.process_time()
                     del stamps[:]
-                    t0 = time.perf_counter()
+                    t0 = (time.perf_counter(), time.thread_time())
                     run(md, dinp).cpu()
-                    t1 = time.perf_counter()
+                    t1 = (time.perf_counter(), time.thread_time())
                     c1 = time.process_time() - c0
-                    csteps.append([y - x for x, y in zip([t0] + stamps, stamps + [t1])])
+                    csteps.append(_intervals(t0, stamps, t1))
                     tr = cap.trace()
                     t2 = time.perf_counter()
-                runs.append((t1 - t0, t2 - t1, dict(cap.session.stats, cpu_s=c1), len(tr["steps"])))
+                runs.append((t1[0] - t0[0], t2 - t1[0], dict(cap.session.stats, cpu_s=c1), len(tr["steps"])))
                 del tr, cap   # an application writes its trace and drops it
             del md, dinp, cpu_m
         te = min(e[0] for e in eager)
@@ -267,16 +295,18 @@ def decode_section(a, rep):
                   f"trace build {an * 1e3:6.1f} ms "
                   f"(with it {((rs + an) / te - 1) * 100:5.1f}%), "
                   f"{st.get('replayed_steps', 0)} of {nsteps} steps replayed")
-        e, c = _per_step_min(esteps[1:]), _per_step_min(csteps[1:])
-        se, sc = sum(e), sum(c)
-        # intervals: [0] setup before the prefill, [1] prefill, [2..4] the 3 learning decode steps,
-        # [5..-2] replayed (or, cache off, captured) decode steps, [-1] after the last forward
-        head = (sum(c[:5]) - sum(e[:5])) * 1e3
-        mid = len(c) - 6
-        per = (sum(c[5:-1]) - sum(e[5:-1])) / max(1, mid) * 1e3
-        print(f"   step cache {label} per-step minima: eager {se:.3f} s, capture+exec {sc:.3f} s "
-              f"(overhead {(sc / se - 1) * 100:5.1f}%): prefill + 3 decode steps {head:+.1f} ms, "
-              f"{per:+.2f} ms per later step ({mid} steps), end {(c[-1] - e[-1]) * 1e3:+.1f} ms")
+        for clock, name in ((0, "per-step minima"), (1, "per-step minima of thread CPU time")):
+            e = _per_step_min([[x[clock] for x in r] for r in esteps[1:]])
+            c = _per_step_min([[x[clock] for x in r] for r in csteps[1:]])
+            se, sc = sum(e), sum(c)
+            # intervals: [0] setup before the prefill, [1] prefill, [2..4] the 3 learning decode steps,
+            # [5..-2] replayed (or, cache off, captured) decode steps, [-1] after the last forward
+            head = (sum(c[:5]) - sum(e[:5])) * 1e3
+            mid = len(c) - 6
+            per = (sum(c[5:-1]) - sum(e[5:-1])) / max(1, mid) * 1e3
+            print(f"   step cache {label} {name}: eager {se:.3f} s, capture+exec {sc:.3f} s "
+                  f"(overhead {(sc / se - 1) * 100:5.1f}%): prefill + 3 decode steps {head:+.1f} ms, "
+                  f"{per:+.2f} ms per later step ({mid} steps), end {(c[-1] - e[-1]) * 1e3:+.1f} ms")
     os.environ["GENIE_STEP_CACHE"] = "1"
 
 
