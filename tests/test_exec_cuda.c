@@ -383,7 +383,7 @@ static void test_elementwise(void **state)
     float *x = rnd(N, 8, 18), *y = rnd(40, 4, 19), *col = rnd(3, 4, 20);
     for (int i = 0; i < 40; i++)
         y[i] += y[i] > 0 ? 0.5f : -0.5f; /* no division by ~0 */
-    static const char *const un[] = {"relu", "gelu", "gelu_erf", "silu", "sigmoid", "tanh", "neg", "exp"};
+    static const char *const un[] = {"relu", "gelu", "gelu_erf", "silu", "sigmoid", "tanh", "neg", "exp", "cos", "sin"};
     spec in[2] = {F32(3, 2, 3, 40), F32(1, 40)}, out[1] = {F32(3, 2, 3, 40)};
     in[0].p = x, in[1].p = y;
     for (size_t i = 0; i < sizeof(un) / sizeof(un[0]); i++)
@@ -497,6 +497,10 @@ static void test_views_concat_index(void **state)
     spec cin[2] = {F32(4, B, H, 5, DH), F32(4, B, H, 1, DH)}, co[1] = {F32(4, B, H, 6, DH)};
     cin[0].p = x, cin[1].p = x + 100;
     ok(both("concat kv", GN_OP_CONCAT, json_pack("{s:i}", "dim", 2), cin, 2, co, 1, 0, &err), &err);
+    /* HF's first cache append: torch.cat([tensor([]), new], dim=-2) skips the 1-D empty input */
+    spec ein0[2] = {F32(1, 0), F32(4, B, H, 1, DH)}, eo0[1] = {F32(4, B, H, 1, DH)};
+    ein0[0].p = x, ein0[1].p = x + 100;
+    ok(both("concat empty", GN_OP_CONCAT, json_pack("{s:i}", "dim", -2), ein0, 2, eo0, 1, 0, &err), &err);
     int64_t ix[4] = {4, 0, 0, 2}, gi[2 * 3] = {1, 0, 4, 2, 2, 0};
     spec sin_[2] = {F32(2, 6, 35), I64(1, 4)}, so[1] = {F32(2, 4, 35)};
     sin_[0].p = x, sin_[1].p = ix;
