@@ -27,6 +27,12 @@ _SIZE = {v[0]: v[1] for v in optable.DTYPES.values()}
 _LAYER = re.compile(r"\.(\d+)(?:\.|$)")
 
 
+# GELU modules that compute the tanh approximation (EXECUTOR.md "gelu"); HF's
+# QuickGELU (x·σ(1.702x)) and ClippedGELU are neither form and stay as their ops.
+_GELU_TANH = {"NewGELUActivation", "FastGELUActivation", "AccurateGELUActivation", "GELUTanh",
+              "PytorchGELUTanh", "NewGELU"}
+
+
 def _intent(cls):
     """(op, base attrs) a module class implements as one op, or None."""
     if cls.endswith("RMSNorm"):
@@ -34,8 +40,10 @@ def _intent(cls):
     c = cls.lower()
     if "interaction" in c:
         return "interaction", {}
-    if "gelu" in c and "activation" in c or cls in ("GELUTanh", "PytorchGELUTanh", "NewGELU"):
+    if cls in _GELU_TANH:
         return "elementwise", {"fn": "gelu"}
+    if cls == "GELUActivation":          # HF's exact gelu (erf): EXECUTOR.md's gelu_erf
+        return "elementwise", {"fn": "gelu_erf"}
     if cls in ("SiLUActivation", "SiLU"):
         return "elementwise", {"fn": "silu"}
     return None

@@ -103,7 +103,7 @@ for _n in ("zeros ones full arange empty zeros_like ones_like full_like empty_li
     ATEN[_n] = (_F, _n)
 
 # flops per output element of an elementwise fn (SCHEMA.md); default 1
-ELEMENTWISE_FLOPS = {"gelu": 8, "gelu_": 8, "silu": 4, "silu_": 4, "sigmoid": 4, "rotary": 3}
+ELEMENTWISE_FLOPS = {"gelu": 8, "gelu_": 8, "gelu_erf": 8, "silu": 4, "silu_": 4, "sigmoid": 4, "rotary": 3}
 
 # Ops recorded as nothing at all (assertions, metadata): (aten packet names)
 IGNORED = {"_assert_async", "_assert_tensor_metadata", "_functional_assert_async",
@@ -417,6 +417,9 @@ ATTRS = {
                                 "split", "split_with_sizes")},
     **{n: _scalar_attrs for n in _SCALAR_OPS},
     "isin": _isin_attrs, "index": _index_attrs,
+    # aten gelu is exact (erf) unless approximate="tanh" (KWARGS); the vocabulary's "gelu" is
+    # GPT-2's tanh form (EXECUTOR.md)
+    "gelu": lambda name, args, ins, outs: {"fn": "gelu_erf"},
 }
 
 def _kw_alpha_beta(kw):
@@ -434,6 +437,7 @@ def _kw_alpha_beta(kw):
 KWARGS = {
     **{n: _kw_alpha_beta for n in ("add", "sub", "rsub", "addmm", "baddbmm", "addmv", "addbmm")},
     "isin": lambda kw: {"invert": True} if kw.get("invert") else {},
+    "gelu": lambda kw: {"fn": "gelu"} if kw.get("approximate") == "tanh" else {},
 }
 
 

@@ -160,3 +160,15 @@ def test_kwarg_only_arguments_are_recorded():
         assert torch.equal(r.cpu(), torch.add(x, y, alpha=2)) and torch.equal(s.cpu(), x + y)
     adds = [n["attrs"] for n in _nodes(cap.trace(), "add")]
     assert sorted(a.get("alpha", 1) for a in adds) == [1, 2.0]
+
+
+def test_gelu_forms():
+    """aten gelu is exact (erf) unless approximate="tanh"; EXECUTOR.md's "gelu" is the tanh form:
+    nn.GELU() must be recorded gelu_erf, nn.GELU("tanh") gelu."""
+    x = torch.randn(2, 5)
+    seq = nn.Sequential(nn.GELU(), nn.GELU(approximate="tanh")).eval()
+    with torch.no_grad(), genie.capture("gelu") as cap:
+        y = seq.to(DEV)(x.to(DEV)).cpu()
+    assert torch.equal(y, seq(x))
+    fns = [n["attrs"]["fn"] for n in cap.trace()["steps"][0]["nodes"] if n["op"] == "elementwise"]
+    assert fns == ["gelu_erf", "gelu"]
