@@ -825,6 +825,8 @@ static int check_elementwise(chk *c)
     int src = scaled(c);
     if (src)
         return src;
+    if (attr(c, "rounding_mode")) /* torch.div(a, b, rounding_mode="floor" / "trunc") */
+        return fail(c, GN_EUNSUPPORTED, "div with a rounding_mode is not computed");
     for (size_t k = 0; k < sizeof(nfns) / sizeof(nfns[0]); k++)
         if (strcmp(nfns[k].name, fn) == 0 && (nfns[k].always || !all_float_data(c)))
             return check_numeric(c, k);

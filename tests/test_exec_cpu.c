@@ -1005,6 +1005,8 @@ static void test_numeric(void **state)
     /* add(x, y, alpha=2) is refused, not computed as x + y */
     assert_int_equal(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:i,s:f}", "fn", "add", "scalar", 1, "alpha", 2.0),
                             ii, 1, io, 1, &err), GN_EUNSUPPORTED);
+    assert_int_equal(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s,s:i,s:s}", "fn", "div", "scalar", 2, "rounding_mode",
+                                                         "floor"), ii, 1, io, 1, &err), GN_EUNSUPPORTED);
     /* reductions of ids and masks: mask.any(), mask.all(), ids.cumsum(-1), ids.max(), mask.sum() -> i64 */
     spec r1[1] = {{GN_DTYPE_BOOL, 1, {4}, m}}, rb[1] = {{GN_DTYPE_BOOL, 0, {0}, by}};
     ok(run_op(GN_OP_REDUCTION, json_pack("{s:s,s:[i]}", "fn", "any", "dims", 0), r1, 1, rb, 1, &err), &err);

@@ -438,6 +438,7 @@ KWARGS = {
     **{n: _kw_alpha_beta for n in ("add", "sub", "rsub", "addmm", "baddbmm", "addmv", "addbmm")},
     "isin": lambda kw: {"invert": True} if kw.get("invert") else {},
     "gelu": lambda kw: {"fn": "gelu"} if kw.get("approximate") == "tanh" else {},
+    "div": lambda kw: {"rounding_mode": kw["rounding_mode"]} if kw.get("rounding_mode") else {},
 }
 
 

@@ -172,3 +172,12 @@ def test_gelu_forms():
     assert torch.equal(y, seq(x))
     fns = [n["attrs"]["fn"] for n in cap.trace()["steps"][0]["nodes"] if n["op"] == "elementwise"]
     assert fns == ["gelu_erf", "gelu"]
+
+
+def test_div_rounding_mode_is_recorded():
+    x = torch.tensor([7, -7])
+    with torch.no_grad(), genie.capture("div") as cap:
+        y = torch.div(x.to(DEV), 2, rounding_mode="floor").cpu()
+    assert torch.equal(y, torch.tensor([3, -4]))
+    d, = _nodes(cap.trace(), "div")
+    assert d["attrs"]["rounding_mode"] == "floor"
