@@ -569,7 +569,7 @@ static int op_elementwise(ctx *c)
         float *y = FO(c, 0);
         if (f == GN_EW_RELU) /* the common ones with the switch out of the loop (it vectorises) */
             for (int64_t j = 0; j < n; j++)
-                y[j] = x[j] > 0.0f ? x[j] : 0.0f;
+                y[j] = x[j] <= 0.0f ? 0.0f : x[j]; /* NaN stays NaN, as in torch */
         else
             for (int64_t j = 0; j < n; j++)
                 y[j] = gn_opcheck_unary(f, x[j]);

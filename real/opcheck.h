@@ -95,7 +95,7 @@ enum {
 GN_OPCHECK_MATH float gn_opcheck_unary(int f, float x)
 {
     switch (f) {
-    case GN_EW_RELU: return x > 0.0f ? x : 0.0f;
+    case GN_EW_RELU: return x <= 0.0f ? 0.0f : x; /* NaN stays NaN, as in torch */
     case GN_EW_GELU: /* GPT-2 "gelu_new": tanh approximation */
         return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
     case GN_EW_GELU_ERF: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));

@@ -261,6 +261,10 @@ static void test_elementwise(void **state)
     float relu[4] = {1, 0, 0, 0};
     ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "relu"), in, 1, out, 1, &err), &err);
     near(y, relu, 4, 0);
+    x[1] = NAN; /* torch.relu keeps a NaN */
+    ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "relu"), in, 1, out, 1, &err), &err);
+    assert_true(isnan(y[1]) && y[0] == 1 && y[2] == 0 && y[3] == 0);
+    x[1] = -1;
     float z[4] = {2, 3, 4, 5}, mul[4] = {2, -3, 0, -10};
     in[1].p = z;
     ok(run_op(GN_OP_ELEMENTWISE, json_pack("{s:s}", "fn", "mul"), in, 2, out, 1, &err), &err);
