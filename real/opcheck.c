@@ -402,16 +402,29 @@ static int check_norm(chk *c, int rms)
     return 0;
 }
 
-/* x [N, C, ...], then optional weight, bias, running_mean, running_var [C]. */
-static int check_batch_norm(chk *c)
+/* A channel norm's x [N, C, ...] (S: elements per sample and channel),
+ * f32 inputs 1..MAXIN, the output x's size. */
+static int norm_nc(chk *c, uint32_t maxin, int64_t *N, int64_t *C, int64_t *S)
 {
-    int rc = arity(c, 1, 5, 0);
+    int rc = arity(c, 1, maxin, 0);
     if (rc || (rc = all_f32(c, 0, c->n->nin)))
         return rc;
     const gn_tensor *x = IT(c, 0);
     if (x->ndim < 2 || numel(OT(c, 0)) != numel(x))
         return fail(c, GN_EINVAL, "input 0 needs [N, C, ...] and the output its size");
-    int64_t N = x->shape[0], C = x->shape[1], S = (N * C) != 0 ? numel(x) / (N * C) : 0;
+    *N = x->shape[0];
+    *C = x->shape[1];
+    *S = (*N * *C) != 0 ? numel(x) / (*N * *C) : 0;
+    return 0;
+}
+
+/* x [N, C, ...], then optional weight, bias, running_mean, running_var [C]. */
+static int check_batch_norm(chk *c)
+{
+    int64_t N, C, S;
+    int rc = norm_nc(c, 5, &N, &C, &S);
+    if (rc)
+        return rc;
     for (uint32_t k = 1; k < c->n->nin; k++)
         if (numel(IT(c, k)) != C)
             return fail(c, GN_EINVAL, "input %u has %lld elements, expected C=%lld", k,
@@ -431,13 +444,10 @@ static int check_group_norm(chk *c)
 {
     if (!(c->feats & GN_OPCHECK_GROUP_NORM))
         return fail(c, GN_EUNSUPPORTED, "not run by the %s executor", c->executor);
-    int rc = arity(c, 1, 3, 0);
-    if (rc || (rc = all_f32(c, 0, c->n->nin)))
+    int64_t N, C, S;
+    int rc = norm_nc(c, 3, &N, &C, &S);
+    if (rc)
         return rc;
-    const gn_tensor *x = IT(c, 0);
-    if (x->ndim < 2 || numel(OT(c, 0)) != numel(x))
-        return fail(c, GN_EINVAL, "input 0 needs [N, C, ...] and the output its size");
-    int64_t N = x->shape[0], C = x->shape[1], S = (N * C) != 0 ? numel(x) / (N * C) : 0;
     int64_t G = attr_i(c, "groups", 0);
     if (!attr(c, "groups"))
         return fail(c, GN_EINVAL, "attrs.groups missing");

@@ -274,8 +274,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "gen") == 0)
         return gen(argc - 1, argv + 1);
-    if (strcmp(argv[1], "check") == 0) {
-        int rc = argc > 2 ? 0 : 2;
+    if (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "exec") == 0) {
+        int exec = strcmp(argv[1], "exec") == 0, rc = argc > 2 ? 0 : 2;
         for (int i = 2; i < argc; i++) {
             gn_error err;
             gn_session *s = gn_trace_load(argv[i], &err);
@@ -284,31 +284,17 @@ int main(int argc, char **argv)
                 rc = 2;
                 continue;
             }
-            summary(argv[i], s);
+            if (exec) {
+                int r = exec_check(argv[i], s);
+                if (r == 2)
+                    fprintf(stderr, "genie-trace: %s: out of memory\n", argv[i]);
+                rc = r > rc ? r : rc;
+            } else
+                summary(argv[i], s);
             gn_session_destroy(s);
         }
         if (argc == 2)
-            fprintf(stderr, "genie-trace: check needs at least one FILE\n");
-        return rc;
-    }
-    if (strcmp(argv[1], "exec") == 0) {
-        int rc = argc > 2 ? 0 : 2;
-        for (int i = 2; i < argc; i++) {
-            gn_error err;
-            gn_session *s = gn_trace_load(argv[i], &err);
-            if (!s) {
-                fprintf(stderr, "genie-trace: %s\n", err.msg);
-                rc = 2;
-                continue;
-            }
-            int r = exec_check(argv[i], s);
-            if (r == 2)
-                fprintf(stderr, "genie-trace: %s: out of memory\n", argv[i]);
-            rc = r > rc ? r : rc;
-            gn_session_destroy(s);
-        }
-        if (argc == 2)
-            fprintf(stderr, "genie-trace: exec needs at least one FILE\n");
+            fprintf(stderr, "genie-trace: %s needs at least one FILE\n", argv[1]);
         return rc;
     }
     if (strcmp(argv[1], "run") == 0) {
