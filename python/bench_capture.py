@@ -232,8 +232,9 @@ def _share_weights(cpu_m, md):
 
     Two copies of the same weights in one process need not cost the same:
     measured on GPT-2 small decode (eager, one thread, per-step minima), two
-    deepcopies of one model differed by 11% a step, more than the overhead
-    being measured. Every parameter and buffer of cpu_m is pointed at the
+    deepcopies of one model, run alternately, differed by 1-11% a step in
+    three processes, as much as the overhead being measured. Every
+    parameter and buffer of cpu_m is pointed at the
     CPU value of md's (the storage that deferred execution and step replay
     use), so both sides read the same memory.
     """
