@@ -394,6 +394,8 @@ int gn_calibrate(gn_session *const *s, uint32_t n, gn_conn *node, FILE *log, gn_
     out->fresh_copy_gbs = copy_gbs(1);
     if (log)
         fprintf(log, "calibrate: the network, pinging the node\n");
+    if (!node)
+        return gn_error_set(err, GN_EINVAL, "calibration: no node to time the network against");
     if ((rc = time_network(node, out, err)) < 0)
         return rc;
     if (log) {
