@@ -383,6 +383,8 @@ static int time_network(gn_conn *c, gn_calibration *out, gn_error *err)
 int gn_calibrate(gn_session *const *s, uint32_t n, gn_conn *node, FILE *log, gn_calibration *out, gn_error *err)
 {
     memset(out, 0, sizeof(*out));
+    if (!node)
+        return gn_error_set(err, GN_EINVAL, "calibration: no node to time the network against");
     if (log)
         fprintf(log, "calibrate: executor on %u sessions' ops\n", n);
     int rc = time_executor(s, n, out, err);
@@ -394,8 +396,6 @@ int gn_calibrate(gn_session *const *s, uint32_t n, gn_conn *node, FILE *log, gn_
     out->fresh_copy_gbs = copy_gbs(1);
     if (log)
         fprintf(log, "calibrate: the network, pinging the node\n");
-    if (!node)
-        return gn_error_set(err, GN_EINVAL, "calibration: no node to time the network against");
     if ((rc = time_network(node, out, err)) < 0)
         return rc;
     if (log) {
