@@ -1545,6 +1545,9 @@ def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, *ar
     attrs = {"heads": q.shape[-3] if q.dim() >= 3 else 1, "kv_heads": k.shape[-3] if k.dim() >= 3 else 1,
              "head_dim": q.shape[-1], "causal": bool(is_causal), "masked": attn_mask is not None,
              "_bhqk": q.numel() // max(1, q.shape[-1]) * (k.shape[-2] if k.dim() >= 2 else 1)}
+    scale = kwargs.get("scale", args[0] if args else None)   # SDPA(q, k, v, mask, p, causal, scale, ...)
+    if scale is not None:                                     # absent: 1/sqrt(head_dim), the executors' default
+        attrs["scale"] = float(scale)
     return _S.call_python(_orig_sdpa, "scaled_dot_product_attention", "attention",
                           (query, key, value, attn_mask, dropout_p, is_causal) + args, kwargs, out, attrs)
 

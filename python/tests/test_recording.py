@@ -110,6 +110,18 @@ def test_causal_attention_says_top_left():
     assert att["attrs"]["causal"] and att["attrs"]["causal_align"] == "top_left"
 
 
+def test_attention_scale_is_recorded():
+    """SDPA's scale: recorded when given (the executors read attrs.scale), absent when torch's default."""
+    q = torch.randn(1, 2, 3, 8)
+    with torch.no_grad(), genie.capture("sdpa") as cap:
+        a = torch.nn.functional.scaled_dot_product_attention(q.to(DEV), q.to(DEV), q.to(DEV), scale=0.5)
+        b = torch.nn.functional.scaled_dot_product_attention(q.to(DEV), q.to(DEV), q.to(DEV))
+        got_a, got_b = a.cpu(), b.cpu()
+    torch.testing.assert_close(got_a, torch.nn.functional.scaled_dot_product_attention(q, q, q, scale=0.5))
+    att = [n for n in cap.trace()["steps"][0]["nodes"] if n["op"] == "attention"]
+    assert att[0]["attrs"]["scale"] == 0.5 and "scale" not in att[1]["attrs"]
+
+
 def test_standalone_modules_get_distinct_storages():
     """Two modules captured without a parent both call their weight "weight": one storage name
     must be one tensor (libgenie refuses a trace where it is not), so the later one is prefixed."""
