@@ -9,12 +9,7 @@ set -u
 real=$1
 trace=$2
 src=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/e2e_lib.sh"
 
 for m in resnet50 dlrm gpt2 llama; do
     out=$("$trace" exec "$src/traces/captured/$m.json" 2>&1)
@@ -32,5 +27,4 @@ n=$(sqlite3 "$tmp/db.sqlite" "select count(*) from runs r join metrics m on m.ru
                               where m.name = 'parity_checked' and m.value = 1")
 [ "$n" = 32 ] && ok || bad "expected 32 parity-checked runs, got $n"
 
-echo "e2e_captured_real: $pass passed, $fails failed"
-[ "$fails" = 0 ]
+finish e2e_captured_real

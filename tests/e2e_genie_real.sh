@@ -8,12 +8,7 @@ real=$1
 sim=$2
 report=$3
 data=$4
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/e2e_lib.sh"
 
 "$real" --help | grep -q "usage: genie-real" && ok || bad "--help"
 
@@ -90,5 +85,4 @@ if "$real" -q --repeat 2 --db "$tmp/half.sqlite" "$data/real_half.json"; then ok
 n=$(sqlite3 "$tmp/half.sqlite" "select count(*) from metrics where name='parity_identical' and value=1")
 [ "$n" = 20 ] && ok || bad "expected 20 real_half runs identical to the local reference, got $n"
 
-echo "e2e_genie_real: $pass passed, $fails failed"
-[ "$fails" = 0 ]
+finish e2e_genie_real

@@ -4,12 +4,7 @@
 set -u
 sim=$1
 data=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/e2e_lib.sh"
 
 # --help answers and exits 0
 "$sim" --help | grep -q "usage: genie-sim" && ok || bad "--help"
@@ -79,5 +74,4 @@ check_exp '{"name":"x","workloads":[{"model":"tiny-gpt2"}],"platform":{"network"
 check_exp '{"name":"x","workloads":[{"model":"tiny-gpt2"}' 'e.json: line 1 column'
 "$sim" -q "$tmp/does-not-exist.json" 2> "$tmp/err"; [ $? = 2 ] && grep -q "cannot read" "$tmp/err" && ok || bad "missing file"
 
-echo "$pass passed, $fails failed"
-[ "$fails" = 0 ]
+finish

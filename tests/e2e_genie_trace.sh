@@ -3,11 +3,7 @@
 # Usage: e2e_genie_trace.sh GENIE_TRACE GENIE_SIM DATA_DIR
 set -u
 tr=$1 sim=$2 data=$3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fails=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$(dirname "$0")/e2e_lib.sh"
 
 "$tr" gen tiny-llama --prompt 6 --decode 3 -o "$tmp/t.json" > "$tmp/out" && ok || bad "gen failed"
 grep -q '4 steps' "$tmp/out" && ok || bad "gen summary: $(cat "$tmp/out")"
@@ -34,5 +30,4 @@ out=$("$tr" exec "$data/mamba_tiny.json"); rc=$?
   && ok || bad "exec of mamba_tiny: rc $rc: $out"
 "$tr" exec "$data/bad/unknown_op.json" 2>/dev/null; [ $? = 2 ] && ok || bad "exec of a bad trace not refused"
 
-echo "$pass passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -12,13 +12,9 @@ src=$2
 command -v tc >/dev/null && command -v ip >/dev/null || { echo "e2e_netns: no ip/tc: skipped"; exit 77; }
 if ! ip netns add genie-probe 2>/dev/null; then echo "e2e_netns: no network namespaces here: skipped"; exit 77; fi
 ip netns del genie-probe
-tmp=$(mktemp -d)
+. "$(dirname "$0")/e2e_lib.sh"
 export GENIE_NETNS_STATE=$tmp/state
 trap '"$src/experiments/netns.sh" down; rm -rf "$tmp"' EXIT
-fails=0
-pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 node=$("$src/experiments/netns.sh" up 100 1 "$build") && [ "$node" = "10.201.1.2:7070" ] && ok || bad "netns.sh up: '$node'"
 # nothing listens on the link's address outside the namespace but the node
@@ -48,5 +44,4 @@ awk -v a="$tsim" -v b="$treal" 'BEGIN { exit !(a / b > 0.75 && a / b < 1.33) }' 
 "$src/experiments/netns.sh" down
 ip netns list | grep -q genie-n && bad "namespaces left after down" || ok
 
-echo "e2e_netns: $pass passed, $fails failed"
-[ "$fails" = 0 ]
+finish e2e_netns
