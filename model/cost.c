@@ -151,6 +151,25 @@ static double best(const gn_graph *g, const double *xfer_s, const double *run_s,
     return c;
 }
 
+/* Flips producers A and B (B == A: A alone) in R and keeps the flip if
+ * it lowers *COST; 1 when kept. */
+static int try_flip(const gn_graph *g, const double *xfer_s, const double *run_s, const unsigned char *have,
+                    const uint32_t *need, uint32_t n, unsigned char *r, uint32_t a, uint32_t b, double *cost)
+{
+    r[a] ^= 1;
+    if (b != a)
+        r[b] ^= 1;
+    double c = gn_cost_recompute_eval(g, xfer_s, run_s, have, need, n, r);
+    if (c < *cost - 1e-12) {
+        *cost = c;
+        return 1;
+    }
+    r[a] ^= 1;
+    if (b != a)
+        r[b] ^= 1;
+    return 0;
+}
+
 /* Single-flip local search over the producers CAND, from R costing COST. */
 static double flips(const gn_graph *g, const double *xfer_s, const double *run_s,
                     const unsigned char *have, const uint32_t *need, uint32_t n,
@@ -158,31 +177,13 @@ static double flips(const gn_graph *g, const double *xfer_s, const double *run_s
 {
     for (int pass = 0, better = 1; better && pass < 8; pass++) {
         better = 0;
-        for (uint32_t j = 0; j < nc; j++) {
-            r[cand[j]] ^= 1;
-            double c = gn_cost_recompute_eval(g, xfer_s, run_s, have, need, n, r);
-            if (c < cost - 1e-12) {
-                cost = c;
-                better = 1;
-            } else {
-                r[cand[j]] ^= 1;
-            }
-        }
+        for (uint32_t j = 0; j < nc; j++)
+            better |= try_flip(g, xfer_s, run_s, have, need, n, r, cand[j], cand[j], &cost);
         /* pairs, when there are few candidates: a producer and its input
          * often only pay off together */
         for (uint32_t j = 0; nc <= 16 && j < nc; j++)
-            for (uint32_t k = j + 1; k < nc; k++) {
-                r[cand[j]] ^= 1;
-                r[cand[k]] ^= 1;
-                double c = gn_cost_recompute_eval(g, xfer_s, run_s, have, need, n, r);
-                if (c < cost - 1e-12) {
-                    cost = c;
-                    better = 1;
-                } else {
-                    r[cand[j]] ^= 1;
-                    r[cand[k]] ^= 1;
-                }
-            }
+            for (uint32_t k = j + 1; k < nc; k++)
+                better |= try_flip(g, xfer_s, run_s, have, need, n, r, cand[j], cand[k], &cost);
     }
     return cost;
 }
