@@ -65,30 +65,33 @@ static int cmp_weight(const void *a, const void *b)
     return (x < y) - (x > y); /* descending */
 }
 
+/* A run of equal signatures in the sorted samples. */
+typedef struct group {
+    size_t first;   /* its first sample */
+    double t;       /* the median of its samples' times, s */
+    double weight;  /* count x t: what it adds to a run */
+} group;
+
 /* The distinct signatures of V (sorted here), each with the median of its
  * samples plus GAP; where there are more than the table holds, those that
  * weigh most (count x time) are kept, the rest left to the fits. */
 static void signatures(sample *v, size_t nv, double gap, gn_calibration *c)
 {
     qsort(v, nv, sizeof(*v), cmp_sample);
-    double *w = malloc((nv ? nv : 1) * 2 * sizeof(double));
+    group *gr = malloc((nv ? nv : 1) * sizeof(*gr));
     size_t ng = 0;
-    for (size_t i = 0, j; i < nv; i = j) {
+    for (size_t i = 0, j; gr && i < nv; i = j) {
         for (j = i + 1; j < nv && !gn_op_time_cmp(&v[j].sig, &v[i].sig); j++)
             ;
         double t = v[i + (j - i - 1) / 2].t; /* the group is sorted by time */
-        if (w) {
-            w[2 * ng] = (double)(j - i) * t;
-            w[2 * ng + 1] = (double)i;
-        }
-        ng++;
+        gr[ng++] = (group){i, t, (double)(j - i) * t};
     }
     double cut = 0;
-    if (w && ng > GN_MAX_OP_TIMES) {
+    if (ng > GN_MAX_OP_TIMES) {
         double *ws = malloc(ng * sizeof(double));
         if (ws) {
             for (size_t k = 0; k < ng; k++)
-                ws[k] = w[2 * k];
+                ws[k] = gr[k].weight;
             qsort(ws, ng, sizeof(double), cmp_weight);
             cut = ws[GN_MAX_OP_TIMES - 1];
             free(ws);
@@ -96,17 +99,14 @@ static void signatures(sample *v, size_t nv, double gap, gn_calibration *c)
     }
     c->ntimes = 0;
     c->nsignatures = (uint32_t)ng;
-    for (size_t k = 0; w && k < ng && c->ntimes < GN_MAX_OP_TIMES; k++) {
-        if (w[2 * k] < cut)
+    for (size_t k = 0; k < ng && c->ntimes < GN_MAX_OP_TIMES; k++) {
+        if (gr[k].weight < cut)
             continue;
-        size_t i = (size_t)w[2 * k + 1], j = i;
-        while (j < nv && !gn_op_time_cmp(&v[j].sig, &v[i].sig))
-            j++;
-        c->times[c->ntimes] = v[i].sig;
-        c->times[c->ntimes].s = v[i + (j - i - 1) / 2].t + gap;
+        c->times[c->ntimes] = v[gr[k].first].sig;
+        c->times[c->ntimes].s = gr[k].t + gap;
         c->ntimes++;
     }
-    free(w);
+    free(gr);
 }
 
 /* A fit over the samples of OP (and, when FN is not NULL, of that fn):
