@@ -109,6 +109,14 @@ typedef struct node {
     pid_t pid; /* spawned here, or 0 */
 } node;
 
+/* "HOST:PORT" into N; -1 when it is not that or the port is not 1..65535. */
+static int parse_node(const char *s, node *n)
+{
+    if (sscanf(s, "%255[^:]:%d", n->host, &n->port) != 2 || n->port <= 0 || n->port > 65535)
+        return -1;
+    return 0;
+}
+
 /* Starts genie-node (next to this program) on a free loopback port. */
 static int spawn_node(node *n, const char *exec_name, gn_error *err)
 {
@@ -423,9 +431,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'N':
-            if (nnamed == MAX_NODES ||
-                sscanf(optarg, "%255[^:]:%d", nodes[nnamed].host, &nodes[nnamed].port) != 2 ||
-                nodes[nnamed].port <= 0 || nodes[nnamed].port > 65535) {
+            if (nnamed == MAX_NODES || parse_node(optarg, &nodes[nnamed]) < 0) {
                 fprintf(stderr, "genie-real: --node: expected HOST:PORT (at most %d), got \"%s\"\n", MAX_NODES,
                         optarg);
                 return 2;
@@ -483,8 +489,7 @@ int main(int argc, char **argv)
     if (nnamed == 0)
         json_array_foreach(jn, ji, item) {
             if (nnamed == MAX_NODES || !json_is_string(item) ||
-                sscanf(json_string_value(item), "%255[^:]:%d", nodes[nnamed].host, &nodes[nnamed].port) != 2 ||
-                nodes[nnamed].port <= 0 || nodes[nnamed].port > 65535) {
+                parse_node(json_string_value(item), &nodes[nnamed]) < 0) {
                 fprintf(stderr, "genie-real: %s: $.real.nodes[%zu]: expected \"HOST:PORT\" (at most %d nodes)\n", file,
                         ji, MAX_NODES);
                 return 2;
