@@ -117,6 +117,24 @@ int gn_op_time_cmp(const void *a, const void *b)
     return strcmp(x->fn, y->fn);
 }
 
+/* KEY as "op" or "op.fn" into *OP and FN (LEN bytes; "" without a fn):
+ * 0; -1 when it has not that shape (an empty or too long part), -2 when
+ * the op is not of the vocabulary. */
+static int parse_op_fn(const char *key, gn_op *op, char *fn, size_t len)
+{
+    const char *dot = strchr(key, '.');
+    size_t n = dot ? (size_t)(dot - key) : strlen(key);
+    char opname[32];
+    if (n >= sizeof(opname) || (dot && (!dot[1] || strlen(dot + 1) >= len)))
+        return -1;
+    memcpy(opname, key, n);
+    opname[n] = '\0';
+    if (gn_op_parse(opname, op) < 0)
+        return -2;
+    snprintf(fn, len, "%s", dot ? dot + 1 : "");
+    return 0;
+}
+
 /* "op_times": [["OP" or "OP.FN", FLOPs, bytes, us], ...], kept sorted. */
 static int op_times(jctx *c, const json_t *arr, const char *path, gn_gpu_spec *gpu)
 {
@@ -140,22 +158,15 @@ static int op_times(jctx *c, const json_t *arr, const char *path, gn_gpu_spec *g
         }
         struct gn_op_time *t = &gpu->op_time[gpu->nop_time];
         memset(t, 0, sizeof(*t));
-        const char *dot = key ? strchr(key, '.') : NULL;
-        char opname[32];
-        size_t n = dot ? (size_t)(dot - key) : key ? strlen(key) : 0;
-        if (!json_is_array(e) || json_array_size(e) != 4 || !key || n >= sizeof(opname) ||
-            (dot && (!dot[1] || strlen(dot + 1) >= sizeof(t->fn))) || !(v[0] >= 0 && v[1] >= 0 && v[2] > 0) ||
+        int kr = key ? parse_op_fn(key, &t->op, t->fn, sizeof(t->fn)) : -1;
+        if (!json_is_array(e) || json_array_size(e) != 4 || kr == -1 || !(v[0] >= 0 && v[1] >= 0 && v[2] > 0) ||
             v[2] > 1e9)
             return gn_error_set(c->err, GN_ESCHEMA,
                                 "%s: %s.op_times[%zu]: expected [\"op\" or \"op.fn\", FLOPs >= 0, bytes >= 0, us > 0]",
                                 c->file, path, i);
-        memcpy(opname, key, n);
-        opname[n] = '\0';
-        if (gn_op_parse(opname, &t->op) < 0)
-            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_times[%zu]: \"%s\" is not an op of the vocabulary",
-                                c->file, path, i, opname);
-        if (dot)
-            snprintf(t->fn, sizeof(t->fn), "%s", dot + 1);
+        if (kr < 0)
+            return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.op_times[%zu]: \"%.*s\" is not an op of the vocabulary",
+                                c->file, path, i, (int)strcspn(key, "."), key);
         t->flops = v[0];
         t->bytes = v[1];
         t->s = v[2] * 1e-6;
@@ -215,15 +226,12 @@ static int gpu_overrides(jctx *c, const json_t *obj, const char *path,
         return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.fn_costs: expected an object {\"op.fn\": [GFLOP/s, GB/s, us]}",
                             c->file, path);
     json_object_foreach(fns, fkey, fv) {
-        char opname[32];
-        const char *dot = strchr(fkey, '.');
         gn_op op;
-        size_t n = dot ? (size_t)(dot - fkey) : 0;
-        if (!dot || n >= sizeof(opname) || strlen(dot + 1) >= sizeof(gpu->fn_cost[0].fn) || !dot[1])
+        char fn[sizeof(gpu->fn_cost[0].fn)];
+        int kr = strchr(fkey, '.') ? parse_op_fn(fkey, &op, fn, sizeof(fn)) : -1;
+        if (kr == -1)
             return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.fn_costs.%s: expected \"op.fn\"", c->file, path, fkey);
-        memcpy(opname, fkey, n);
-        opname[n] = '\0';
-        if (gn_op_parse(opname, &op) < 0)
+        if (kr < 0)
             return gn_error_set(c->err, GN_ESCHEMA, "%s: %s.fn_costs.%s: not an op of the vocabulary", c->file, path,
                                 fkey);
         double v[3];
@@ -240,7 +248,7 @@ static int gpu_overrides(jctx *c, const json_t *obj, const char *path,
                                 GN_MAX_FN_COSTS);
         struct gn_fn_cost *e = &gpu->fn_cost[gpu->nfn_cost++];
         e->op = op;
-        snprintf(e->fn, sizeof(e->fn), "%s", dot + 1);
+        snprintf(e->fn, sizeof(e->fn), "%s", fn);
         e->flops = v[0] * 1e9;
         e->bw = v[1] * 1e9;
         e->fixed_s = v[2] * 1e-6;
