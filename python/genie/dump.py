@@ -49,8 +49,15 @@ def _intent(cls):
     return None
 
 
-def _fuse(step, classes):
-    """Collapses each contiguous run of nodes of an intent module into one node."""
+def _fusion_plan(step, classes):
+    """How _apply_plan collapses each contiguous run of an intent module's nodes into one node.
+
+    The plan depends only on the step's structure (modules, tensor ids,
+    reads, kinds), so a later step of the same structure reuses it
+    (build_trace).  Entries: ("n", k) node k as it is; ("e", k, intent) node
+    k alone in an elementwise intent module; ("g", k, j, ins, outs, intent,
+    aten) nodes k..j-1 as one node.
+    """
     nodes = step.nodes
     intents = {}
     for mod, cls in classes.items():
@@ -58,7 +65,7 @@ def _fuse(step, classes):
         if it is not None:
             intents[mod] = it
     if not intents:
-        return nodes
+        return [("n", k) for k in range(len(nodes))]
     consumers = {}
     for k, n in enumerate(nodes):
         if n[N_MODULE] in intents:
@@ -79,14 +86,14 @@ def _fuse(step, classes):
             if c is not None and (not c or c[-1] != k):
                 c.append(k)
     read_ids = {r[0] for r in step.reads}
-    out = []
+    plan = []
     k = 0
     while k < len(nodes):
         n = nodes[k]
         mod = n[N_MODULE]
         it = intents.get(mod)
         if it is None:
-            out.append(n)
+            plan.append(("n", k))
             k += 1
             continue
         j = k
@@ -94,10 +101,11 @@ def _fuse(step, classes):
             j += 1
         group = nodes[k:j]
         if len(group) == 1 and it[0] == "elementwise":
-            g = list(group[0])
-            g[N_ATTRS] = {**(g[N_ATTRS] or {}), **it[1]}
-            g[N_OP] = "elementwise"
-            out.append(g)
+            plan.append(("e", k, it))
+            k = j
+            continue
+        if it[0] == "interaction" and not any(g[N_OP] == "matmul" for g in group):
+            plan.extend(("n", x) for x in range(k, j))
             k = j
             continue
         produced = set()
@@ -113,20 +121,32 @@ def _fuse(step, classes):
                 or any(c >= j or c < k for c in consumers.get(i, ()))]
         if not outs:
             outs = list(group[-1][N_OUTS])
+        plan.append(("g", k, j, ins, outs, it, "+".join(sorted({g[N_ATEN] for g in group}))))
+        k = j
+    return plan
+
+
+def _apply_plan(nodes, plan):
+    """The step's node records after module-intent fusion (plan from _fusion_plan)."""
+    out = []
+    for p in plan:
+        if p[0] == "n":
+            out.append(nodes[p[1]])
+            continue
+        if p[0] == "e":
+            g = list(nodes[p[1]])
+            g[N_ATTRS] = {**(g[N_ATTRS] or {}), **p[2][1]}
+            g[N_OP] = "elementwise"
+            out.append(g)
+            continue
+        _, k, j, ins, outs, it, aten = p
         attrs = dict(it[1])
         if it[0] == "interaction":
-            mm = next((g for g in group if g[N_OP] == "matmul"), None)
-            if mm is None:
-                out.extend(group)
-                k = j
-                continue
-            a = mm[N_ATTRS]
+            a = next(g for g in nodes[k:j] if g[N_OP] == "matmul")[N_ATTRS]
             attrs.update({"batch": a.get("batch", 1), "features": a["m"], "dim": a["k"]})
-        fused = list(group[0])
-        fused[N_OP], fused[N_INS], fused[N_OUTS], fused[N_ATTRS] = it[0], ins, outs, attrs
-        fused[N_ATEN] = "+".join(sorted({g[N_ATEN] for g in group}))
+        fused = list(nodes[k])
+        fused[N_OP], fused[N_INS], fused[N_OUTS], fused[N_ATTRS], fused[N_ATEN] = it[0], ins, outs, attrs, aten
         out.append(fused)
-        k = j
     return out
 
 
@@ -134,9 +154,82 @@ def _num(x):
     return int(x) if float(x).is_integer() and abs(x) < 2 ** 53 else float(x)
 
 
+def _operands(n):
+    """Node record n's inputs in the vocabulary's operand order (aten's may differ: EXECUTOR.md)."""
+    n_ins = n[N_INS]
+    perm = optable.INPUT_ORDER.get(n[N_ATEN], {}).get(len(n_ins))
+    return n_ins if perm is None else [n_ins[j] for j in perm]
+
+
+def _node_attrs(n):
+    """The trace "attrs" of node record n (None when empty)."""
+    attrs = n[N_ATTRS] or {}
+    a = {k2: v for k2, v in attrs.items() if not k2.startswith("_") and k2 != "macs_per_out"}
+    if n[N_OP] == "opaque":
+        a = {"name": n[N_ATEN]}
+    elif n[N_ATEN] not in ("scaled_dot_product_attention",):
+        a["aten"] = n[N_ATEN]
+    if n[N_OP] == "attention" and a.get("causal"):
+        a["causal_align"] = "top_left"   # torch's is_causal (EXECUTOR.md "attention")
+    return a or None
+
+
+def _node_dict(k, n, remap, sizes):
+    """The trace node of fused node record n (the k-th of its step)."""
+    n_ins = _operands(n)
+    flops, nbytes = optable.cost(n[N_OP], n[N_ATTRS] or {}, [sizes[i] for i in n_ins],
+                                 [sizes[i] for i in n[N_OUTS]])
+    node = {"id": k, "op": n[N_OP], "inputs": [remap[i] for i in n_ins],
+            "outputs": [remap[i] for i in n[N_OUTS]], "flops": _num(flops), "bytes": _num(nbytes)}
+    if n[N_MODULE]:
+        node["module"] = n[N_MODULE]
+    a = _node_attrs(n)
+    if a:
+        node["attrs"] = a
+    m = _LAYER.search(n[N_MODULE] or "")
+    if m:
+        node["hints"] = {"layer": int(m.group(1))}
+    src = _fmt_src(n[N_SRC])
+    if src:
+        node["source"] = src
+    return node
+
+
+def _node_like(proto, n, same_attrs, sizes):
+    """_node_dict for record n, of the same structure as the record proto was built from."""
+    node = dict(proto)
+    flops, nbytes = optable.cost(n[N_OP], n[N_ATTRS] or {}, [sizes[i] for i in _operands(n)],
+                                 [sizes[i] for i in n[N_OUTS]])
+    node["flops"], node["bytes"] = _num(flops), _num(nbytes)
+    if not same_attrs:
+        a = _node_attrs(n)
+        if a:
+            node["attrs"] = a
+        else:
+            node.pop("attrs", None)
+    return node
+
+
+def _step_dict(step, tensors, nodes, reads):
+    s = {"phase": step.phase or ("forward" if step.has_forward else "unknown")}
+    if step.label:
+        s["label"] = step.label
+    s.update({"tensors": tensors, "nodes": nodes})
+    if reads:
+        s["reads"] = reads
+    return s
+
+
+class _Built:
+    """A step as built, with what a later step of the same structure can reuse."""
+    __slots__ = ("step", "plan", "fused", "order", "remap", "sizes", "tensors", "nodes", "reads")
+
+
 def build_step(step, classes):
+    """(trace step dict, _Built) of step's records, built from scratch."""
     step.expand()
-    nodes = _fuse(step, classes)
+    plan = _fusion_plan(step, classes)
+    nodes = _apply_plan(step.nodes, plan)
     used = set()
     for n in nodes:
         used.update(n[N_INS])
@@ -169,36 +262,7 @@ def build_step(step, classes):
         if kind in ("param", "state"):
             t["storage"] = storage
         tensors.append(t)
-    out_nodes = []
-    for k, n in enumerate(nodes):
-        attrs = n[N_ATTRS] or {}
-        n_ins = n[N_INS]
-        perm = optable.INPUT_ORDER.get(n[N_ATEN], {}).get(len(n_ins))
-        if perm is not None:          # aten's operand order -> the vocabulary's (EXECUTOR.md)
-            n_ins = [n_ins[j] for j in perm]
-        ins = [sizes[i] for i in n_ins]
-        outs = [sizes[i] for i in n[N_OUTS]]
-        flops, nbytes = optable.cost(n[N_OP], attrs, ins, outs)
-        node = {"id": k, "op": n[N_OP], "inputs": [remap[i] for i in n_ins],
-                "outputs": [remap[i] for i in n[N_OUTS]], "flops": _num(flops), "bytes": _num(nbytes)}
-        if n[N_MODULE]:
-            node["module"] = n[N_MODULE]
-        a = {k2: v for k2, v in attrs.items() if not k2.startswith("_") and k2 != "macs_per_out"}
-        if n[N_OP] == "opaque":
-            a = {"name": n[N_ATEN]}
-        elif n[N_ATEN] not in ("scaled_dot_product_attention",):
-            a["aten"] = n[N_ATEN]
-        if n[N_OP] == "attention" and a.get("causal"):
-            a["causal_align"] = "top_left"   # torch's is_causal (EXECUTOR.md "attention")
-        if a:
-            node["attrs"] = a
-        m = _LAYER.search(n[N_MODULE] or "")
-        if m:
-            node["hints"] = {"layer": int(m.group(1))}
-        src = _fmt_src(n[N_SRC])
-        if src:
-            node["source"] = src
-        out_nodes.append(node)
+    out_nodes = [_node_dict(k, n, remap, sizes) for k, n in enumerate(nodes)]
     reads = []
     for r in step.reads:
         d = {"tensor": remap[r[0]], "reason": r[1]}
@@ -206,20 +270,94 @@ def build_step(step, classes):
         if src:
             d["source"] = src
         reads.append(d)
-    s = {"phase": step.phase or ("forward" if step.has_forward else "unknown")}
-    if step.label:
-        s["label"] = step.label
-    s.update({"tensors": tensors, "nodes": out_nodes})
-    if reads:
-        s["reads"] = reads
-    return s
+    b = _Built()
+    b.step, b.plan, b.fused, b.order, b.remap, b.sizes = step, plan, nodes, order, remap, sizes
+    b.tensors, b.nodes, b.reads = tensors, out_nodes, reads
+    return _step_dict(step, tensors, out_nodes, reads), b
+
+
+def _same_structure(a, b):
+    """Whether steps a and b differ at most in tensor shapes and node attributes.
+
+    Then fusion, the dense renumbering, kinds, modules and sources of b's
+    built form hold for a too (build_like).
+    """
+    if len(a.tensors) != len(b.tensors) or len(a.nodes) != len(b.nodes) or a.reads != b.reads \
+            or a.phase != b.phase or a.has_forward != b.has_forward:
+        return False
+    # most records are equal as a whole (one list comparison in C); the others are
+    # compared field by field, as slices of the records: T_KIND, T_STORAGE;
+    # N_OP, N_INS, N_OUTS; N_MODULE, N_SRC
+    for x, y in zip(a.tensors, b.tensors):
+        if x != y and (x[2:4] != y[2:4] or x[T_DTYPE] != y[T_DTYPE] or x[T_EXT] != y[T_EXT]
+                       or len(x[T_SHAPE]) != len(y[T_SHAPE])):
+            return False
+    for x, y in zip(a.nodes, b.nodes):
+        if x != y and (x[:3] != y[:3] or x[4:6] != y[4:6] or x[N_ATEN] != y[N_ATEN]):
+            return False
+    return True
+
+
+def build_like(step, proto):
+    """build_step for a step with proto's structure (_same_structure): only what changed is built.
+
+    A decode step replayed from the step cache differs from the previous
+    one in the shapes the KV length moves and in the attributes of the
+    nodes that touch them; every other tensor and node dict is proto's own
+    object, shared (the trace is the same as built from scratch; copy a
+    step before editing it in place).
+    """
+    recs, precs = step.tensors, proto.step.tensors
+    sizes = proto.sizes
+    changed = set()
+    for old in proto.order:
+        sh = recs[old][T_SHAPE]
+        if sh != precs[old][T_SHAPE]:
+            if not changed:
+                sizes = dict(sizes)
+            numel = math.prod(sh)
+            sizes[old] = (numel, numel * _SIZE[recs[old][T_DTYPE][0]])
+            changed.add(old)
+    tensors = proto.tensors
+    if changed:
+        tensors = list(tensors)
+        remap = proto.remap
+        for old in changed:
+            t = dict(tensors[remap[old]])
+            t["shape"] = recs[old][T_SHAPE]
+            t["bytes"] = sizes[old][1]
+            tensors[remap[old]] = t
+    nodes = _apply_plan(step.nodes, proto.plan)
+    out_nodes = []
+    nochange = changed.isdisjoint
+    for n, pn, pd in zip(nodes, proto.fused, proto.nodes):
+        a, pa = n[N_ATTRS], pn[N_ATTRS]
+        same = a is pa or a == pa
+        if same and nochange(n[N_INS]) and nochange(n[N_OUTS]):
+            out_nodes.append(pd)
+        else:
+            out_nodes.append(_node_like(pd, n, same, sizes))
+    b = _Built()
+    b.step, b.plan, b.fused, b.order, b.remap, b.sizes = step, proto.plan, nodes, proto.order, proto.remap, sizes
+    b.tensors, b.nodes, b.reads = tensors, out_nodes, proto.reads
+    return _step_dict(step, tensors, out_nodes, proto.reads), b
 
 
 def build_trace(session):
     was = gc.isenabled()
     gc.disable()          # building creates many small dicts; collector scans would double the cost
     try:
-        steps = [build_step(st, session.classes) for st in session.steps if st.nodes or st.reads or st.deferred]
+        steps = []
+        prev = None
+        for st in session.steps:
+            if not (st.nodes or st.reads or st.deferred):
+                continue
+            st.expand()
+            if prev is not None and _same_structure(st, prev.step):
+                s, prev = build_like(st, prev)
+            else:
+                s, prev = build_step(st, session.classes)
+            steps.append(s)
     finally:
         if was:
             gc.enable()

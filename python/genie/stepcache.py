@@ -171,7 +171,8 @@ class Template:
                 ds.append(dl)
             self.args.append((bs, ds))
         self.reads = [((idx if kind == "r" else -(idx + 1)), reason, src) for (kind, idx), reason, src in r3.reads]
-        self.out_node = None
+        self.out_node = None       # region tensor -> the node that writes it (emit)
+        self.placed = None         # (placement, tensor and node record prototypes) (expand)
 
     @staticmethod
     def fits(r1, r2, r3):
@@ -221,9 +222,27 @@ class Template:
         return [base + i if i >= 0 else arg_ids[-i - 1] for i in self.outs], len(self.nodes)
 
     def expand(self, st, k, arg_ids, base, nbase):
-        """Builds the records of a region reserved by emit()."""
-        recs = [st.tensors[base + i] or [t[0], t[1], t[2], t[3], t[4], False, -1]
-                for i, t in enumerate(self.tensors)]
+        """Builds the records of a region reserved by emit().
+
+        Consecutive replayed steps usually place the region at the same
+        record indices with the same arguments: the records' constant parts
+        (as tuples, ids resolved) are kept for that placement and copied;
+        the input and output id lists are shared between those steps'
+        records (records are never mutated once a step is built).
+        """
+        key = (base, nbase, arg_ids)
+        c = self.placed
+        if c is None or c[0] != key:
+            owner = self.out_node
+            tprotos = [(t[0], t[1], t[2], t[3], t[4], False, nbase + owner.get(i, -1))
+                       for i, t in enumerate(self.tensors)]
+            nprotos = [(n[0], [base + i if i >= 0 else arg_ids[-i - 1] for i in n[1]],
+                        [base + i if i >= 0 else arg_ids[-i - 1] for i in n[2]], n[3], n[4], n[5], n[6], n[7], n[8])
+                       for n in self.nodes]
+            self.placed = c = (key, tprotos, nprotos)
+        _, tprotos, nprotos = c
+        n = len(tprotos)
+        recs = [r if r is not None else list(p) for r, p in zip(st.tensors[base:base + n], tprotos)]
         patched = {}
         for ti, d, b, dl in self.tvar:
             if st.tensors[base + ti] is not None:
@@ -233,20 +252,14 @@ class Template:
                 sh = patched[ti] = list(recs[ti][1])
                 recs[ti][1] = sh
             sh[d] = b + dl * k
-        st.tensors[base:base + len(recs)] = recs
-        attrs_p = {}
-        for ni, key, b, dl in self.nvar:
-            a = attrs_p.get(ni)
-            if a is None:
-                a = attrs_p[ni] = dict(self.nodes[ni][3])
-            a[key] = b + dl * k
-        for ni, n in enumerate(self.nodes):
-            ins = [base + i if i >= 0 else arg_ids[-i - 1] for i in n[1]]
-            outs = [base + i if i >= 0 else arg_ids[-i - 1] for i in n[2]]
-            for o in outs:
-                if o >= base:
-                    recs[o - base][6] = nbase + ni
-            st.nodes[nbase + ni] = [n[0], ins, outs, attrs_p.get(ni, n[3]), n[4], n[5], n[6], n[7], n[8]]
+        st.tensors[base:base + n] = recs
+        nodes = [list(p) for p in nprotos]
+        for ni, key_, b, dl in self.nvar:
+            a = nodes[ni][3]
+            if a is self.nodes[ni][3]:
+                a = nodes[ni][3] = dict(a)
+            a[key_] = b + dl * k
+        st.nodes[nbase:nbase + len(nodes)] = nodes
 
 
 # ---------------------------------------------------------------------- decode-step tails

@@ -117,3 +117,21 @@ def test_tail_replay_runs_every_op_of_the_template():
     replayed = stats["replayed_steps"]
     assert stats.get("tail_misses", 0) <= 1
     assert stats["tail_ops"] >= 10 * (replayed - 1)
+
+
+def test_trace_of_replayed_steps_built_like_the_previous_equals_built_from_scratch(monkeypatch):
+    """dump.build_like (a step of the previous one's structure: only what changed is built)
+    writes exactly the trace that building every step from scratch writes."""
+    from genie import dump
+    m, inp, run = models.gpt2(decode=10)
+    with torch.no_grad():
+        md = m.to(DEV)
+        with genie.capture("like") as cap:
+            run(md, models.to_device(inp, DEV)).cpu()
+    calls = []
+    like = dump.build_like
+    monkeypatch.setattr(dump, "build_like", lambda st, proto: calls.append(st) or like(st, proto))
+    fast = json.dumps(cap.trace(), sort_keys=True)
+    assert len(calls) >= 6                     # the replayed decode steps took the fast path
+    monkeypatch.setattr(dump, "_same_structure", lambda a, b: False)
+    assert json.dumps(cap.trace(), sort_keys=True) == fast
