@@ -609,6 +609,7 @@ class Session:
         self.gc_paused = False
         self.fwd_user = None      # the user frame that called the current top-level forward
         self.gc_frozen = False
+        self.gc_freeze_base = 0   # objects frozen before the session first froze (the application's)
         self.tail_log = None      # events of the decode-step tail being captured (step cache)
         self.tail = None          # stepcache.TailRun: the tail being replayed, or None
         self.ev_path = None       # how the last dispatched op was handled ("rec", "alias", None)
@@ -800,12 +801,18 @@ class Session:
         sv = optable.SCALAR_ATTRS.get(info.name)
         if sv is not None and ev.attrs is not None:
             # a Python scalar operand (fill_(is_done), x * c) is in the node's attrs: the template's
-            # value must be this call's (a flag that turns at the last step is not affine)
-            want = ev.attrs_at(k)
-            if any(want.get(key) != v for key, v in sv(info.name, args, (), ()).items()):
-                self.tail = None
-                self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
-                return self.record(func, info, args, kwargs, None, res, executed=True)
+            # value must be this call's (a flag that turns at the last step is not affine); where
+            # the attributes do not move, operands equal (in type too) to the last ones checked pass
+            seen = [(type(a), a) for a in args if type(a) is not LazyTensor]
+            if any(isinstance(a, torch.Tensor) for _, a in seen):
+                seen = None                  # a CPU tensor operand: compared by value each time
+            if ev.avar or seen is None or seen != ev.scalars_seen:
+                want = ev.attrs_at(k)
+                if any(want.get(key) != v for key, v in sv(info.name, args, (), ()).items()):
+                    self.tail = None
+                    self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+                    return self.record(func, info, args, kwargs, None, res, executed=True)
+                ev.scalars_seen = seen
         if ev.lean:
             return self.tail_record(info, args, kwargs, res, ev, k)
         return self.record(func, info, args, kwargs, None, res, executed=True, ev=ev, kstep=k)
@@ -1166,10 +1173,12 @@ class Session:
         # scans (gc.freeze) at every top-level forward, so the cost of
         # collections does not grow with the trace.  Reference counting still
         # frees them; only cyclic garbage alive at that moment waits for
-        # gc.unfreeze() (genie.core.release_gc()).
+        # gc.unfreeze(), which ending the session does (release_gc_state()).
         self.tail = None
         self.tail_log = None
-        self.gc_frozen = True
+        if not self.gc_frozen:
+            self.gc_frozen = True
+            self.gc_freeze_base = gc.get_freeze_count()
         gc.freeze()
         if gc.isenabled():
             gc.disable()
@@ -1408,6 +1417,20 @@ class Session:
             r.storage = name
             rec[T_KIND] = "state"
             rec[T_STORAGE] = name
+
+    def release_gc_state(self):
+        """Leaves the collector as the session found it: enabled if a forward
+        paused it (an exception can leave one unfinished), and the objects
+        the session froze unfrozen, so the cyclic garbage among them (each
+        capture of a GPT-2 generate() leaves thousands of objects in cycles)
+        is collected; where the application had frozen objects itself before
+        the session, they stay frozen, with the session's."""
+        if self.gc_paused:
+            gc.enable()
+            self.gc_paused = False
+        if self.gc_frozen and self.gc_freeze_base == 0:
+            gc.unfreeze()
+        self.gc_frozen = False
 
     # ---------------------------------------------------------------- output
     def trace(self):
@@ -1684,6 +1707,7 @@ def new_session(name="capture"):
     """Flushes the current session and starts a fresh one; returns the new one."""
     global _S
     _S.flush()
+    _S.release_gc_state()
     old_names = _S.names
     _S = Session(name)
     _S.names = {}

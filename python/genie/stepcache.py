@@ -316,7 +316,7 @@ class _TailRegion:
 
 class _TailEvent:
     __slots__ = ("func", "path", "gop", "where", "attrs", "avar", "shapes", "svar", "info", "lean", "depth",
-                 "tshapes", "op")
+                 "tshapes", "op", "scalars_seen")
 
     def attrs_at(self, k):
         """The node's attributes at step k of the progression (shared when constant)."""
@@ -373,6 +373,7 @@ class TailTemplate:
             ev.gop = ev.where = ev.attrs = ev.shapes = ev.tshapes = None
             ev.avar, ev.svar = [], []
             ev.info, ev.lean, ev.depth = None, False, 0     # set on first replay (core)
+            ev.scalars_seen = None                          # non-tensor operands last checked (core)
             ev.op = getattr(func, "_op", func)              # what OpOverload.__call__ calls
             if node is not None:
                 ev.gop = node[core.N_OP]

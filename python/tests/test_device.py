@@ -180,3 +180,44 @@ def test_module_paths_with_user_hooks_and_exceptions():
     finally:
         core.set_module_hooks(True)
     assert nn.Module.__call__ is core._module_call
+
+
+def test_capture_leaves_the_garbage_collector_as_it_found_it():
+    """A session freezes the objects alive at each forward and pauses collection
+    during it; ending the capture unfreezes them (the cyclic garbage among them is
+    collectable again) and re-enables collection, even after a forward that raised."""
+    import gc
+
+    class Boom(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            y = self.lin(x)
+            if self.fail:
+                raise RuntimeError("boom")
+            return y
+
+    m = Boom().to(DEV)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    for fail in (False, True):
+        m.fail = fail
+        try:
+            with genie.capture("gc"):
+                with torch.no_grad():
+                    m(torch.zeros(2, 4, device=DEV)).cpu()
+        except RuntimeError:
+            assert fail
+        assert gc.isenabled(), f"collection left paused (fail={fail})"
+        assert gc.get_freeze_count() == 0, f"objects left frozen (fail={fail})"
+    gc.freeze()                      # the application's own frozen objects stay frozen
+    try:
+        base = gc.get_freeze_count()
+        m.fail = False
+        with genie.capture("gc"):
+            with torch.no_grad():
+                m(torch.zeros(2, 4, device=DEV)).cpu()
+        assert gc.get_freeze_count() >= base
+    finally:
+        gc.unfreeze()
