@@ -32,6 +32,15 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 echo "load average at the start: $(load) (on $(nproc) cores)"
 awk -v l="$(load)" 'BEGIN { exit !(l > 0.5) }' &&
   echo "warning: this machine is busy; real runs will be slower than the calibration predicts" >&2
+# the machine's steadiness: the same kernel's mean time per 0.5 s window over
+# its fastest (bench/bench_steady.c); the calibration keeps fastest times, a
+# real run sees the mean, so these ratios bound how close any prediction can be
+steady() {
+  if [ -x "$build/bench_steady" ]; then
+    "$build/bench_steady" 3 | awk '/^steady/ { printf "steadiness (%s): one kernel, mean time per 0.5 s window / its fastest: min x%s, median x%s, max x%s\n", phase, $7, $8, $9 }' phase="$1"
+  fi
+}
+steady "before"
 mkdir -p results
 db=results/$name.sqlite
 "${rt[@]}" "$build/genie-real" --calibrate "${nodes[@]}" -o results/calibration.json "$exp"
@@ -54,4 +63,5 @@ sqlite3 -separator ' ' "$db" "attach '$after' as a;
   join a.metrics n on n.run_id = q.id and n.name = 'latency'
   where r.backend = 'sim' and r.strategy = 'local'
     and r.experiment_id = (select max(experiment_id) from runs where backend = 'sim')"
+steady "after"
 echo "load average at the end: $(load)"
