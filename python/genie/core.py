@@ -392,6 +392,26 @@ _RANDOM = {"normal_", "uniform_", "random_", "exponential_", "bernoulli_", "bern
            "log_normal_", "geometric_", "poisson", "normal"}
 
 
+_NUMBER = (int, float, bool)
+
+
+def _plain_operands(args):
+    """The operands of args that are not lazy tensors, as (type, value) pairs, where each
+    is a Python number, None, or a list or tuple of numbers (equal lists of these mean
+    equal values, 1 and 1.0 and True apart); None where any is something else (a CPU
+    tensor, whose == would compare elements)."""
+    out = []
+    for a in args:
+        t = type(a)
+        if t is LazyTensor:
+            continue
+        if t in _NUMBER or a is None or (t in (list, tuple) and all(type(e) in _NUMBER for e in a)):
+            out.append((t, a))
+        else:
+            return None
+    return out
+
+
 def _meta_of(a):
     t = type(a)
     if t is LazyTensor:
@@ -803,9 +823,7 @@ class Session:
             # a Python scalar operand (fill_(is_done), x * c) is in the node's attrs: the template's
             # value must be this call's (a flag that turns at the last step is not affine); where
             # the attributes do not move, operands equal (in type too) to the last ones checked pass
-            seen = [(type(a), a) for a in args if type(a) is not LazyTensor]
-            if any(isinstance(a, torch.Tensor) for _, a in seen):
-                seen = None                  # a CPU tensor operand: compared by value each time
+            seen = _plain_operands(args)
             if ev.avar or seen is None or seen != ev.scalars_seen:
                 want = ev.attrs_at(k)
                 if any(want.get(key) != v for key, v in sv(info.name, args, (), ()).items()):
