@@ -1452,7 +1452,12 @@ class Session:
 
     # ---------------------------------------------------------------- output
     def trace(self):
-        """The session as an SRG trace (dict). Flushes pending work first."""
+        """The session as an SRG trace (dict). Flushes pending work first.
+
+        Steps of the same structure (replayed decode steps) share the tensor
+        and node dicts that do not change between them (dump.build_like):
+        copy a step (copy.deepcopy) before editing it in place.
+        """
         from .dump import build_trace
         self.flush()
         return build_trace(self)
