@@ -37,7 +37,10 @@ awk -v l="$(load)" 'BEGIN { exit !(l > 0.5) }' &&
 # real run sees the mean, so these ratios bound how close any prediction can be
 steady() {
   if [ -x "$build/bench_steady" ]; then
-    "$build/bench_steady" 3 | awk '/^steady/ { printf "steadiness (%s): one kernel, mean time per 0.5 s window / its fastest: min x%s, median x%s, max x%s\n", phase, $7, $8, $9 }' phase="$1"
+    "$build/bench_steady" 3 | awk '/^steady/ {
+        printf "steadiness (%s): one kernel, mean time per 0.5 s window / its fastest: min x%s, median x%s, max x%s\n", phase, $7, $8, $9
+        if ($9 > 1.25)
+          printf "warning: this machine runs sustained work up to x%s slower than its fastest; real runs will differ from the prediction by about that much\n", $9 > "/dev/stderr" }' phase="$1"
   fi
 }
 steady "before"
