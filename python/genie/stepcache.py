@@ -172,6 +172,7 @@ class Template:
             self.args.append((bs, ds))
         self.reads = [((idx if kind == "r" else -(idx + 1)), reason, src) for (kind, idx), reason, src in r3.reads]
         self.out_node = None       # region tensor -> the node that writes it (emit)
+        self.out_var = None        # [(region output, [(dim, base, delta)] of its moving sizes)] (emit)
         self.placed = None         # (placement, tensor and node record prototypes) (expand)
 
     @staticmethod
@@ -205,16 +206,18 @@ class Template:
                 for o in n[2]:
                     if o >= 0:
                         self.out_node[o] = ni
+            moving = {}
+            for ti, d, b, dl in self.tvar:
+                moving.setdefault(ti, []).append((d, b, dl))
+            self.out_var = [(i, moving.get(i, ())) for i in self.outs if i >= 0]
         st.tensors.extend([None] * len(self.tensors))
         st.nodes.extend([None] * len(self.nodes))
-        for i in self.outs:
-            if i >= 0:
-                t = self.tensors[i]
-                sh = list(t[1])
-                for ti, d, b, dl in self.tvar:
-                    if ti == i:
-                        sh[d] = b + dl * k
-                st.tensors[base + i] = [t[0], sh, t[2], t[3], t[4], False, nbase + self.out_node.get(i, -1)]
+        for i, var in self.out_var:
+            t = self.tensors[i]
+            sh = list(t[1])
+            for d, b, dl in var:
+                sh[d] = b + dl * k
+            st.tensors[base + i] = [t[0], sh, t[2], t[3], t[4], False, nbase + self.out_node.get(i, -1)]
         st.deferred.append((self, k, list(arg_ids), base, nbase))
         for idx, reason, src in self.reads:
             st.reads.append((base + idx if idx >= 0 else arg_ids[-idx - 1], reason, src))
