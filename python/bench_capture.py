@@ -258,6 +258,19 @@ def _per_step_min(runs):
     return [min(col) for col in zip(*runs)]
 
 
+def steadiness(tag):
+    """Prints how steady the CPU is now (build/bench_steady, where built): the decode
+    overhead moves with it, the Python work between forwards more than the forward."""
+    exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "bench_steady")
+    if not os.access(exe, os.X_OK):
+        return
+    import subprocess
+    out = subprocess.run([exe, "2"], capture_output=True, text=True).stdout.split()
+    if len(out) >= 9 and out[-9] == "steady":
+        print(f"   steadiness ({tag}): one kernel's mean time per 0.5 s window / its fastest: "
+              f"x{out[-3]} to x{out[-1]} (bench/bench_steady.c)")
+
+
 def decode_section(a, rep):
     sizes = {"tiny": dict(layers=2, d=64, heads=4, vocab=512),
              "small": dict(layers=12, d=768, heads=12, vocab=50257, max_pos=1024),
@@ -268,6 +281,7 @@ def decode_section(a, rep):
     print("   cold = first capture in the process (shape-propagation memo empty); warm = best of the next runs;")
     print("   per-step minima = each step's (forward start to next forward start) minimum over the warm runs,")
     print("   summed: the same estimator for eager and captured runs, robust to load that comes and goes")
+    steadiness("before")
     for cache in [{"on": "1", "off": "0"}[c] for c in a.cache.split(",")]:
         os.environ["GENIE_STEP_CACHE"] = cache
         m, inp, run = models.gpt2(prompt=32, decode=a.decode, **sizes[size])
@@ -333,6 +347,7 @@ def decode_section(a, rep):
                   f"(overhead {(sc / se - 1) * 100:5.1f}%): prefill + 3 decode steps {head:+.1f} ms, "
                   f"{per:+.2f} ms per later step ({mid} steps), end {(c[-1] - e[-1]) * 1e3:+.1f} ms")
     os.environ["GENIE_STEP_CACHE"] = "1"
+    steadiness("after")
 
 
 if __name__ == "__main__":
