@@ -226,8 +226,7 @@ class _Built:
 
 
 def build_step(step, classes):
-    """(trace step dict, _Built) of step's records, built from scratch."""
-    step.expand()
+    """(trace step dict, _Built) of step's records (expanded: Step.expand), built from scratch."""
     plan = _fusion_plan(step, classes)
     nodes = _apply_plan(step.nodes, plan)
     used = set()
