@@ -19,6 +19,7 @@ typedef struct pair {
     double step_err_max;
     int repeats;          /* real runs of the point */
     double real_lo, real_hi; /* the fastest and slowest of them, s */
+    int same_plan;        /* the two runs' tasks agree (plan_print) */
 } pair;
 
 static int db_fail(sqlite3 *db, gn_error *err, const char *what)
@@ -59,6 +60,28 @@ static int step_times(sqlite3 *db, int64_t run, double *out, int cap)
     }
     sqlite3_finalize(st);
     return n;
+}
+
+/* A fingerprint of the plan a run executed, from its events: task count,
+ * and sums over tasks of bytes, FLOPs, and kind, network and step
+ * weighted by the task's index.  Two runs of one plan agree exactly
+ * (genie-real stores the plan's own figures); a plan made with another
+ * platform (different placement or batching) almost never does.  0 when
+ * the run has no events. */
+static int plan_print(sqlite3 *db, int64_t run, double fp[6])
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*), total(bytes), total(flops), total(kind * (task + 1)),"
+                           " total(network * (task + 1)), total(step * (task + 1)) FROM events WHERE run_id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, run);
+    int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    for (int k = 0; ok && k < 6; k++)
+        fp[k] = sqlite3_column_double(st, k);
+    sqlite3_finalize(st);
+    return ok;
 }
 
 static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimator est, pair **out, int *n,
@@ -137,6 +160,9 @@ static int load_pairs(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimat
         for (int k = 0; k < ne; k++)
             mx = e[k] > mx ? e[k] : mx;
         v[i].step_err_med = gn_median(e, (size_t)ne);
+        double fs[6], fr[6];
+        v[i].same_plan = plan_print(db, v[i].sim_run, fs) && plan_print(db, v[i].real_run, fr) &&
+                         !memcmp(fs, fr, sizeof(fs));
         v[i].step_err_max = ne ? mx : NAN;
     }
     *out = v;
@@ -160,10 +186,18 @@ int gn_report_compare(sqlite3 *db, int64_t sim, int64_t real, gn_compare_estimat
      * the run-to-run noise the error should be read against */
     fprintf(out, "%-14s %-10s %-12s %12s %12s %9s %14s %14s %8s\n", "workload", "strategy", "point", "sim",
             "real", "error", "step |err| med", "step |err| max", "spread");
-    for (int i = 0; i < n; i++)
-        fprintf(out, "%-14s %-10s %-12s %9.3f ms %9.3f ms %+8.1f%% %13.1f%% %13.1f%% %7.1f%%\n", v[i].workload,
+    int differ = 0;
+    for (int i = 0; i < n; i++) {
+        fprintf(out, "%-14s %-10s %-12s %9.3f ms %9.3f ms %+8.1f%% %13.1f%% %13.1f%% %7.1f%%%s\n", v[i].workload,
                 v[i].strategy, v[i].point, v[i].sim * 1e3, v[i].real * 1e3, 100 * (v[i].sim - v[i].real) / v[i].real,
-                100 * v[i].step_err_med, 100 * v[i].step_err_max, 100 * (v[i].real_hi - v[i].real_lo) / v[i].real_lo);
+                100 * v[i].step_err_med, 100 * v[i].step_err_max, 100 * (v[i].real_hi - v[i].real_lo) / v[i].real_lo,
+                v[i].same_plan ? "" : "  (other plan)");
+        differ += !v[i].same_plan;
+    }
+    if (differ)
+        fprintf(out, "warning: %d of %d points ran another plan than the one simulated (the runs' tasks differ:\n"
+                     "  planned with other platform figures); their error includes the plans' difference\n",
+                differ, n);
     int rmin = n ? v[0].repeats : 0, rmax = rmin;
     for (int i = 1; i < n; i++) {
         rmin = v[i].repeats < rmin ? v[i].repeats : rmin;

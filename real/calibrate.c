@@ -151,95 +151,184 @@ static int fit(const sample *v, size_t nv, gn_op op, const char *fn, double *gfl
 }
 
 /*
- * Runs each session's "local" plan through the real backend's own path
- * (gn_planrun on the CPU executor) 1 + TIMED times, fresh runner each
- * time, the sessions round-robin as genie-real --repeat runs its points
- * (so an op meets the caches a real run leaves it: another workload's
- * tensors, not its own from a moment ago); each task's fastest of the
- * TIMED runs is a sample.  Per op class: a floor (the fastest op of the
- * class) plus a least-squares fit of the rest as f / F + m / B; and the
- * gap between consecutive ops (planrun's own cost per task), which a
- * CPU executor pays in series.
+ * The executor's calibration, in passes (calibrate.h): each pass runs
+ * every session's "local" plan once through the real backend's own path
+ * (gn_planrun on the CPU executor), fresh runner each time, the sessions
+ * round-robin as genie-real --repeat runs its points (so an op meets the
+ * caches a real run leaves it: another workload's tensors, not its own
+ * from a moment ago); the first pass is a warm-up; each task keeps its
+ * fastest time over the later passes (other processes only ever add
+ * time), and the gaps between consecutive ops of the first timed pass
+ * give planrun's own cost per task.
  */
-static int time_executor(gn_session *const *ss, uint32_t n, gn_calibration *c, gn_error *err)
+struct gn_calib_exec {
+    gn_session *const *ss; /* borrowed */
+    uint32_t n;
+    gn_plan **plans;       /* owned, one per session */
+    gn_task_time **tts;    /* per session: the pass's times */
+    double **samp;         /* per session: [pass][task] times of the timed passes, s */
+    int median;            /* each task's median over the passes, not its fastest */
+    double *gaps;          /* from the first timed pass */
+    size_t ng, total;
+    int passes;            /* done, the warm-up included */
+};
+
+void gn_calib_exec_destroy(gn_calib_exec *x)
 {
-    sample *v = NULL;
-    double *gaps = NULL, best_mm = 0;
-    size_t nv = 0, ng = 0, total = 0;
-    gn_link nolink = {.send = no_send, .recv_begin = no_recv};
-    gn_plan **plans = calloc(n ? n : 1, sizeof(*plans));
-    gn_task_time **tts = calloc(n ? n : 1, sizeof(*tts));
-    int rc = plans && tts ? 0 : gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
+    if (!x)
+        return;
+    for (uint32_t w = 0; w < x->n; w++) {
+        if (x->plans)
+            gn_plan_destroy(x->plans[w]);
+        if (x->tts)
+            free(x->tts[w]);
+        if (x->samp)
+            free(x->samp[w]);
+    }
+    free(x->plans);
+    free(x->tts);
+    free(x->samp);
+    free(x->gaps);
+    free(x);
+}
+
+gn_calib_exec *gn_calib_exec_create(gn_session *const *ss, uint32_t n, int median, gn_error *err)
+{
+    gn_calib_exec *x = calloc(1, sizeof(*x));
+    if (!x) {
+        gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
+        return NULL;
+    }
+    x->ss = ss;
+    x->n = n;
+    x->median = median;
+    x->plans = calloc(n ? n : 1, sizeof(*x->plans));
+    x->tts = calloc(n ? n : 1, sizeof(*x->tts));
+    x->samp = calloc(n ? n : 1, sizeof(*x->samp));
+    int rc = x->plans && x->tts && x->samp ? 0 : gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
     for (uint32_t w = 0; rc == 0 && w < n; w++) {
         gn_platform pf;
         gn_platform_default(&pf);
         gn_plan_input in = {.session = ss[w], .platform = &pf, .weights_resident = 1, .file = "calibrate",
                             .path = "$"};
-        if ((rc = gn_strategy_plan("local", &in, &plans[w], err)) < 0)
+        if ((rc = gn_strategy_plan("local", &in, &x->plans[w], err)) < 0)
             break;
-        uint32_t nt = gn_plan_ntasks(plans[w]);
-        total += nt;
-        if (!(tts[w] = calloc((size_t)(nt ? nt : 1) * TIMED, sizeof(gn_task_time))))
+        uint32_t nt = gn_plan_ntasks(x->plans[w]);
+        x->total += nt;
+        if (!(x->tts[w] = calloc(nt ? nt : 1, sizeof(gn_task_time)))) {
             rc = gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
-    }
-    if (rc == 0 && (!(v = malloc((total ? total : 1) * sizeof(*v))) ||
-                    !(gaps = malloc((total ? total : 1) * sizeof(*gaps)))))
-        rc = gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
-    for (int pass = 0; rc == 0 && pass <= TIMED; pass++) /* a warm-up, then TIMED runs */
-        for (uint32_t w = 0; rc == 0 && w < n; w++) {
-            uint32_t nt = gn_plan_ntasks(plans[w]);
-            gn_runner *r = gn_runner_create_ex(gn_executor_cpu(), ss[w], 1, 0.25f, GN_RUNNER_PARTIAL, err);
-            rc = r ? gn_outputs_client_run(plans[w], r, &nolink, 1, NULL, tts[w] + (size_t)nt * (pass ? pass - 1 : 0),
-                                           err)
-                   : err->code;
-            gn_runner_destroy(r);
+            break;
         }
-    for (uint32_t w = 0; rc == 0 && w < n; w++) {
-        const gn_plan *p = plans[w];
-        const gn_task_time *tt = tts[w];
+    }
+    if (rc == 0 && !(x->gaps = malloc((x->total ? x->total : 1) * sizeof(double))))
+        rc = gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
+    if (rc < 0) {
+        gn_calib_exec_destroy(x);
+        return NULL;
+    }
+    return x;
+}
+
+int gn_calib_exec_pass(gn_calib_exec *x, gn_error *err)
+{
+    gn_link nolink = {.send = no_send, .recv_begin = no_recv};
+    for (uint32_t w = 0; w < x->n; w++) {
+        const gn_plan *p = x->plans[w];
         uint32_t nt = gn_plan_ntasks(p);
+        gn_runner *r = gn_runner_create_ex(gn_executor_cpu(), x->ss[w], 1, 0.25f, GN_RUNNER_PARTIAL, err);
+        int rc = r ? gn_outputs_client_run(p, r, &nolink, 1, NULL, x->tts[w], err) : err->code;
+        gn_runner_destroy(r);
+        if (rc < 0)
+            return rc;
+        if (x->passes == 0 || x->passes > GN_CALIB_MAX_PASSES)
+            continue; /* the warm-up; passes beyond the table are run, not kept */
+        int k = x->passes - 1;
+        double *g = realloc(x->samp[w], (size_t)(k + 1) * (nt ? nt : 1) * sizeof(double));
+        if (!g)
+            return gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
+        x->samp[w] = g;
+        double *row = g + (size_t)k * nt;
+        const gn_task_time *tt = x->tts[w];
         int64_t prev_end = 0;
         uint32_t prev_step = UINT32_MAX;
         for (uint32_t i = 0; i < nt; i++) {
             const gn_task *t = gn_plan_task(p, i);
             if (t->kind != GN_TASK_COMPUTE)
                 continue;
-            const gn_node *nd = gn_graph_node(gn_session_step(ss[w], t->step), (uint32_t)t->node);
-            double d[TIMED];
-            for (int k = 0; k < TIMED; k++)
-                d[k] = (double)(tt[(size_t)nt * k + i].end_ns - tt[(size_t)nt * k + i].start_ns) * 1e-9;
-            qsort(d, TIMED, sizeof(double), gn_cmp_double);
-            double sec = d[0]; /* the fastest run: other processes only ever add time */
+            row[i] = (double)(tt[i].end_ns - tt[i].start_ns) * 1e-9;
+            if (x->passes == 1 && t->step == prev_step)
+                x->gaps[x->ng++] = (double)(tt[i].start_ns - prev_end) * 1e-9;
+            prev_end = tt[i].end_ns;
+            prev_step = t->step;
+        }
+    }
+    x->passes++; /* counted once every session's plan ran */
+    return 0;
+}
+
+int gn_calib_exec_passes(const gn_calib_exec *x)
+{
+    return x->passes > 0 ? x->passes - 1 : 0;
+}
+
+/*
+ * From the samples (each task's fastest timed run): per op class a floor
+ * (the fastest op of the class) plus a least-squares fit of the rest as
+ * f / F + m / B, the same per function of an op, each signature's median,
+ * and the gap between consecutive ops (planrun's own cost per task),
+ * which a CPU executor pays in series.
+ */
+int gn_calib_exec_finish(const gn_calib_exec *x, gn_calibration *c, gn_error *err)
+{
+    if (x->passes < 2)
+        return gn_error_set(err, GN_EINVAL, "calibration: no timed pass of the executor (a warm-up only)");
+    sample *v = malloc((x->total ? x->total : 1) * sizeof(*v));
+    double *gaps = malloc((x->ng ? x->ng : 1) * sizeof(*gaps)), best_mm = 0;
+    if (!v || !gaps) {
+        free(v);
+        free(gaps);
+        return gn_error_set(err, GN_ENOMEM, "calibration: out of memory");
+    }
+    size_t nv = 0;
+    int np = x->passes - 1;
+    double d[GN_CALIB_MAX_PASSES];
+    if (np > GN_CALIB_MAX_PASSES)
+        np = GN_CALIB_MAX_PASSES; /* the first ones */
+    for (uint32_t w = 0; w < x->n; w++) {
+        const gn_plan *p = x->plans[w];
+        uint32_t nt = gn_plan_ntasks(p);
+        for (uint32_t i = 0; i < nt; i++) {
+            const gn_task *t = gn_plan_task(p, i);
+            if (t->kind != GN_TASK_COMPUTE)
+                continue;
+            const gn_node *nd = gn_graph_node(gn_session_step(x->ss[w], t->step), (uint32_t)t->node);
+            for (int k = 0; k < np; k++)
+                d[k] = x->samp[w][(size_t)k * nt + i];
+            qsort(d, (size_t)np, sizeof(double), gn_cmp_double);
+            /* the fastest (other processes only ever add time), or the
+             * median: what a run of many ops meets on a machine whose
+             * speed moves (see calibrate.h) */
+            double sec = x->median ? d[(np - 1) / 2] : d[0];
             v[nv] = (sample){{nd->op, "", nd->flops, nd->bytes, 0}, nd->flops * 1e-9, nd->bytes * 1e-9, sec};
             const char *fn = nd->attrs ? json_string_value(json_object_get(nd->attrs, "fn")) : NULL;
             if (fn)
                 snprintf(v[nv].sig.fn, sizeof(v[nv].sig.fn), "%s", fn);
             nv++;
-            if (t->step == prev_step)
-                gaps[ng++] = (double)(tt[i].start_ns - prev_end) * 1e-9; /* first timed run */
-            prev_end = tt[i].end_ns;
-            prev_step = t->step;
             if (nd->op == GN_OP_MATMUL && sec > 0 && nd->flops / sec > best_mm)
                 best_mm = nd->flops / sec;
         }
     }
-    for (uint32_t w = 0; w < n; w++) {
-        if (plans)
-            gn_plan_destroy(plans[w]);
-        if (tts)
-            free(tts[w]);
-    }
-    free(plans);
-    free(tts);
-    if (rc < 0 || nv == 0) {
+    if (nv == 0) {
         free(v);
         free(gaps);
-        return rc < 0 ? rc : gn_error_set(err, GN_EINVAL, "calibration: no op to time");
+        return gn_error_set(err, GN_EINVAL, "calibration: no op to time");
     }
-    qsort(gaps, ng, sizeof(*gaps), gn_cmp_double);
-    double gap = ng ? gaps[ng / 2] : 0;
+    memcpy(gaps, x->gaps, x->ng * sizeof(*gaps));
+    qsort(gaps, x->ng, sizeof(*gaps), gn_cmp_double);
+    double gap = x->ng ? gaps[x->ng / 2] : 0;
     for (int op = 0; op < GN_OP_COUNT; op++) {
         double fl = 0;
+        c->op_gflops[op] = c->op_gbs[op] = c->op_fixed_us[op] = 0;
         if (!fit(v, nv, (gn_op)op, NULL, &c->op_gflops[op], &c->op_gbs[op], &fl))
             continue;
         c->op_fixed_us[op] = (fl + gap) * 1e6;
@@ -380,16 +469,29 @@ static int time_network(gn_conn *c, gn_calibration *out, gn_error *err)
     return 0;
 }
 
-int gn_calibrate(gn_session *const *s, uint32_t n, gn_conn *node, FILE *log, gn_calibration *out, gn_error *err)
+int gn_calibrate(gn_session *const *s, uint32_t n, int median, gn_conn *node, FILE *log, gn_calibration *out,
+                 gn_error *err)
 {
     memset(out, 0, sizeof(*out));
     if (!node)
         return gn_error_set(err, GN_EINVAL, "calibration: no node to time the network against");
     if (log)
         fprintf(log, "calibrate: executor on %u sessions' ops\n", n);
-    int rc = time_executor(s, n, out, err);
-    if (rc < 0)
-        return rc;
+    gn_calib_exec *x = gn_calib_exec_create(s, n, median, err);
+    int rc = x ? 0 : err->code;
+    for (int pass = 0; rc == 0 && pass <= TIMED; pass++) /* a warm-up, then TIMED runs */
+        rc = gn_calib_exec_pass(x, err);
+    if (rc == 0)
+        rc = gn_calib_exec_finish(x, out, err);
+    gn_calib_exec_destroy(x);
+    return rc < 0 ? rc : gn_calibrate_rest(node, log, out, err);
+}
+
+int gn_calibrate_rest(gn_conn *node, FILE *log, gn_calibration *out, gn_error *err)
+{
+    if (!node)
+        return gn_error_set(err, GN_EINVAL, "calibration: no node to time the network against");
+    int rc;
     if (log)
         fprintf(log, "calibrate: memory copy\n");
     out->memory_gbs = copy_gbs(0);

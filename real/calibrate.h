@@ -6,8 +6,10 @@
  * that platform predicts genie-real:
  *
  *   executor   the given sessions' local plans run through planrun (the
- *              real backend's own path), a warm-up and five timed runs;
- *              from each task's fastest run (load only adds time),
+ *              real backend's own path), a warm-up and five timed runs
+ *              (or one before each round of genie-real's repeats:
+ *              gn_calib_exec below); from each task's fastest run (load
+ *              only adds time; or its median),
  *              per op class a fixed time (the class's fastest op plus
  *              planrun's median gap between ops, paid in series on a
  *              CPU) and a least-squares fit of the rest as flops / F +
@@ -72,11 +74,50 @@ typedef struct gn_calibration {
 
 /* Measures into *OUT, timing the executor on the ops of the N sessions
  * S (borrowed; e.g. the experiment's own workloads: the op shapes it
- * will run) and the network over NODE (borrowed: a connection to a
+ * will run; MEDIAN as gn_calib_exec_create) and the network over NODE (borrowed: a connection to a
  * genie-node, in any state; left open), printing progress to LOG (may
  * be NULL).  0 or a code with ERR. */
-int gn_calibrate(gn_session *const *s, uint32_t n, gn_conn *node, FILE *log, gn_calibration *out,
+int gn_calibrate(gn_session *const *s, uint32_t n, int median, gn_conn *node, FILE *log, gn_calibration *out,
                  gn_error *err);
+
+/*
+ * The executor part alone, in passes that can be spread over other work:
+ * genie-real --repeat R --calibrate-out FILE runs one pass before each
+ * round of its repeats, so that the calibration and the real runs it is
+ * compared with meet the same machine (this VM's speed drifts by tens of
+ * per cent within a minute; a calibration taken before the runs
+ * predicts the machine of that moment).  A pass runs every session's
+ * local plan once; the first is a warm-up; each task keeps its fastest
+ * time over the later ones.  gn_calibrate is create, a warm-up and five
+ * passes, finish, then gn_calibrate_rest.
+ */
+typedef struct gn_calib_exec gn_calib_exec;
+
+#define GN_CALIB_MAX_PASSES 64 /* timed passes kept (later ones run, not kept) */
+
+/* A calibrator for the N sessions S (borrowed: they must outlive it),
+ * their local plans made; MEDIAN: each task's median time over the
+ * passes stands for it, else its fastest.  Owned by the caller
+ * (gn_calib_exec_destroy); NULL with ERR. */
+gn_calib_exec *gn_calib_exec_create(gn_session *const *s, uint32_t n, int median, gn_error *err);
+
+/* One pass over every session's local plan.  0 or a code with ERR. */
+int gn_calib_exec_pass(gn_calib_exec *x, gn_error *err);
+
+/* Timed passes so far (the warm-up not counted). */
+int gn_calib_exec_passes(const gn_calib_exec *x);
+
+/* The executor's fields of *OUT (fits, signatures, planrun's gap, best
+ * matmul rate) from the passes so far; the other fields are left as
+ * they are.  GN_EINVAL with ERR before a timed pass. */
+int gn_calib_exec_finish(const gn_calib_exec *x, gn_calibration *out, gn_error *err);
+
+void gn_calib_exec_destroy(gn_calib_exec *x);
+
+/* The rest of a calibration into *OUT: memory copy bandwidth and the
+ * network to NODE (borrowed, left open); prints the whole calibration's
+ * summary to LOG (may be NULL).  0 or a code with ERR. */
+int gn_calibrate_rest(gn_conn *node, FILE *log, gn_calibration *out, gn_error *err);
 
 /* Writes *C as a platform file (the experiment "platform" object).  0 or
  * GN_EIO with ERR. */

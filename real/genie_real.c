@@ -86,6 +86,14 @@ static void usage(FILE *f)
             "                      point once, then again); all repeats must give\n"
             "                      identical bytes\n"
             "      --check-every K check parity on every K-th run only (default 1)\n"
+            "      --calibrate-out F  also calibrate while running: one pass of the\n"
+            "                      executor calibration before each round of the\n"
+            "                      repeats (each op's fastest over the rounds), the\n"
+            "                      network after them; writes the platform file F, a\n"
+            "                      measure of the machine the runs met\n"
+            "      --calibrate-estimator min|median\n"
+            "                      what stands for an op's time over the calibration's\n"
+            "                      passes: its fastest (default) or its median\n"
             "      --calibrate     measure this machine (the executor on the experiment's\n"
             "                      ops, memory, the network to the first node named, or\n"
             "                      to one started on loopback) and write a platform file\n"
@@ -405,6 +413,41 @@ static void free_workloads(workload *ws, uint32_t nw)
     free(ws);
 }
 
+/* --calibrate-out: the executor's figures from the passes CX made
+ * between the rounds, then memory and the network to the first node
+ * (one started for it when the runs used none); writes PATH. */
+static int calibrate_after(const gn_calib_exec *cx, const char *path, const node *nodes, int nnodes,
+                           const char *exec_name, int quiet, gn_error *err)
+{
+    static gn_calibration cal; /* large (measured op tables): not on the stack */
+    memset(&cal, 0, sizeof(cal));
+    int rc = gn_calib_exec_finish(cx, &cal, err);
+    if (rc < 0)
+        return rc;
+    node own = {0};
+    const node *peer_node = nnodes > 0 ? &nodes[0] : &own;
+    if (nnodes == 0 && (rc = spawn_node(&own, exec_name, err)) < 0)
+        return rc;
+    gn_conn *peer = dial(peer_node, err);
+    rc = peer ? gn_calibrate_rest(peer, quiet ? NULL : stderr, &cal, err) : err->code;
+    gn_conn_destroy(peer);
+    if (nnodes == 0)
+        stop_nodes(&own, 1);
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        gn_results_mkdir(dir);
+    }
+    if (rc == 0)
+        rc = gn_calibration_save(&cal, path, err);
+    if (rc == 0 && !quiet)
+        printf("platform file: %s (the executor timed between the %d rounds of runs)\n", path,
+               gn_calib_exec_passes(cx));
+    return rc;
+}
+
 /* ========================== main ========================== */
 
 int main(int argc, char **argv)
@@ -416,9 +459,10 @@ int main(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},       {"db", required_argument, NULL, 'd'},
         {"repeat", required_argument, NULL, 'r'},    {"check-every", required_argument, NULL, 'k'},
         {"calibrate", no_argument, NULL, 'C'},       {"quiet", no_argument, NULL, 'q'},
+        {"calibrate-out", required_argument, NULL, 'O'}, {"calibrate-estimator", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
-    const char *outdir = NULL, *dbpath = NULL, *exec_name = "cpu", *platform_file = NULL;
-    int spawn = -1, repeat = 1, check_every = 1, calibrate = 0, quiet = 0, opt;
+    const char *outdir = NULL, *dbpath = NULL, *exec_name = "cpu", *platform_file = NULL, *calib_out = NULL;
+    int spawn = -1, repeat = 1, check_every = 1, calibrate = 0, quiet = 0, cal_median = 0, opt;
     node nodes[MAX_NODES] = {0};
     int nnamed = 0;
     while ((opt = getopt_long(argc, argv, "e:o:qh", longopts, NULL)) != -1) {
@@ -457,10 +501,23 @@ int main(int argc, char **argv)
             }
             break;
         case 'C': calibrate = 1; break;
+        case 'O': calib_out = optarg; break;
+        case 'M':
+            if (strcmp(optarg, "min") && strcmp(optarg, "median")) {
+                fprintf(stderr, "genie-real: --calibrate-estimator: expected min or median, got \"%s\"\n", optarg);
+                return 2;
+            }
+            cal_median = !strcmp(optarg, "median");
+            break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if (calibrate && calib_out) {
+        fprintf(stderr, "genie-real: --calibrate-out calibrates alongside real runs; --calibrate alone (with -o) "
+                        "only calibrates: give one of them\n");
+        return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     gn_error err;
@@ -561,7 +618,7 @@ int main(int argc, char **argv)
         }
         gn_conn *peer = dial(&nodes[0], &err);
         static gn_calibration cal; /* large (measured op tables): not on the stack */
-        int rc = !peer ? err.code : ss ? gn_calibrate(ss, nw, peer, quiet ? NULL : stderr, &cal, &err) : GN_ENOMEM;
+        int rc = !peer ? err.code : ss ? gn_calibrate(ss, nw, cal_median, peer, quiet ? NULL : stderr, &cal, &err) : GN_ENOMEM;
         gn_conn_destroy(peer);
         stop_nodes(nodes, started);
         free(ss);
@@ -665,8 +722,29 @@ int main(int argc, char **argv)
         pts[i].prc = gn_strategy_plan(st->strategy, &in, &pts[i].p, &err);
         snprintf(pts[i].perr, sizeof(pts[i].perr), "%s", err.msg);
     }
+    /* --calibrate-out: the executor calibration's passes interleaved with
+     * the rounds of repeats (a warm-up, then one before each round) */
+    gn_session **css = NULL;
+    gn_calib_exec *cx = NULL;
+    if (calib_out && failed != 2) {
+        if (!(css = calloc(nw ? nw : 1, sizeof(*css)))) {
+            fprintf(stderr, "genie-real: out of memory\n");
+            failed = 2;
+        }
+        for (uint32_t w = 0; css && w < nw; w++)
+            css[w] = ws[w].s;
+        if (css && (!(cx = gn_calib_exec_create(css, nw, cal_median, &err)) || gn_calib_exec_pass(cx, &err) < 0)) {
+            fprintf(stderr, "genie-real: calibration: %s\n", err.msg);
+            failed = 2;
+        }
+    }
     for (int rep = 0; rep < repeat && failed != 2; rep++)
         for (uint32_t i = 0; i < npoint; i++, done++) {
+            if (cx && i == 0 && gn_calib_exec_pass(cx, &err) < 0) {
+                fprintf(stderr, "genie-real: calibration: %s\n", err.msg);
+                failed = 2;
+                break;
+            }
             uint32_t w = i / (e->nstrategies * npts), si = (i / npts) % e->nstrategies;
             const gn_exp_strategy *st = &e->strategies[si];
             const gn_plan *p = pts[i].p;
@@ -743,6 +821,12 @@ int main(int argc, char **argv)
     free(pts);
     if (tty)
         fprintf(stderr, "\n");
+    if (cx && failed != 2 && calibrate_after(cx, calib_out, nodes, nnodes, exec_name, quiet, &err) < 0) {
+        fprintf(stderr, "genie-real: calibration: %s\n", err.msg);
+        failed = 1;
+    }
+    gn_calib_exec_destroy(cx);
+    free(css);
     stop_nodes(nodes, nnodes);
     if (!quiet && failed != 2 && gn_report_table(gn_results_db(db), exp_id, stdout, &err) < 0) {
         fprintf(stderr, "genie-real: %s\n", err.msg);

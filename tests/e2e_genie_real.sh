@@ -41,6 +41,35 @@ echo "$out" | grep -q "repeated points: the fastest run" && ok || bad "compare: 
 "$report" "$db" --compare --estimator mean >/dev/null 2>"$tmp/err"; [ $? = 2 ] && grep -q "min or median" "$tmp/err" &&
   ok || bad "--estimator mean accepted"
 
+# the compare table says when the sim ran another plan than the real run
+# (their tasks differ): none here; then one real run's plan made to differ
+# (a copy of the database, a task of its real runs moved to another step)
+out=$("$report" "$db" --compare 2>&1)
+echo "$out" | grep -q "other plan" && bad "same plans flagged as different: $out" || ok
+cp "$db" "$tmp/other.sqlite"
+sqlite3 "$tmp/other.sqlite" "update events set step = step + 1 where task = 3 and run_id in
+  (select id from runs where backend = 'real' and strategy = 'genie' and workload = 'tiny-dlrm')"
+out=$("$report" "$tmp/other.sqlite" --compare 2>&1)
+echo "$out" | grep -q "1 of 10 points ran another plan than the one simulated" && ok || bad "other plan not flagged: $out"
+echo "$out" | grep "tiny-dlrm *genie " | grep -q "(other plan)" && ok || bad "the row is not marked: $out"
+
+# calibrating alongside the real runs: one executor pass per round of
+# repeats, a platform file genie-sim takes; either estimator
+if "$real" -q --repeat 2 --calibrate-out "$tmp/cal2.json" --db "$tmp/db4.sqlite" "$data/real_tiny.json"; then
+  ok; else bad "--calibrate-out exit $?"; fi
+grep -q '"op_times"' "$tmp/cal2.json" && ok || bad "interleaved calibration has no measured op signatures"
+n=$(sqlite3 "$tmp/db4.sqlite" "select count(*) from runs where backend='real' and status='ok'")
+[ "$n" = 20 ] && ok || bad "expected 20 ok real runs with --calibrate-out, got $n"
+if "$sim" -q --no-plot --platform "$tmp/cal2.json" --db "$tmp/db4.sqlite" "$data/real_tiny.json"; then ok
+  else bad "sim with the interleaved calibration exit $?"; fi
+if "$real" -q --calibrate --calibrate-estimator median -o "$tmp/cal3.json" "$data/real_tiny.json"; then ok
+  else bad "--calibrate-estimator median exit $?"; fi
+grep -q '"op_times"' "$tmp/cal3.json" && ok || bad "median calibration has no measured op signatures"
+"$real" -q --calibrate --calibrate-out "$tmp/x.json" "$data/real_tiny.json" 2>"$tmp/err"
+[ $? = 2 ] && grep -q "give one of them" "$tmp/err" && ok || bad "--calibrate with --calibrate-out accepted"
+"$real" -q --calibrate --calibrate-estimator mean "$data/real_tiny.json" 2>"$tmp/err"
+[ $? = 2 ] && grep -q "min or median" "$tmp/err" && ok || bad "--calibrate-estimator mean accepted"
+
 # a real run's timeline as a Chrome trace: one complete event per task
 run=$(sqlite3 "$db" "select min(id) from runs where backend='real' and strategy='genie'")
 if "$report" "$db" --timeline "$run" -o "$tmp/tl.json" >/dev/null; then ok; else bad "timeline exit $?"; fi
