@@ -9,7 +9,8 @@
 2. End-to-end overhead of capture + analysis (building the SRG trace)
    relative to eager CPU execution of the same model, for each zoo model.
 3. LLM decode with >= 64 steps: amortised overhead with the step-graph
-   cache (and without it, for comparison).
+   cache (and without it, for comparison), and for the steps after the
+   first four, the model's forward and the time between forwards apart.
 4. Module-hook time as a share of capture time.
 
 Timings are best of --repeat runs (default 3) on this machine, with
@@ -218,13 +219,22 @@ def models_section(rep):
 
 
 
-def _stamp(model, stamps):
-    """Wraps model.forward (an instance attribute) to note when each forward starts."""
+def _stamp(model, stamps, ends):
+    """Wraps model.forward (an instance attribute) to note when each forward starts and ends.
+
+    Installed before the first capture, so the step cache's own wrapper
+    (stepcache.install_forward) calls this one: the stamps bracket the
+    model's forward itself (eager on a replayed step, recorded op by op
+    otherwise), and the step cache's bookkeeping falls between forwards.
+    """
     f = model.forward
 
     def forward(*args, **kwargs):
         stamps.append((time.perf_counter(), time.thread_time()))
-        return f(*args, **kwargs)
+        try:
+            return f(*args, **kwargs)
+        finally:
+            ends.append(time.perf_counter())
     model.forward = forward
 
 
@@ -251,6 +261,12 @@ def _intervals(t0, stamps, t1):
     """(wall s, thread CPU s) of each interval between forward starts (t0 and t1 bracket the run)."""
     pts = [t0] + stamps + [t1]
     return [(b[0] - a[0], b[1] - a[1]) for a, b in zip(pts, pts[1:])]
+
+
+def _split(stamps, ends):
+    """(forward durations, gaps from each forward's end to the next one's start), wall s."""
+    starts = [x[0] for x in stamps]
+    return [e - b for b, e in zip(starts, ends)], [b - e for e, b in zip(ends, starts[1:])]
 
 
 def _per_step_min(runs):
@@ -294,31 +310,33 @@ def decode_section(a, rep):
             md = m.to(DEV)
             dinp = models.to_device(inp, DEV)
             _share_weights(cpu_m, md)
-            stamps = []
-            _stamp(cpu_m, stamps)
-            _stamp(md, stamps)
-            runs, eager, esteps, csteps = [], [], [], []
+            stamps, ends = [], []
+            _stamp(cpu_m, stamps, ends)
+            _stamp(md, stamps, ends)
+            runs, eager, esteps, csteps, esplit, csplit = [], [], [], [], [], []
             for _ in range(max(rep, 2) + 1):
                 # both sides start from a collected heap: a capture's session leaves its cyclic
                 # garbage to the collector when it ends, which must not land in the eager run
                 gc.collect()
                 c0 = time.process_time()
-                del stamps[:]
+                del stamps[:], ends[:]
                 with plain_torch():
                     t0 = (time.perf_counter(), time.thread_time())
                     run(cpu_m, inp)
                     t1 = (time.perf_counter(), time.thread_time())
                 eager.append((t1[0] - t0[0], time.process_time() - c0))
                 esteps.append(_intervals(t0, stamps, t1))
+                esplit.append(_split(stamps, ends))
                 gc.collect()
                 with genie.capture("decode") as cap:
                     c0 = time.process_time()
-                    del stamps[:]
+                    del stamps[:], ends[:]
                     t0 = (time.perf_counter(), time.thread_time())
                     run(md, dinp).cpu()
                     t1 = (time.perf_counter(), time.thread_time())
                     c1 = time.process_time() - c0
                     csteps.append(_intervals(t0, stamps, t1))
+                    csplit.append(_split(stamps, ends))
                     tr = cap.trace()
                     t2 = time.perf_counter()
                 runs.append((t1[0] - t0[0], t2 - t1[0], dict(cap.session.stats, cpu_s=c1), len(tr["steps"])))
@@ -346,6 +364,20 @@ def decode_section(a, rep):
             print(f"   step cache {label} {name}: eager {se:.3f} s, capture+exec {sc:.3f} s "
                   f"(overhead {(sc / se - 1) * 100:5.1f}%): prefill + 3 decode steps {head:+.1f} ms, "
                   f"{per:+.2f} ms per later step ({mid} steps), end {(c[-1] - e[-1]) * 1e3:+.1f} ms")
+        # where a later step's overhead lies: the model's forward itself, or
+        # between forwards (generate()'s tail, the step cache's bookkeeping)
+        fe = _per_step_min([r[0] for r in esplit[1:]])[4:]
+        fc = _per_step_min([r[0] for r in csplit[1:]])[4:]
+        ge = _per_step_min([r[1] for r in esplit[1:]])[4:]
+        gcap = _per_step_min([r[1] for r in csplit[1:]])[4:]
+        if fe and ge:
+            import statistics
+            mf, mfc = statistics.median(fe), statistics.median(fc)
+            mg, mgc = statistics.median(ge), statistics.median(gcap)
+            print(f"   step cache {label} later steps ({len(fe)}; medians of each step's minimum over the warm runs): "
+                  f"forward eager {mf * 1e3:.2f} ms, captured {mfc * 1e3:.2f} ms ({(mfc - mf) * 1e3:+.2f}); "
+                  f"between forwards eager {mg * 1e3:.2f} ms, captured {mgc * 1e3:.2f} ms ({(mgc - mg) * 1e3:+.2f}): "
+                  f"{((mfc + mgc) / (mf + mg) - 1) * 100:+.1f}% a step")
     os.environ["GENIE_STEP_CACHE"] = "1"
     steadiness("after")
 
