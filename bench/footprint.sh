@@ -10,7 +10,9 @@
 # with genie-real --node, reads the node's own figures from the results
 # database (each run's RESULT frame carries VmRSS, the bytes of tensor
 # data its runner holds, and the CPU time of every DATA frame it handled),
-# then measures it idle again after every session has ended.
+# then measures it idle again after every session has ended (RSS at once
+# and 3 s later: the node gives the free memory its allocator keeps for the
+# next session back after a second without sessions).
 set -euo pipefail
 build=${1:-build}
 exp=${2:-experiments/real_small.json}
@@ -38,4 +40,7 @@ sqlite3 "$tmp/f.sqlite" "select r.value - h.value from metrics r join metrics h 
 sqlite3 "$tmp/f.sqlite" "select value from metrics where name = 'node_request_cpu_p95'" | sort -g |
   awk '{ v[NR] = $1 } END { printf "CPU per request outside the executor, p95 of each run: median %.3f ms, max %.3f ms\n", v[int((NR + 1) / 2)] * 1e3, v[NR] * 1e3 }'
 echo "requests handled: $(sqlite3 "$tmp/f.sqlite" "select cast(sum(value) as int) from metrics where name = 'node_requests'")"
-echo "idle, after every session ended: RSS $(rss) kB, CPU $(idle) over 3 s"
+r0=$(rss)
+c=$(idle)
+echo "idle, after every session ended: RSS $r0 kB at once, $(rss) kB 3 s later (the allocator's kept memory"
+echo "  goes back after a second without sessions), CPU $c over those 3 s"

@@ -76,4 +76,24 @@ const gn_executor_ops *gn_executor_find(const char *name);
  */
 void gn_executor_blas_env(char **argv);
 
+/*
+ * For a program's main, after gn_executor_blas_env: makes the C
+ * allocator keep the memory of freed tensors for the next step or
+ * session rather than give it back to the kernel at once.  By default
+ * glibc serves a buffer above its mmap threshold (128 KiB, rising as such
+ * buffers are freed) with a fresh mapping and hands the top of a heap
+ * beyond 128 KiB back on free, so the buffers of every new session (a
+ * thread with its own arena, on the node) and of every fresh runner are
+ * faulted in and zeroed by the kernel page by page again, inside the
+ * timed compute.  With this, buffers up to 32 MiB come from the heap and
+ * up to 32 MiB of free memory stay mapped per arena (M_MMAP_THRESHOLD,
+ * M_TRIM_THRESHOLD; glibc only).  GN_MALLOC_DEFAULT=1 in the environment
+ * keeps glibc's defaults, for comparison.
+ */
+void gn_executor_malloc_env(void);
+
+/* Gives the free memory gn_executor_malloc_env lets the allocator keep
+ * back to the kernel (malloc_trim), for a program gone idle. */
+void gn_executor_malloc_release(void);
+
 #endif /* GN_EXECUTOR_H */

@@ -10,6 +10,9 @@
  */
 #include "executor.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +32,25 @@ const gn_executor_ops *gn_executor_find(const char *name)
         return gn__executor_cuda();
 #endif
     return NULL;
+}
+
+void gn_executor_malloc_env(void)
+{
+#ifdef __GLIBC__
+    const char *keep = getenv("GN_MALLOC_DEFAULT");
+    if (keep && *keep && strcmp(keep, "0") != 0)
+        return;
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 32 << 20);
+    mallopt(M_ARENA_MAX, 1); /* one heap, which malloc_trim can shrink (a thread's arena it cannot) */
+#endif
+}
+
+void gn_executor_malloc_release(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 void gn_executor_blas_env(char **argv)

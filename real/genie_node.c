@@ -382,6 +382,17 @@ static void reap(int all)
     }
 }
 
+/* Sessions open (their threads not yet reaped). */
+static int open_sessions(void)
+{
+    int n = 0;
+    pthread_mutex_lock(&clients_lock);
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        n += clients[i].used != 0;
+    pthread_mutex_unlock(&clients_lock);
+    return n;
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -396,6 +407,7 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     gn_executor_blas_env(argv);
+    gn_executor_malloc_env();
     static const struct option longopts[] = {
         {"bind", required_argument, NULL, 'b'}, {"port", required_argument, NULL, 'p'},
         {"exec", required_argument, NULL, 'e'}, {"max-payload", required_argument, NULL, 'm'},
@@ -479,11 +491,20 @@ int main(int argc, char **argv)
     logf_(1, "executor %s, max payload %zu MB", executor->name, max_payload >> 20);
 
     uint64_t next_id = 1;
+    int kept = 0; /* sessions ran since the allocator last gave memory back */
     while (!stopping) {
         struct pollfd pf[2] = {{lfd, POLLIN, 0}, {wake_pipe[0], POLLIN, 0}};
-        if (poll(pf, 2, 1000) < 0 && errno != EINTR)
+        int ready = poll(pf, 2, 1000);
+        if (ready < 0 && errno != EINTR)
             break;
         reap(0);
+        if (ready == 0 && kept && open_sessions() == 0) {
+            /* a second with no session: the freed tensors' memory the
+             * allocator kept for the next session goes back */
+            gn_executor_malloc_release();
+            kept = 0;
+            logf_(2, "idle: freed memory returned");
+        }
         if (stopping || !(pf[0].revents & POLLIN))
             continue;
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -514,6 +535,7 @@ int main(int argc, char **argv)
             close(fd);
             clients[slot].used = 0;
         }
+        kept = 1;
     }
     logf_(1, "stopping");
     close(lfd);

@@ -453,6 +453,7 @@ static int calibrate_after(const gn_calib_exec *cx, const char *path, const node
 int main(int argc, char **argv)
 {
     gn_executor_blas_env(argv);
+    gn_executor_malloc_env();
     static const struct option longopts[] = {
         {"spawn", required_argument, NULL, 'S'},     {"node", required_argument, NULL, 'N'},
         {"exec", required_argument, NULL, 'e'},      {"platform", required_argument, NULL, 'P'},
