@@ -256,7 +256,7 @@ int gn_calib_exec_pass(gn_calib_exec *x, gn_error *err)
             if (t->kind != GN_TASK_COMPUTE)
                 continue;
             row[i] = (double)(tt[i].end_ns - tt[i].start_ns) * 1e-9;
-            if (x->passes == 1 && t->step == prev_step)
+            if (x->passes == 1 && t->step == prev_step && x->ng < x->total) /* (a retried pass) */
                 x->gaps[x->ng++] = (double)(tt[i].start_ns - prev_end) * 1e-9;
             prev_end = tt[i].end_ns;
             prev_step = t->step;
@@ -272,7 +272,7 @@ int gn_calib_exec_passes(const gn_calib_exec *x)
 }
 
 /*
- * From the samples (each task's fastest timed run): per op class a floor
+ * From the samples (each task's fastest timed run, or its median): per op class a floor
  * (the fastest op of the class) plus a least-squares fit of the rest as
  * f / F + m / B, the same per function of an op, each signature's median,
  * and the gap between consecutive ops (planrun's own cost per task),

@@ -88,7 +88,8 @@ static void usage(FILE *f)
             "      --check-every K check parity on every K-th run only (default 1)\n"
             "      --calibrate-out F  also calibrate while running: one pass of the\n"
             "                      executor calibration before each round of the\n"
-            "                      repeats (each op's fastest over the rounds), the\n"
+            "                      repeats (each op's fastest over the rounds, or its\n"
+            "                      median: --calibrate-estimator), the\n"
             "                      network after them; writes the platform file F, a\n"
             "                      measure of the machine the runs met\n"
             "      --calibrate-estimator min|median\n"
@@ -619,7 +620,9 @@ int main(int argc, char **argv)
         }
         gn_conn *peer = dial(&nodes[0], &err);
         static gn_calibration cal; /* large (measured op tables): not on the stack */
-        int rc = !peer ? err.code : ss ? gn_calibrate(ss, nw, cal_median, peer, quiet ? NULL : stderr, &cal, &err) : GN_ENOMEM;
+        int rc = !peer ? err.code
+                 : ss  ? gn_calibrate(ss, nw, cal_median, peer, quiet ? NULL : stderr, &cal, &err)
+                       : GN_ENOMEM;
         gn_conn_destroy(peer);
         stop_nodes(nodes, started);
         free(ss);
