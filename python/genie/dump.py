@@ -297,6 +297,25 @@ def _same_structure(a, b):
     return True
 
 
+def _same_types(a, b):
+    """Whether equal values a and b also have the same types throughout, so they write the
+    same JSON (1 == 1.0 and True == 1 in Python)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        for k, v in a.items():
+            w = b[k]
+            if type(v) is not type(w) or (type(v) in _NESTED and not _same_types(v, w)):
+                return False
+        return True
+    if type(a) in _NESTED:
+        return all(_same_types(x, y) for x, y in zip(a, b))
+    return True
+
+
+_NESTED = (list, tuple, dict)
+
+
 def build_like(step, proto):
     """build_step for a step with proto's structure (_same_structure): only what changed is built.
 
@@ -331,7 +350,7 @@ def build_like(step, proto):
     nochange = changed.isdisjoint
     for n, pn, pd in zip(nodes, proto.fused, proto.nodes):
         a, pa = n[N_ATTRS], pn[N_ATTRS]
-        same = a is pa or a == pa
+        same = a is pa or (a == pa and _same_types(a, pa))
         if same and nochange(n[N_INS]) and nochange(n[N_OUTS]):
             out_nodes.append(pd)
         else:

@@ -135,3 +135,37 @@ def test_trace_of_replayed_steps_built_like_the_previous_equals_built_from_scrat
     assert len(calls) >= 6                     # the replayed decode steps took the fast path
     monkeypatch.setattr(dump, "_same_structure", lambda a, b: False)
     assert json.dumps(cap.trace(), sort_keys=True) == fast
+
+
+def test_built_like_writes_an_attribute_whose_type_alone_changed(monkeypatch):
+    """An attribute equal to the previous step's in value but not in type (1 vs 1.0)
+    is written as this step's, as building the step from scratch writes it."""
+    from genie import dump
+    from genie.core import N_ATTRS
+    m, inp, run = models.gpt2(decode=8)
+    with torch.no_grad():
+        md = m.to(DEV)
+        with genie.capture("like-types") as cap:
+            run(md, models.to_device(inp, DEV)).cpu()
+    steps = cap.session.steps
+    for st in steps:
+        st.expand()
+    calls = []
+    like = dump.build_like
+    monkeypatch.setattr(dump, "build_like", lambda st, proto: calls.append(st) or like(st, proto))
+    cap.trace()
+    st = calls[len(calls) // 2]                         # a step built like the one before it
+    prev = steps[steps.index(st) - 1]
+    for k, (n, pn) in enumerate(zip(st.nodes, prev.nodes)):
+        a = n[N_ATTRS]
+        key = next((x for x, v in (a or {}).items() if type(v) is int), None)
+        if key is not None and a == pn[N_ATTRS]:
+            n[N_ATTRS] = {**a, key: float(a[key])}     # a new dict: records are shared between steps
+            break
+    else:
+        raise AssertionError("no node with an integer attribute equal to the previous step's")
+    fast = cap.trace()
+    got = [s for s in fast["steps"] if s.get("label") == st.label][0]["nodes"]
+    assert any(isinstance(v, float) for nd in got for x, v in nd.get("attrs", {}).items() if x == key)
+    monkeypatch.setattr(dump, "_same_structure", lambda a, b: False)
+    assert json.dumps(cap.trace(), sort_keys=True) == json.dumps(fast, sort_keys=True)
