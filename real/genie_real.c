@@ -414,6 +414,19 @@ static void free_workloads(workload *ws, uint32_t nw)
     free(ws);
 }
 
+/* Writes CAL as the platform file PATH, its directory made first. */
+static int write_platform(const gn_calibration *cal, const char *path, gn_error *err)
+{
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        gn_results_mkdir(dir);
+    }
+    return gn_calibration_save(cal, path, err);
+}
+
 /* --calibrate-out: the executor's figures from the passes CX made
  * between the rounds, then memory and the network to the first node
  * (one started for it when the runs used none); writes PATH. */
@@ -434,15 +447,8 @@ static int calibrate_after(const gn_calib_exec *cx, const char *path, const node
     gn_conn_destroy(peer);
     if (nnodes == 0)
         stop_nodes(&own, 1);
-    char dir[1024];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        gn_results_mkdir(dir);
-    }
     if (rc == 0)
-        rc = gn_calibration_save(&cal, path, err);
+        rc = write_platform(&cal, path, err);
     if (rc == 0 && !quiet)
         printf("platform file: %s (the executor timed between the %d rounds of runs)\n", path,
                gn_calib_exec_passes(cx));
@@ -599,13 +605,6 @@ int main(int argc, char **argv)
 
     if (calibrate) {
         const char *path = outdir ? outdir : "results/calibration.json";
-        char dir[1024];
-        snprintf(dir, sizeof(dir), "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash) {
-            *slash = '\0';
-            gn_results_mkdir(dir);
-        }
         gn_session **ss = calloc(nw ? nw : 1, sizeof(*ss));
         for (uint32_t w = 0; ss && w < nw; w++)
             ss[w] = ws[w].s;
@@ -627,7 +626,7 @@ int main(int argc, char **argv)
         stop_nodes(nodes, started);
         free(ss);
         if (rc == 0)
-            rc = gn_calibration_save(&cal, path, &err);
+            rc = write_platform(&cal, path, &err);
         if (rc < 0)
             fprintf(stderr, "genie-real: calibration: %s\n", err.msg);
         else if (!quiet)
