@@ -23,6 +23,7 @@ machine do to the wall clock.
 import argparse
 import gc
 import os
+import statistics
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -371,7 +372,6 @@ def decode_section(a, rep):
         ge = _per_step_min([r[1] for r in esplit[1:]])[4:]
         gcap = _per_step_min([r[1] for r in csplit[1:]])[4:]
         if fe and ge:
-            import statistics
             mf, mfc = statistics.median(fe), statistics.median(fc)
             mg, mgc = statistics.median(ge), statistics.median(gcap)
             print(f"   step cache {label} later steps ({len(fe)}; medians of each step's minimum over the warm runs): "
