@@ -254,12 +254,17 @@ class LazyTensor(torch.Tensor):
 
 _GENIE_DIR = os.path.dirname(os.path.abspath(__file__))
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
-_code_cat = {}
+# Frame walks look code objects up by id: hashing a code object hashes its
+# name, bytecode and constants (1.7 us for generate()'s sampling loop), and
+# a walk looked up several per op.  The code objects are kept alive in
+# _codes, so an id is never reused for another code object.
+_code_cat = {}    # id(code) -> category
+_codes = []
 
 
 def _category(code):
     """0: genie/torch internals, 1: library (site-packages, stdlib), 2: user code."""
-    c = _code_cat.get(code)
+    c = _code_cat.get(id(code))
     if c is None:
         fn = os.path.abspath(code.co_filename)
         if fn.startswith(_GENIE_DIR) or fn.startswith(_TORCH_DIR) or fn.startswith("<"):
@@ -268,7 +273,8 @@ def _category(code):
             c = 1
         else:
             c = 2
-        _code_cat[code] = c
+        _code_cat[id(code)] = c
+        _codes.append(code)
     return c
 
 
@@ -278,9 +284,10 @@ _src_cache = {}
 def _fmt_src(loc):
     if loc is None:
         return None
-    s = _src_cache.get(loc)
+    key = (id(loc[0]), loc[1])       # locations come from frame walks: the code is in _codes
+    s = _src_cache.get(key)
     if s is None:
-        s = _src_cache[loc] = _fmt_src_uncached(loc)
+        s = _src_cache[key] = _fmt_src_uncached(loc)
     return s
 
 
@@ -299,6 +306,29 @@ def _fmt_src_uncached(loc):
     return f"{fn}:{line}"
 
 
+_LINES = {}   # (id(code), instruction offset) -> line number (_lineno)
+
+
+def _lineno(f):
+    """f.f_lineno, memoised on (code, instruction offset).
+
+    CPython computes a frame's line number by scanning its code's line
+    table up to the current instruction, so the cost grows with the
+    function: for generate()'s long sampling loop one lookup cost as much
+    as dispatching a small op, and the step cache's tail replay made one
+    per op.  An instruction's line never changes, so it is computed once.
+    """
+    code = f.f_code
+    key = (id(code), f.f_lasti)       # by id, as _code_cat: the code is kept in _codes
+    n = _LINES.get(key)
+    if n is None:
+        n = f.f_lineno
+        if len(_LINES) < 1 << 16:
+            _category(code)
+            _LINES[key] = n
+    return n
+
+
 def _where():
     """(innermost non-internal frame, innermost user frame) as (code, line) pairs.
 
@@ -311,16 +341,16 @@ def _where():
     cat = _code_cat
     while f is not None:
         code = f.f_code
-        c = cat.get(code)
+        c = cat.get(id(code))
         if c is None:
             c = _category(code)
         if c:
             if lib is None:
-                lib = (code, f.f_lineno)
+                lib = (code, _lineno(f))
                 if c == 1 and _S.fwd_user is not None:
                     return lib, _S.fwd_user
             if c == 2:
-                return lib, (code, f.f_lineno)
+                return lib, (code, _lineno(f))
         f = f.f_back
     return lib, lib
 
@@ -333,11 +363,11 @@ def _lib_frame_depth():
     cat = _code_cat
     while f is not None:
         code = f.f_code
-        c = cat.get(code)
+        c = cat.get(id(code))
         if c is None:
             c = _category(code)
         if c:
-            return (code, f.f_lineno), d
+            return (code, _lineno(f)), d
         f = f.f_back
         d += 1
     return None, 0
@@ -791,7 +821,7 @@ class Session:
                 f = sys._getframe(ev.depth)
             except ValueError:
                 pass
-        if f is None or lib is None or f.f_code is not lib[0] or f.f_lineno != lib[1]:
+        if f is None or lib is None or f.f_code is not lib[0] or _lineno(f) != lib[1]:
             got, depth = _lib_frame_depth()
             if got != lib:
                 self.tail = None
@@ -802,6 +832,13 @@ class Session:
         if info is None:
             info = ev.info = self.opinfo(func)
             ev.lean = not info.out_kw and (not info.mut or bool(info.ret_alias and info.ret_alias[0][1]))
+            ra = info.ret_alias
+            ev.sv = optable.SCALAR_ATTRS.get(info.name) if ev.attrs is not None else None
+            # one new tensor out, not a view of or a write to an input, whose shape does not move
+            ev.simple = (not info.out_kw and not info.mut and not (ra and ra[0][0] is not None)
+                         and ev.tshapes is not None and len(ev.tshapes) == 1 and not ev.svar)
+        if ev.simple and not kwargs:
+            return self.tail_simple(ev, func, info, args, run.k)
         cargs = [a._val if type(a) is LazyTensor else _cpu_of(a) for a in args]
         try:
             # the overload's C++ callable directly (what OpOverload.__call__ does, one frame less)
@@ -818,22 +855,86 @@ class Session:
             self.tail = None             # sizes left the progression: derive this node's attributes
             self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
             return self.record(func, info, args, kwargs, None, res, executed=True)
-        sv = optable.SCALAR_ATTRS.get(info.name)
-        if sv is not None and ev.attrs is not None:
-            # a Python scalar operand (fill_(is_done), x * c) is in the node's attrs: the template's
-            # value must be this call's (a flag that turns at the last step is not affine); where
-            # the attributes do not move, operands equal (in type too) to the last ones checked pass
-            seen = _plain_operands(args)
-            if ev.avar or seen is None or seen != ev.scalars_seen:
-                want = ev.attrs_at(k)
-                if any(want.get(key) != v for key, v in sv(info.name, args, (), ()).items()):
-                    self.tail = None
-                    self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
-                    return self.record(func, info, args, kwargs, None, res, executed=True)
-                ev.scalars_seen = seen
+        if ev.sv is not None and not self.scalars_match(ev, info, args, k):
+            self.tail = None
+            self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+            return self.record(func, info, args, kwargs, None, res, executed=True)
         if ev.lean:
             return self.tail_record(info, args, kwargs, res, ev, k)
         return self.record(func, info, args, kwargs, None, res, executed=True, ev=ev, kstep=k)
+
+    def scalars_match(self, ev, info, args, k):
+        """Whether a Python scalar operand that lands in the node's attributes (fill_(is_done),
+        x * c) has the template's value at step k (a flag that turns at the last step is not
+        affine); where the attributes do not move, operands equal (in type too) to the last
+        ones checked pass without rebuilding the attributes."""
+        seen = _plain_operands(args)
+        if ev.avar or seen is None or seen != ev.scalars_seen:
+            want = ev.attrs_at(k)
+            if any(want.get(key) != v for key, v in ev.sv(info.name, args, (), ()).items()):
+                return False
+            ev.scalars_seen = seen
+        return True
+
+    def tail_simple(self, ev, func, info, args, k):
+        """tail_dispatch for the common event (stepcache._TailEvent.simple): positional
+        operands, one new tensor out that is not a view of or a write to an input, whose
+        shape does not move.  The records are tail_record's, in the same order (input
+        ids, then the output tensor, then the node), built in one pass over the operands;
+        an input produced earlier in this step (most of them) is looked up without tid()."""
+        st = self.cur
+        cargs, lz = [], []
+        for a in args:
+            t = type(a)
+            if t is LazyTensor:
+                cargs.append(a._val)
+                lz.append(a)
+            elif t is list or t is tuple:
+                cargs.append(_cpu_of(a))
+                lz.extend(x for x in a if type(x) is LazyTensor)
+            else:
+                cargs.append(torch.device("cpu") if t is torch.device else a)
+        try:
+            res = ev.op(*cargs)
+        except Exception as e:
+            raise self._exec_error(func, e, ev.where, "") from e
+        stats = self.stats
+        stats["tail_ops"] = stats.get("tail_ops", 0) + 1
+        if type(res) is not torch.Tensor or res.shape != ev.tshapes[0] or \
+                (ev.sv is not None and not self.scalars_match(ev, info, args, k)):
+            self.tail = None             # left the progression: derive this node's attributes
+            stats["tail_misses"] = stats.get("tail_misses", 0) + 1
+            return self.record(func, info, args, {}, None, res, executed=True)
+        ins = []
+        for x in lz:
+            r = x._tr
+            if r is not None and r.step is st and x._rver == x._root[0]:
+                ins.append(r.tid)        # what tid() returns for it
+            else:
+                ins.append(self.tid(x))
+        dt = _DT.get(res.dtype)
+        if dt is None:
+            self.check_dtype(res.dtype, str(info.name))
+        tensors = st.tensors
+        i = len(tensors)
+        nidx = len(st.nodes)
+        mod = self.modstack[-1] if self.modstack else ""
+        tensors.append([dt, list(res.shape), "activation", None, mod, False, nidx])
+        t = _mk(LazyTensor, res.size(), strides=res.stride(), storage_offset=res.storage_offset(),
+                dtype=res.dtype, device=DEVICE)          # _wrap_val(res, None), inlined
+        t._val = res
+        t._root = [0, None]
+        t._tr = _TRef(st, i)
+        stats["ops"] += 1
+        self.ev_path = "rec"
+        name = info.name
+        key = (mod, name)
+        o = st.counts.get(key, 0)
+        st.counts[key] = o + 1
+        where = ev.where
+        st.nodes.append([ev.gop, ins, [i], ev.attrs_at(k) if ev.avar else ev.attrs, mod, where[0], where[1],
+                         name, o])
+        return t
 
     def tail_record(self, info, args, kwargs, res, ev, k):
         """record(executed=True, ev=ev) for ops without out= arguments or unreturned mutations.

@@ -319,7 +319,7 @@ class _TailRegion:
 
 class _TailEvent:
     __slots__ = ("func", "path", "gop", "where", "attrs", "avar", "shapes", "svar", "info", "lean", "depth",
-                 "tshapes", "op", "scalars_seen")
+                 "tshapes", "op", "scalars_seen", "simple", "sv")
 
     def attrs_at(self, k):
         """The node's attributes at step k of the progression (shared when constant)."""
@@ -376,6 +376,7 @@ class TailTemplate:
             ev.gop = ev.where = ev.attrs = ev.shapes = ev.tshapes = None
             ev.avar, ev.svar = [], []
             ev.info, ev.lean, ev.depth = None, False, 0     # set on first replay (core)
+            ev.simple, ev.sv = False, None                  # set on first replay (core)
             ev.scalars_seen = None                          # non-tensor operands last checked (core)
             ev.op = getattr(func, "_op", func)              # what OpOverload.__call__ calls
             if node is not None:
