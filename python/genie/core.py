@@ -834,9 +834,9 @@ class Session:
             ev.lean = not info.out_kw and (not info.mut or bool(info.ret_alias and info.ret_alias[0][1]))
             ra = info.ret_alias
             ev.sv = optable.SCALAR_ATTRS.get(info.name) if ev.attrs is not None else None
-            # one new tensor out, not a view of or a write to an input, whose shape does not move
-            ev.simple = (not info.out_kw and not info.mut and not (ra and ra[0][0] is not None)
-                         and ev.tshapes is not None and len(ev.tshapes) == 1 and not ev.svar)
+            # one tensor out, new or a view of a positional operand (not a write to one)
+            ev.simple = (not info.out_kw and not info.mut and ev.tshapes is not None and len(ev.tshapes) == 1
+                         and (not ra or ra[0][0] is None or (ra[0][0][0] == "arg" and not ra[0][1])))
         if ev.simple and not kwargs:
             return self.tail_simple(ev, func, info, args, run.k)
         cargs = [a._val if type(a) is LazyTensor else _cpu_of(a) for a in args]
@@ -878,10 +878,10 @@ class Session:
 
     def tail_simple(self, ev, func, info, args, k):
         """tail_dispatch for the common event (stepcache._TailEvent.simple): positional
-        operands, one new tensor out that is not a view of or a write to an input, whose
-        shape does not move.  The records are tail_record's, in the same order (input
-        ids, then the output tensor, then the node), built in one pass over the operands;
-        an input produced earlier in this step (most of them) is looked up without tid()."""
+        operands, one tensor out, new or a view of an operand (not a write to one).  The
+        records are tail_record's, in the same order (input ids, then the output tensor,
+        then the node), built in one pass over the operands; an input produced earlier in
+        this step (most of them) is looked up without tid()."""
         st = self.cur
         cargs, lz = [], []
         for a in args:
@@ -900,7 +900,8 @@ class Session:
             raise self._exec_error(func, e, ev.where, "") from e
         stats = self.stats
         stats["tail_ops"] = stats.get("tail_ops", 0) + 1
-        if type(res) is not torch.Tensor or res.shape != ev.tshapes[0] or \
+        if type(res) is not torch.Tensor or \
+                not (ev.shapes_ok(res, k) if ev.svar else res.shape == ev.tshapes[0]) or \
                 (ev.sv is not None and not self.scalars_match(ev, info, args, k)):
             self.tail = None             # left the progression: derive this node's attributes
             stats["tail_misses"] = stats.get("tail_misses", 0) + 1
@@ -923,7 +924,15 @@ class Session:
         t = _mk(LazyTensor, res.size(), strides=res.stride(), storage_offset=res.storage_offset(),
                 dtype=res.dtype, device=DEVICE)          # _wrap_val(res, None), inlined
         t._val = res
-        t._root = [0, None]
+        ra = info.ret_alias
+        if ra and ra[0][0] is not None:   # a view: one alias group with its operand
+            j = ra[0][0][1]
+            src = args[j] if j < len(args) else None
+            root = src._root if type(src) is LazyTensor else [0, None]
+            t._root = root
+            t._rver = root[0]
+        else:
+            t._root = [0, None]
         t._tr = _TRef(st, i)
         stats["ops"] += 1
         self.ev_path = "rec"
