@@ -936,17 +936,22 @@ class Session:
         t._tr = _TRef(st, i)
         stats["ops"] += 1
         self.ev_path = "rec"
-        name = info.name
+        self.tail_node(st, ev, info.name, ins, [i], mod, k)
+        return t
+
+    @staticmethod
+    def tail_node(st, ev, name, ins, outs, mod, k):
+        """Appends a replayed tail op's node: the template's attributes at step k and its source."""
         key = (mod, name)
         o = st.counts.get(key, 0)
         st.counts[key] = o + 1
         where = ev.where
-        st.nodes.append([ev.gop, ins, [i], ev.attrs_at(k) if ev.avar else ev.attrs, mod, where[0], where[1],
+        st.nodes.append([ev.gop, ins, outs, ev.attrs_at(k) if ev.avar else ev.attrs, mod, where[0], where[1],
                          name, o])
-        return t
 
     def tail_record(self, info, args, kwargs, res, ev, k):
-        """record(executed=True, ev=ev) for ops without out= arguments or unreturned mutations.
+        """record(executed=True, ev=ev) for ops without out= arguments or unreturned mutations
+        (the single-output ones with positional operands take tail_simple).
 
         The same records in the same order (input ids, then one tensor per
         output, then the node), without record()'s general case analysis.
@@ -965,28 +970,6 @@ class Session:
         tensors = st.tensors
         nidx = len(st.nodes)
         mod = self.modstack[-1] if self.modstack else ""
-        if type(res) is torch.Tensor and not (ra and ra[0][0] is not None):
-            # the common case: one new tensor, not a view of or write to an input
-            dt = _DT.get(res.dtype)
-            if dt is None:
-                self.check_dtype(res.dtype, str(info.name))
-            i = len(tensors)
-            tensors.append([dt, list(res.shape), "activation", None, mod, False, nidx])
-            t = _mk(LazyTensor, res.size(), strides=res.stride(), storage_offset=res.storage_offset(),
-                    dtype=res.dtype, device=DEVICE)          # _wrap_val(res, None), inlined
-            t._val = res
-            t._root = [0, None]
-            t._tr = _TRef(st, i)
-            self.stats["ops"] += 1
-            self.ev_path = "rec"
-            name = info.name
-            key = (mod, name)
-            o = st.counts.get(key, 0)
-            st.counts[key] = o + 1
-            where = ev.where
-            st.nodes.append([ev.gop, ins, [i], ev.attrs_at(k) if ev.avar else ev.attrs, mod, where[0], where[1],
-                             name, o])
-            return t
         single = not isinstance(res, (tuple, list))
         mouts = (res,) if single else res
         outs, results = [], []
@@ -1020,12 +1003,7 @@ class Session:
         self.stats["ops"] += 1
         self.ev_path = "rec"
         if outs:
-            name = info.name
-            key = (mod, name)
-            o = st.counts.get(key, 0)
-            st.counts[key] = o + 1
-            where = ev.where
-            st.nodes.append([ev.gop, ins, outs, ev.attrs_at(k), mod, where[0], where[1], name, o])
+            self.tail_node(st, ev, info.name, ins, outs, mod, k)
         if single:
             return results[0]
         return type(res)(results) if isinstance(res, tuple) else results
