@@ -493,6 +493,7 @@ def _upload_cpu(args):
 # aliasing stay right) or a fresh empty_strided meta tensor.
 
 _meta_cache = {}
+_attrs_memo = {}    # _meta_key -> (genie op, node attributes) (Session.record)
 
 
 def _sig(a):
@@ -1020,7 +1021,7 @@ class Session:
         if key is not None:
             hit = _meta_cache.get(key)
             if hit is not None:
-                return self.record(func, info, args, kwargs, None, _meta_replay(hit, info, args, kwargs))
+                return self.record(func, info, args, kwargs, None, _meta_replay(hit, info, args, kwargs), akey=key)
         try:
             margs = [_meta_of(a) for a in args]
             mkw = {k: _meta_of(v) for k, v in kwargs.items()}
@@ -1048,14 +1049,17 @@ class Session:
             _meta_cache[key] = _meta_summary(mout)
         return self.record(func, info, args, kwargs, margs, mout)
 
-    def record(self, func, info, args, kwargs, margs, mout, executed=False, ev=None, kstep=0):
+    def record(self, func, info, args, kwargs, margs, mout, executed=False, ev=None, kstep=0, akey=None):
         """Records one op whose output metadata is mout (meta tensors) and defers it.
 
         executed: mout are the op's CPU results, already computed (step-cache
         tail replay): the outputs hold them and nothing is deferred.  With ev
         (a tail event of stepcache.TailTemplate) the node's attributes and
         source come from the template, instantiated at its kstep-th step,
-        instead of being derived again.
+        instead of being derived again.  akey: the op's shape-memo key
+        (_meta_key): the node's op and attributes depend only on what it
+        holds, so they are derived once per key (_attrs_memo), except where
+        a write through a view adds the written tensor to the inputs.
         """
         self.stats["ops"] += 1
         name = info.name
@@ -1128,27 +1132,35 @@ class Session:
             if single:
                 return results[0]
             return type(mout)(results) if isinstance(mout, tuple) else results
-        attrs = None
-        gop = info.gop
-        if info.fn is not None:
-            attrs = {"fn": info.fn}
-        if info.attrs is not None:
-            try:
-                extra = info.attrs(name, args, [x._meta for x in ins_l], [m for m in mouts if isinstance(m, torch.Tensor)])
-                attrs = {**(attrs or {}), **extra}
-            except Exception:
-                pass
-        if kwargs:       # kwarg-only arguments that change the result (alpha, beta, invert)
-            kwa = optable.kwargs_attrs(name, kwargs)
-            if kwa:
-                attrs = {**(attrs or {}), **kwa}
-        if info.mut or info.out_kw:
-            attrs = {**(attrs or {}), "inplace": True}   # outputs are new versions of mutated inputs
-        if gop == "opaque":
-            attrs = {"name": name}
-        elif gop == "elementwise" and name in ("_to_copy", "to") and mouts and ins_l and \
-                isinstance(mouts[0], torch.Tensor) and mouts[0].dtype == ins_l[0]._meta.dtype:
-            gop, attrs = "copy", {"fn": "to"}
+        memo = akey is not None and not (info.overwrite and info.mut)
+        got = _attrs_memo.get(akey) if memo else None
+        if got is not None:
+            gop, attrs = got         # shared between records, which are never mutated
+        else:
+            attrs = None
+            gop = info.gop
+            if info.fn is not None:
+                attrs = {"fn": info.fn}
+            if info.attrs is not None:
+                try:
+                    extra = info.attrs(name, args, [x._meta for x in ins_l],
+                                       [m for m in mouts if isinstance(m, torch.Tensor)])
+                    attrs = {**(attrs or {}), **extra}
+                except Exception:
+                    pass
+            if kwargs:       # kwarg-only arguments that change the result (alpha, beta, invert)
+                kwa = optable.kwargs_attrs(name, kwargs)
+                if kwa:
+                    attrs = {**(attrs or {}), **kwa}
+            if info.mut or info.out_kw:
+                attrs = {**(attrs or {}), "inplace": True}   # outputs are new versions of mutated inputs
+            if gop == "opaque":
+                attrs = {"name": name}
+            elif gop == "elementwise" and name in ("_to_copy", "to") and mouts and ins_l and \
+                    isinstance(mouts[0], torch.Tensor) and mouts[0].dtype == ins_l[0]._meta.dtype:
+                gop, attrs = "copy", {"fn": "to"}
+            if memo and len(_attrs_memo) < 200000:
+                _attrs_memo[akey] = (gop, attrs)
         if outs:
             self.add_node(gop, ins, outs, attrs, name, where)
         self.ev_path = "rec"

@@ -193,3 +193,37 @@ def test_div_rounding_mode_is_recorded():
     assert torch.equal(y, torch.tensor([3, -4]))
     d, = _nodes(cap.trace(), "div")
     assert d["attrs"]["rounding_mode"] == "floor"
+
+
+def test_attribute_memo_leaves_every_trace_as_derived():
+    """Session.record derives a node's op and attributes once per shape-memo key
+    (core._attrs_memo); the traces of the zoo models must equal those derived
+    op by op (second captures, so both memos hit)."""
+    import json
+
+    from genie import core, models
+
+    class Never(dict):
+        def get(self, key, default=None):
+            return None
+
+        def __setitem__(self, key, value):
+            pass
+
+    saved = core._attrs_memo
+    try:
+        for name, kw in (("gpt2", {"decode": 6}), ("dlrm", {}), ("vilt", {}), ("resnet50", {"image": 32})):
+            m, inp, run = models.MODELS[name](**kw)
+            with torch.no_grad():
+                md = m.to(DEV)
+                dinp = models.to_device(inp, DEV)
+                traces = []
+                for memo in (Never(), {}):
+                    core._attrs_memo = memo
+                    for _ in range(2):
+                        with genie.capture(name) as cap:
+                            run(md, dinp).cpu()
+                            traces.append(json.dumps(cap.trace(), sort_keys=True, default=str))
+            assert traces[1] == traces[2] == traces[3], name
+    finally:
+        core._attrs_memo = saved
