@@ -78,7 +78,7 @@ def instructions(a, mode, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--layers", type=int, default=12)
+    ap.add_argument("--layers", type=int, default=12, help="transformer layers (GPT-2 small has 12)")
     ap.add_argument("--d", type=int, default=64, help="model width (768 is GPT-2 small: hours under valgrind)")
     ap.add_argument("--steps", default="6,16", help="the two decode lengths (generate's max_new_tokens - 1)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="valgrind runs at once")
