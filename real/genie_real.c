@@ -414,6 +414,17 @@ static void free_workloads(workload *ws, uint32_t nw)
     free(ws);
 }
 
+/* The workloads' sessions (borrowed from WS) as one array, as the
+ * calibration takes them.  Owned by the caller (free); NULL when out of
+ * memory. */
+static gn_session **session_array(const workload *ws, uint32_t nw)
+{
+    gn_session **ss = calloc(nw ? nw : 1, sizeof(*ss));
+    for (uint32_t w = 0; ss && w < nw; w++)
+        ss[w] = ws[w].s;
+    return ss;
+}
+
 /* Writes CAL as the platform file PATH, its directory made first. */
 static int write_platform(const gn_calibration *cal, const char *path, gn_error *err)
 {
@@ -605,9 +616,7 @@ int main(int argc, char **argv)
 
     if (calibrate) {
         const char *path = outdir ? outdir : "results/calibration.json";
-        gn_session **ss = calloc(nw ? nw : 1, sizeof(*ss));
-        for (uint32_t w = 0; ss && w < nw; w++)
-            ss[w] = ws[w].s;
+        gn_session **ss = session_array(ws, nw);
         /* the network: to the first node named, or to one started here */
         int started = 0;
         if (nnamed == 0) {
@@ -621,7 +630,7 @@ int main(int argc, char **argv)
         static gn_calibration cal; /* large (measured op tables): not on the stack */
         int rc = !peer ? err.code
                  : ss  ? gn_calibrate(ss, nw, cal_median, peer, quiet ? NULL : stderr, &cal, &err)
-                       : GN_ENOMEM;
+                       : gn_error_set(&err, GN_ENOMEM, "out of memory");
         gn_conn_destroy(peer);
         stop_nodes(nodes, started);
         free(ss);
@@ -730,12 +739,10 @@ int main(int argc, char **argv)
     gn_session **css = NULL;
     gn_calib_exec *cx = NULL;
     if (calib_out && failed != 2) {
-        if (!(css = calloc(nw ? nw : 1, sizeof(*css)))) {
+        if (!(css = session_array(ws, nw))) {
             fprintf(stderr, "genie-real: out of memory\n");
             failed = 2;
         }
-        for (uint32_t w = 0; css && w < nw; w++)
-            css[w] = ws[w].s;
         if (css && (!(cx = gn_calib_exec_create(css, nw, cal_median, &err)) || gn_calib_exec_pass(cx, &err) < 0)) {
             fprintf(stderr, "genie-real: calibration: %s\n", err.msg);
             failed = 2;
