@@ -798,8 +798,7 @@ class Session:
         evs = run.tpl.events
         ev = evs[j] if j < len(evs) else None
         if ev is None or ev.func is not func:
-            self.tail = None
-            self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+            self.end_tail()
             return self._dispatch(func, args, kwargs)
         run.j = j + 1
         path = ev.path
@@ -825,8 +824,7 @@ class Session:
         if f is None or lib is None or f.f_code is not lib[0] or _lineno(f) != lib[1]:
             got, depth = _lib_frame_depth()
             if got != lib:
-                self.tail = None
-                self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+                self.end_tail()
                 return self._dispatch(func, args, kwargs)
             ev.depth = depth
         info = ev.info
@@ -841,28 +839,33 @@ class Session:
         if ev.simple and not kwargs:
             return self.tail_simple(ev, func, info, args, run.k)
         cargs = [a._val if type(a) is LazyTensor else _cpu_of(a) for a in args]
-        try:
-            # the overload's C++ callable directly (what OpOverload.__call__ does, one frame less)
-            if kwargs:
-                res = ev.op(*cargs, **{k: _cpu_of(v) for k, v in kwargs.items()})
-            else:
-                res = ev.op(*cargs)
-        except Exception as e:
-            raise self._exec_error(func, e, ev.where, "") from e
-        stats = self.stats
-        stats["tail_ops"] = stats.get("tail_ops", 0) + 1
+        res = self.tail_exec(ev, func, cargs, {k: _cpu_of(v) for k, v in kwargs.items()} if kwargs else None)
         k = run.k
         if not ev.shapes_ok(res, k):
-            self.tail = None             # sizes left the progression: derive this node's attributes
-            self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+            self.end_tail()              # sizes left the progression: derive this node's attributes
             return self.record(func, info, args, kwargs, None, res, executed=True)
         if ev.sv is not None and not self.scalars_match(ev, info, args, k):
-            self.tail = None
-            self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+            self.end_tail()
             return self.record(func, info, args, kwargs, None, res, executed=True)
         if ev.lean:
             return self.tail_record(info, args, kwargs, res, ev, k)
         return self.record(func, info, args, kwargs, None, res, executed=True, ev=ev, kstep=k)
+
+    def end_tail(self):
+        """Ends the replay of this step's tail (its next op is not the template's): the
+        rest of the step is captured as usual."""
+        self.tail = None
+        self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+
+    def tail_exec(self, ev, func, cargs, ckw):
+        """Runs a replayed tail op on its CPU operands (keyword operands ckw, or None)."""
+        try:
+            # the overload's C++ callable directly (what OpOverload.__call__ does, one frame less)
+            res = ev.op(*cargs, **ckw) if ckw else ev.op(*cargs)
+        except Exception as e:
+            raise self._exec_error(func, e, ev.where, "") from e
+        self.stats["tail_ops"] = self.stats.get("tail_ops", 0) + 1
+        return res
 
     def scalars_match(self, ev, info, args, k):
         """Whether a Python scalar operand that lands in the node's attributes (fill_(is_done),
@@ -895,17 +898,12 @@ class Session:
                 lz.extend(x for x in a if type(x) is LazyTensor)
             else:
                 cargs.append(torch.device("cpu") if t is torch.device else a)
-        try:
-            res = ev.op(*cargs)
-        except Exception as e:
-            raise self._exec_error(func, e, ev.where, "") from e
+        res = self.tail_exec(ev, func, cargs, None)
         stats = self.stats
-        stats["tail_ops"] = stats.get("tail_ops", 0) + 1
         if type(res) is not torch.Tensor or \
                 not (ev.shapes_ok(res, k) if ev.svar else res.shape == ev.tshapes[0]) or \
                 (ev.sv is not None and not self.scalars_match(ev, info, args, k)):
-            self.tail = None             # left the progression: derive this node's attributes
-            stats["tail_misses"] = stats.get("tail_misses", 0) + 1
+            self.end_tail()              # left the progression: derive this node's attributes
             return self.record(func, info, args, {}, None, res, executed=True)
         ins = []
         for x in lz:
@@ -1503,8 +1501,7 @@ class Session:
         if j < len(evs) and evs[j].func == key:
             run.j = j + 1
         else:
-            self.tail = None
-            self.stats["tail_misses"] = self.stats.get("tail_misses", 0) + 1
+            self.end_tail()
 
     def name_cache(self, pkv):
         """Marks the tensors of a KV cache object as state named <module>.k_cache / .v_cache."""
