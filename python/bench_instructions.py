@@ -8,10 +8,11 @@ prints how steady it is); instruction counts do not.  This runs one warm
 generate() of a GPT-2 (random weights, vocabulary 50257, prompt 32, greedy,
 KV cache) under valgrind's callgrind, with instrumentation switched on only
 around that generate() (callgrind_control), eagerly and under genie.capture
-(step cache on), for two decode lengths.  The difference between the
-lengths divided by their difference gives the instructions of one later
-decode step; the rest, those of the prefill and the steps before the step
-cache replays (the "head").
+(step cache on), for two decode lengths, and the analysis that follows
+capture (building the SRG trace of that session: cap.trace()) on its own.
+The difference between the lengths divided by their difference gives the
+instructions of one later decode step; the rest, those of the prefill and
+the steps before the step cache replays (the "head").
 
 The default width (d=64) keeps the run to minutes: the per-step Python work
 of capture depends on the number of layers (tensors to swap, KV tensors to
@@ -56,12 +57,19 @@ def child(a):
         else:
             md = m.to("remote_accelerator")
             dinp = models.to_device(inp, "remote_accelerator")
-            with genie.capture("warm-up"):
+            with genie.capture("warm-up") as cap:
                 run(md, dinp).cpu()
-            count(True)
-            with genie.capture("decode"):
+                cap.trace()
+            with genie.capture("decode") as cap:
+                if a.mode == "capture":
+                    count(True)
                 run(md, dinp).cpu()
-            count(False)
+                if a.mode == "capture":
+                    count(False)
+                else:          # analysis: building the trace of that session
+                    count(True)
+                    cap.trace()
+                    count(False)
 
 
 def instructions(a, mode, n):
@@ -82,7 +90,7 @@ def main():
     ap.add_argument("--d", type=int, default=64, help="model width (768 is GPT-2 small: hours under valgrind)")
     ap.add_argument("--steps", default="6,16", help="the two decode lengths (generate's max_new_tokens - 1)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="valgrind runs at once")
-    ap.add_argument("--child", choices=("eager", "capture"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("eager", "capture", "analysis"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -96,19 +104,28 @@ def main():
         sys.exit("bench_instructions: --steps wants two lengths 4 <= N1 < N2 (the step cache replays from the 4th)")
     print(f"GPT-2, {a.layers} layers, d={a.d}, vocabulary 50257: instructions of one warm generate() "
           f"(valgrind callgrind), decode lengths {n1} and {n2}")
-    runs = [(mode, n) for mode in ("eager", "capture") for n in (n1, n2)]
+    modes = ("eager", "capture", "analysis")
+    runs = [(mode, n) for mode in modes for n in (n1, n2)]
     # counts do not depend on timing, so the runs may share the cores
     with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as pool:
         counts = list(pool.map(lambda r: instructions(a, *r), runs))
     res = dict(zip(runs, counts))
     for (mode, n), c in res.items():
         print(f"   {mode:8} {n:3} steps: {c / 1e6:10.2f} M")
-    step = {mode: (res[mode, n2] - res[mode, n1]) / (n2 - n1) for mode in ("eager", "capture")}
-    head = (res["capture", n1] - step["capture"] * n1) - (res["eager", n1] - step["eager"] * n1)
-    print(f"   later decode step: eager {step['eager'] / 1e6:.2f} M, captured {step['capture'] / 1e6:.2f} M "
-          f"({(step['capture'] / step['eager'] - 1) * 100:+.1f}%)")
+    step = {mode: (res[mode, n2] - res[mode, n1]) / (n2 - n1) for mode in modes}
+    fixed = {mode: res[mode, n1] - step[mode] * n1 for mode in modes}
+    e = step["eager"]
+    head = fixed["capture"] - fixed["eager"]
+    print(f"   later decode step: eager {e / 1e6:.2f} M, captured {step['capture'] / 1e6:.2f} M "
+          f"({(step['capture'] / e - 1) * 100:+.1f}%)")
     print(f"   head (prefill and the steps before replay, beyond eager): {head / 1e6:.1f} M "
-          f"= {head / step['eager']:.1f} eager decode steps")
+          f"= {head / e:.1f} eager decode steps")
+    print(f"   analysis (building the trace): {step['analysis'] / 1e6:.2f} M a later step "
+          f"({step['analysis'] / e * 100:+.1f}% of an eager step), {fixed['analysis'] / 1e6:.1f} M besides "
+          f"= {fixed['analysis'] / e:.1f} eager decode steps")
+    tot = {n: res["capture", n] + res["analysis", n] for n in (n1, n2)}
+    print(f"   capture + analysis vs eager: {n1} steps {(tot[n1] / res['eager', n1] - 1) * 100:+.1f}%, "
+          f"{n2} steps {(tot[n2] / res['eager', n2] - 1) * 100:+.1f}%")
 
 
 if __name__ == "__main__":

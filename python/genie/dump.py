@@ -16,6 +16,8 @@ import gzip
 import json
 import math
 import re
+from itertools import compress, count
+from operator import is_not, ne
 
 import torch
 
@@ -126,28 +128,46 @@ def _fusion_plan(step, classes):
     return plan
 
 
+def _apply_one(nodes, p):
+    """The node record that plan entry p (_fusion_plan) makes of the step's node records."""
+    if p[0] == "n":
+        return nodes[p[1]]
+    if p[0] == "e":
+        g = list(nodes[p[1]])
+        g[N_ATTRS] = {**(g[N_ATTRS] or {}), **p[2][1]}
+        g[N_OP] = "elementwise"
+        return g
+    _, k, j, ins, outs, it, aten = p
+    attrs = dict(it[1])
+    if it[0] == "interaction":
+        a = next(g for g in nodes[k:j] if g[N_OP] == "matmul")[N_ATTRS]
+        attrs.update({"batch": a.get("batch", 1), "features": a["m"], "dim": a["k"]})
+    fused = list(nodes[k])
+    fused[N_OP], fused[N_INS], fused[N_OUTS], fused[N_ATTRS], fused[N_ATEN] = it[0], ins, outs, attrs, aten
+    return fused
+
+
 def _apply_plan(nodes, plan):
     """The step's node records after module-intent fusion (plan from _fusion_plan)."""
-    out = []
-    for p in plan:
-        if p[0] == "n":
-            out.append(nodes[p[1]])
-            continue
-        if p[0] == "e":
-            g = list(nodes[p[1]])
-            g[N_ATTRS] = {**(g[N_ATTRS] or {}), **p[2][1]}
-            g[N_OP] = "elementwise"
-            out.append(g)
-            continue
-        _, k, j, ins, outs, it, aten = p
-        attrs = dict(it[1])
-        if it[0] == "interaction":
-            a = next(g for g in nodes[k:j] if g[N_OP] == "matmul")[N_ATTRS]
-            attrs.update({"batch": a.get("batch", 1), "features": a["m"], "dim": a["k"]})
-        fused = list(nodes[k])
-        fused[N_OP], fused[N_INS], fused[N_OUTS], fused[N_ATTRS], fused[N_ATEN] = it[0], ins, outs, attrs, aten
-        out.append(fused)
-    return out
+    return [nodes[p[1]] if p[0] == "n" else _apply_one(nodes, p) for p in plan]
+
+
+class _PlanIndex:
+    """Where a fused node comes from and what it touches, for build_like: the fused index of
+    each node record, and the fused nodes that read or write each tensor record."""
+    __slots__ = ("rec2f", "users")
+
+    def __init__(self, plan, fused):
+        self.rec2f = []
+        for f, p in enumerate(plan):
+            self.rec2f.extend([f] * (p[2] - p[1] if p[0] == "g" else 1))
+        users = {}
+        for f, n in enumerate(fused):
+            for i in n[N_INS]:
+                users.setdefault(i, []).append(f)
+            for i in n[N_OUTS]:
+                users.setdefault(i, []).append(f)
+        self.users = users
 
 
 def _num(x):
@@ -222,7 +242,7 @@ def _step_dict(step, tensors, nodes, reads):
 
 class _Built:
     """A step as built, with what a later step of the same structure can reuse."""
-    __slots__ = ("step", "plan", "fused", "order", "remap", "sizes", "tensors", "nodes", "reads")
+    __slots__ = ("step", "plan", "index", "order", "remap", "sizes", "tensors", "nodes", "reads")
 
 
 def build_step(step, classes):
@@ -270,31 +290,39 @@ def build_step(step, classes):
             d["source"] = src
         reads.append(d)
     b = _Built()
-    b.step, b.plan, b.fused, b.order, b.remap, b.sizes = step, plan, nodes, order, remap, sizes
+    b.step, b.plan, b.index, b.order, b.remap, b.sizes = step, plan, _PlanIndex(plan, nodes), order, remap, sizes
     b.tensors, b.nodes, b.reads = tensors, out_nodes, reads
     return _step_dict(step, tensors, out_nodes, reads), b
 
 
 def _same_structure(a, b):
-    """Whether steps a and b differ at most in tensor shapes and node attributes.
+    """Whether steps a and b differ at most in tensor shapes and node attributes: None if
+    not, else (the indices of a's tensor records unequal to b's, the indices of a's node
+    records that are not b's very objects).
 
     Then fusion, the dense renumbering, kinds, modules and sources of b's
-    built form hold for a too (build_like).
+    built form hold for a too (build_like).  Most records are equal as a
+    whole (a replayed step's node records are shared with the step before
+    it: stepcache.Template.expand); the unequal ones are found by loops in
+    C (map, compress) and compared field by field, as slices of the
+    records: T_KIND, T_STORAGE; N_OP, N_INS, N_OUTS; N_MODULE, N_SRC.
     """
     if len(a.tensors) != len(b.tensors) or len(a.nodes) != len(b.nodes) or a.reads != b.reads \
             or a.phase != b.phase or a.has_forward != b.has_forward:
-        return False
-    # most records are equal as a whole (one list comparison in C); the others are
-    # compared field by field, as slices of the records: T_KIND, T_STORAGE;
-    # N_OP, N_INS, N_OUTS; N_MODULE, N_SRC
-    for x, y in zip(a.tensors, b.tensors):
-        if x != y and (x[2:4] != y[2:4] or x[T_DTYPE] != y[T_DTYPE] or x[T_EXT] != y[T_EXT]
-                       or len(x[T_SHAPE]) != len(y[T_SHAPE])):
-            return False
-    for x, y in zip(a.nodes, b.nodes):
+        return None
+    at, bt = a.tensors, b.tensors
+    dt = list(compress(count(), map(ne, at, bt)))
+    for i in dt:
+        x, y = at[i], bt[i]
+        if x[2:4] != y[2:4] or x[T_DTYPE] != y[T_DTYPE] or x[T_EXT] != y[T_EXT] or len(x[T_SHAPE]) != len(y[T_SHAPE]):
+            return None
+    an, bn = a.nodes, b.nodes
+    dn = list(compress(count(), map(is_not, an, bn)))
+    for i in dn:
+        x, y = an[i], bn[i]
         if x != y and (x[:3] != y[:3] or x[4:6] != y[4:6] or x[N_ATEN] != y[N_ATEN]):
-            return False
-    return True
+            return None
+    return dt, dn
 
 
 def _same_types(a, b):
@@ -316,21 +344,26 @@ def _same_types(a, b):
 _NESTED = (list, tuple, dict)
 
 
-def build_like(step, proto):
-    """build_step for a step with proto's structure (_same_structure): only what changed is built.
+def build_like(step, proto, diff):
+    """build_step for a step with proto's structure (diff: what _same_structure found unequal):
+    only what changed is built.
 
     A decode step replayed from the step cache differs from the previous
     one in the shapes the KV length moves and in the attributes of the
     nodes that touch them; every other tensor and node dict is proto's own
     object, shared (the trace is the same as built from scratch; copy a
-    step before editing it in place).
+    step before editing it in place).  Only the fused nodes of the unequal
+    node records and those that read or write a tensor whose shape changed
+    are looked at.
     """
+    dt, dn = diff
     recs, precs = step.tensors, proto.step.tensors
+    remap = proto.remap
     sizes = proto.sizes
     changed = set()
-    for old in proto.order:
+    for old in dt:
         sh = recs[old][T_SHAPE]
-        if sh != precs[old][T_SHAPE]:
+        if old in remap and sh != precs[old][T_SHAPE]:
             if not changed:
                 sizes = dict(sizes)
             numel = math.prod(sh)
@@ -339,24 +372,29 @@ def build_like(step, proto):
     tensors = proto.tensors
     if changed:
         tensors = list(tensors)
-        remap = proto.remap
         for old in changed:
             t = dict(tensors[remap[old]])
             t["shape"] = recs[old][T_SHAPE]
             t["bytes"] = sizes[old][1]
             tensors[remap[old]] = t
-    nodes = _apply_plan(step.nodes, proto.plan)
-    out_nodes = []
-    nochange = changed.isdisjoint
-    for n, pn, pd in zip(nodes, proto.fused, proto.nodes):
-        a, pa = n[N_ATTRS], pn[N_ATTRS]
-        same = a is pa or (a == pa and _same_types(a, pa))
-        if same and nochange(n[N_INS]) and nochange(n[N_OUTS]):
-            out_nodes.append(pd)
-        else:
-            out_nodes.append(_node_like(pd, n, same, sizes))
+    index, plan = proto.index, proto.plan
+    dirty = {index.rec2f[k] for k in dn}
+    users = index.users
+    for old in changed:
+        dirty.update(users.get(old, ()))
+    out_nodes = proto.nodes
+    if dirty:
+        out_nodes = list(out_nodes)
+        nochange = changed.isdisjoint
+        nodes, pnodes = step.nodes, proto.step.nodes
+        for f in dirty:
+            n, pn = _apply_one(nodes, plan[f]), _apply_one(pnodes, plan[f])
+            a, pa = n[N_ATTRS], pn[N_ATTRS]
+            same = a is pa or (a == pa and _same_types(a, pa))
+            if not (same and nochange(n[N_INS]) and nochange(n[N_OUTS])):
+                out_nodes[f] = _node_like(out_nodes[f], n, same, sizes)
     b = _Built()
-    b.step, b.plan, b.fused, b.order, b.remap, b.sizes = step, proto.plan, nodes, proto.order, proto.remap, sizes
+    b.step, b.plan, b.index, b.order, b.remap, b.sizes = step, plan, index, proto.order, remap, sizes
     b.tensors, b.nodes, b.reads = tensors, out_nodes, proto.reads
     return _step_dict(step, tensors, out_nodes, proto.reads), b
 
@@ -371,8 +409,9 @@ def build_trace(session):
             if not (st.nodes or st.reads or st.deferred):
                 continue
             st.expand()
-            if prev is not None and _same_structure(st, prev.step):
-                s, prev = build_like(st, prev)
+            diff = _same_structure(st, prev.step) if prev is not None else None
+            if diff:
+                s, prev = build_like(st, prev, diff)
             else:
                 s, prev = build_step(st, session.classes)
             steps.append(s)

@@ -228,10 +228,12 @@ class Template:
         """Builds the records of a region reserved by emit().
 
         Consecutive replayed steps usually place the region at the same
-        record indices with the same arguments: the records' constant parts
-        (as tuples, ids resolved) are kept for that placement and copied;
-        the input and output id lists are shared between those steps'
-        records (records are never mutated once a step is built).
+        record indices with the same arguments: the records (ids resolved)
+        are kept for that placement; the tensor records are copied (a later
+        step may mark one as exported), and every node record whose
+        attributes do not move is shared between those steps, the very
+        same list (node records are never mutated once a step is built), so
+        that dump._same_structure finds the ones that differ by identity.
         """
         key = (base, nbase, arg_ids)
         c = self.placed
@@ -239,8 +241,8 @@ class Template:
             owner = self.out_node
             tprotos = [(t[0], t[1], t[2], t[3], t[4], False, nbase + owner.get(i, -1))
                        for i, t in enumerate(self.tensors)]
-            nprotos = [(n[0], [base + i if i >= 0 else arg_ids[-i - 1] for i in n[1]],
-                        [base + i if i >= 0 else arg_ids[-i - 1] for i in n[2]], n[3], n[4], n[5], n[6], n[7], n[8])
+            nprotos = [[n[0], [base + i if i >= 0 else arg_ids[-i - 1] for i in n[1]],
+                        [base + i if i >= 0 else arg_ids[-i - 1] for i in n[2]], n[3], n[4], n[5], n[6], n[7], n[8]]
                        for n in self.nodes]
             self.placed = c = (key, tprotos, nprotos)
         _, tprotos, nprotos = c
@@ -256,12 +258,13 @@ class Template:
                 recs[ti][1] = sh
             sh[d] = b + dl * k
         st.tensors[base:base + n] = recs
-        nodes = [list(p) for p in nprotos]
+        nodes = nprotos.copy()     # the records themselves, shared by every step at this placement
         for ni, key_, b, dl in self.nvar:
-            a = nodes[ni][3]
-            if a is self.nodes[ni][3]:
-                a = nodes[ni][3] = dict(a)
-            a[key_] = b + dl * k
+            rec = nodes[ni]
+            if rec is nprotos[ni]:
+                rec = nodes[ni] = list(rec)
+                rec[3] = dict(rec[3])
+            rec[3][key_] = b + dl * k
         st.nodes[nbase:nbase + len(nodes)] = nodes
 
 

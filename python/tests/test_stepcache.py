@@ -130,7 +130,7 @@ def test_trace_of_replayed_steps_built_like_the_previous_equals_built_from_scrat
             run(md, models.to_device(inp, DEV)).cpu()
     calls = []
     like = dump.build_like
-    monkeypatch.setattr(dump, "build_like", lambda st, proto: calls.append(st) or like(st, proto))
+    monkeypatch.setattr(dump, "build_like", lambda st, proto, diff: calls.append(st) or like(st, proto, diff))
     fast = json.dumps(cap.trace(), sort_keys=True)
     assert len(calls) >= 6                     # the replayed decode steps took the fast path
     monkeypatch.setattr(dump, "_same_structure", lambda a, b: False)
@@ -152,7 +152,7 @@ def test_built_like_writes_an_attribute_whose_type_alone_changed(monkeypatch):
         st.expand()
     calls = []
     like = dump.build_like
-    monkeypatch.setattr(dump, "build_like", lambda st, proto: calls.append(st) or like(st, proto))
+    monkeypatch.setattr(dump, "build_like", lambda st, proto, diff: calls.append(st) or like(st, proto, diff))
     cap.trace()
     st = calls[len(calls) // 2]                         # a step built like the one before it
     prev = steps[steps.index(st) - 1]
@@ -160,7 +160,9 @@ def test_built_like_writes_an_attribute_whose_type_alone_changed(monkeypatch):
         a = n[N_ATTRS]
         key = next((x for x, v in (a or {}).items() if type(v) is int), None)
         if key is not None and a == pn[N_ATTRS]:
-            n[N_ATTRS] = {**a, key: float(a[key])}     # a new dict: records are shared between steps
+            n = list(n)                                # a new record: records are shared between steps
+            n[N_ATTRS] = {**a, key: float(a[key])}
+            st.nodes[k] = n
             break
     else:
         raise AssertionError("no node with an integer attribute equal to the previous step's")
