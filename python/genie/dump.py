@@ -417,6 +417,11 @@ def build_trace(session):
             steps.append(s)
     finally:
         if was:
+            if session.gc_frozen:
+                # the trace joins the objects the session froze (unfrozen when it ends:
+                # Session.release_gc_state): re-enabling the collector would
+                # otherwise start with a scan of every dict just built
+                gc.freeze()
             gc.enable()
     if not steps:
         raise ValueError("the session recorded nothing: no op ran on remote_accelerator")
