@@ -10,11 +10,19 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* Bytes read from the socket ahead of need: a frame header and a small
+ * payload (a remote call's arguments) come in one read, with whatever
+ * frames follow them, instead of a read each; reads this big or more
+ * (tensors) go straight to their destination. */
+#define RBUF ((size_t)64 << 10)
+
 struct gn_conn {
     int fd;              /* owned socket */
     size_t max_payload;  /* bytes */
     uint8_t *buf;        /* receive buffer for payloads */
     size_t cap;          /* its capacity, bytes */
+    uint8_t *rbuf;       /* read-ahead (RBUF bytes, allocated on first receive) */
+    size_t rpos, rlen;   /* its unread bytes: rbuf[rpos..rlen) */
     gn_frame in;         /* streaming receive: the frame being read */
     uint64_t in_left;    /* its payload bytes not read yet */
     uint32_t in_crc;     /* running CRC32C */
@@ -39,6 +47,7 @@ void gn_conn_destroy(gn_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     free(c->buf);
+    free(c->rbuf);
     free(c->iov);
     free(c);
 }
@@ -134,12 +143,24 @@ int gn_conn_send(gn_conn *c, uint16_t type, uint64_t session,
     return send_frame(c, type, session, request, v, len ? 1 : 0, err);
 }
 
-/* Reads exactly LEN bytes; 0, 1 on EOF before any byte, or GN_EIO. */
-static int read_full(int fd, void *p, size_t len, gn_error *err)
+/* Reads exactly LEN bytes into P: first what was read ahead, then from
+ * the socket (through the read-ahead buffer when less than RBUF is
+ * missing, else straight into P).  0, 1 on EOF before any byte, or GN_EIO. */
+static int read_full(gn_conn *c, void *p, size_t len, gn_error *err)
 {
-    size_t got = 0;
+    size_t got = c->rlen - c->rpos;
+    if (got > len)
+        got = len;
+    if (got) {
+        memcpy(p, c->rbuf + c->rpos, got);
+        c->rpos += got;
+    }
+    if (got < len && !c->rbuf)
+        c->rbuf = malloc(RBUF); /* NULL: every read goes straight to P */
     while (got < len) {
-        ssize_t r = read(fd, (uint8_t *)p + got, len - got);
+        size_t want = len - got;
+        int ahead = want < RBUF && c->rbuf;
+        ssize_t r = ahead ? read(c->fd, c->rbuf, RBUF) : read(c->fd, (uint8_t *)p + got, want);
         if (r < 0 && errno == EINTR)
             continue;
         if (r == 0 && got == 0)
@@ -147,7 +168,15 @@ static int read_full(int fd, void *p, size_t len, gn_error *err)
         if (r <= 0)
             return gn_error_set(err, GN_EIO, "receive: %s after %zu of %zu bytes",
                                 r < 0 ? strerror(errno) : "connection closed", got, len);
-        got += (size_t)r;
+        size_t k = (size_t)r;
+        if (ahead) {
+            c->rlen = k;
+            if (k > want)
+                k = want;
+            memcpy((uint8_t *)p + got, c->rbuf, k);
+            c->rpos = k;
+        }
+        got += k;
     }
     return 0;
 }
@@ -155,7 +184,7 @@ static int read_full(int fd, void *p, size_t len, gn_error *err)
 int gn_conn_recv_begin(gn_conn *c, gn_frame *f, gn_error *err)
 {
     uint8_t hdr[GN_WIRE_HEADER];
-    int rc = read_full(c->fd, hdr, sizeof(hdr), err);
+    int rc = read_full(c, hdr, sizeof(hdr), err);
     if (rc != 0)
         return rc;
     gn_frame x;
@@ -186,7 +215,7 @@ int gn_conn_recv_read(gn_conn *c, void *dst, size_t n, gn_error *err)
             uint8_t hdr[GN_WIRE_HEADER];
             gn_frame x;
             int rc = frame_done(c, err);
-            if (rc == 0 && (rc = read_full(c->fd, hdr, sizeof(hdr), err)) == 1)
+            if (rc == 0 && (rc = read_full(c, hdr, sizeof(hdr), err)) == 1)
                 rc = gn_error_set(err, GN_EIO, "receive: connection closed inside a payload");
             if (rc == 0)
                 rc = gn_wire_decode(hdr, c->max_payload, &x, err);
@@ -205,7 +234,7 @@ int gn_conn_recv_read(gn_conn *c, void *dst, size_t n, gn_error *err)
             piece = GN_CONN_PIECE;
         if (piece > c->in_left)
             piece = (size_t)c->in_left;
-        int rc = read_full(c->fd, (uint8_t *)dst + off, piece, err);
+        int rc = read_full(c, (uint8_t *)dst + off, piece, err);
         if (rc != 0)
             return rc == 1 ? gn_error_set(err, GN_EIO, "receive: connection closed inside a frame") : rc;
         c->in_crc = gn_crc32c(c->in_crc, (uint8_t *)dst + off, piece);

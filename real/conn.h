@@ -5,6 +5,10 @@
  * Used by genie-node and genie-real alike.  The receive buffer belongs to
  * the connection and grows to the largest payload seen (bounded by the
  * connection's limit), so a steady stream of frames allocates nothing.
+ * Receiving reads ahead (up to 64 KiB): a stream of small frames (a
+ * remote call per op) costs about one read() for all the frames that
+ * have arrived, not two or three each; large pieces still go straight
+ * into the caller's memory.
  */
 #ifndef GN_CONN_H
 #define GN_CONN_H
@@ -26,7 +30,8 @@ gn_conn *gn_conn_create(int fd, size_t max_payload);
 /* Closes the socket and frees C; NULL is a no-op. */
 void gn_conn_destroy(gn_conn *c);
 
-/* The socket (borrowed), e.g. for poll(). */
+/* The socket (borrowed), e.g. for shutdown().  Not for poll(): frames
+ * already read ahead into the connection are not seen there. */
 int gn_conn_fd(const gn_conn *c);
 
 /*

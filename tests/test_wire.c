@@ -296,6 +296,78 @@ static void test_conn_pieces(void **state)
     (void)state;
 }
 
+/* Frames that arrive together are read ahead (conn.h): 200 small frames
+ * (a remote call each), one frame larger than the read-ahead buffer whose
+ * first bytes arrive with them, read back in odd pieces, then a header
+ * written in two halves with a pause between: all arrive intact, in order. */
+static void test_conn_read_ahead(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    gn_conn *a = gn_conn_create(sv[0], 1 << 20), *b = gn_conn_create(sv[1], 1 << 20);
+    enum { CALLS = 200, BIG = 200000 };
+    uint8_t *big = malloc(BIG), *got = malloc(BIG);
+    for (size_t i = 0; i < BIG; i++)
+        big[i] = (uint8_t)(i * 29 + 3);
+    gn_error err;
+    pid_t kid = fork();
+    if (kid == 0) { /* the sender: everything back to back */
+        signal(SIGALRM, SIG_DFL);
+        uint8_t arg[40];
+        int rc = 0;
+        for (int i = 0; i < CALLS && rc == 0; i++) {
+            memset(arg, i, sizeof(arg));
+            rc = gn_conn_send(a, GN_FRAME_DATA, 1, (uint64_t)i, arg, (size_t)(i % 41), &err);
+        }
+        if (rc == 0)
+            rc = gn_conn_send(a, GN_FRAME_TENSOR, 1, 1000, big, BIG, &err);
+        uint8_t hdr[GN_WIRE_HEADER];
+        gn_frame h = {GN_FRAME_BYE, 0, 1, 1001, 0, 0};
+        gn_wire_encode(hdr, &h, NULL);
+        if (rc == 0 && write(sv[0], hdr, 10) != 10)
+            rc = 1;
+        usleep(20000); /* the receiver has read what came and waits inside the header */
+        if (rc == 0 && write(sv[0], hdr + 10, sizeof(hdr) - 10) != (ssize_t)(sizeof(hdr) - 10))
+            rc = 1;
+        _exit(rc == 0 ? 0 : 1);
+    }
+    usleep(20000); /* let the calls and the start of the big frame queue up */
+    gn_frame f;
+    const void *p;
+    for (int i = 0; i < CALLS; i++) {
+        if (gn_conn_recv(b, &f, &p, &err) != 0)
+            fail_msg("call %d: %s", i, err.msg);
+        assert_int_equal(f.type, GN_FRAME_DATA);
+        assert_int_equal(f.request, (uint64_t)i);
+        assert_int_equal(f.length, (uint64_t)(i % 41));
+        for (size_t k = 0; k < f.length; k++)
+            assert_int_equal(((const uint8_t *)p)[k], (uint8_t)i);
+    }
+    assert_int_equal(gn_conn_recv_begin(b, &f, &err), 0);
+    assert_int_equal(f.type, GN_FRAME_TENSOR);
+    assert_int_equal(f.length, BIG);
+    for (size_t off = 0; off < BIG;) { /* a few bytes, then more than the read-ahead buffer, then the rest */
+        size_t k = off == 0 ? 7 : off == 7 ? 100000 : BIG - off;
+        if (gn_conn_recv_read(b, got + off, k, &err) < 0)
+            fail_msg("%s", err.msg);
+        off += k;
+    }
+    assert_int_equal(gn_conn_recv_end(b, &err), 0);
+    assert_memory_equal(big, got, BIG);
+    assert_int_equal(gn_conn_recv(b, &f, &p, &err), 0);
+    assert_int_equal(f.type, GN_FRAME_BYE);
+    assert_int_equal(f.request, 1001);
+    int status;
+    waitpid(kid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    gn_conn_destroy(a);
+    assert_int_equal(gn_conn_recv(b, &f, &p, &err), 1); /* then a clean close */
+    gn_conn_destroy(b);
+    free(big);
+    free(got);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_fuzz_smoke),
         cmocka_unit_test(test_conn_pieces),
         cmocka_unit_test(test_conn_socketpair),
+        cmocka_unit_test(test_conn_read_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
