@@ -221,3 +221,23 @@ def test_capture_leaves_the_garbage_collector_as_it_found_it():
         assert gc.get_freeze_count() >= base
     finally:
         gc.unfreeze()
+
+
+def test_building_the_trace_leaves_the_garbage_collector_as_the_session_does():
+    """A trace built inside a session joins the objects the session froze, and is
+    unfrozen with them when the session ends; one built after the session ended
+    is left to the collector (nothing frozen, collection enabled)."""
+    import gc
+    m = torch.nn.Linear(4, 4).to(DEV)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with genie.capture("gc-trace") as cap:
+        with torch.no_grad():
+            m(torch.zeros(2, 4, device=DEV)).cpu()
+        frozen = gc.get_freeze_count()
+        inside = cap.trace()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > frozen       # the trace's dicts joined the frozen objects
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    after = cap.trace()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert after == inside
