@@ -899,7 +899,6 @@ class Session:
             else:
                 cargs.append(torch.device("cpu") if t is torch.device else a)
         res = self.tail_exec(ev, func, cargs, None)
-        stats = self.stats
         if type(res) is not torch.Tensor or \
                 not (ev.shapes_ok(res, k) if ev.svar else res.shape == ev.tshapes[0]) or \
                 (ev.sv is not None and not self.scalars_match(ev, info, args, k)):
@@ -920,20 +919,16 @@ class Session:
         nidx = len(st.nodes)
         mod = self.modstack[-1] if self.modstack else ""
         tensors.append([dt, list(res.shape), "activation", None, mod, False, nidx])
-        t = _mk(LazyTensor, res.size(), strides=res.stride(), storage_offset=res.storage_offset(),
-                dtype=res.dtype, device=DEVICE)          # _wrap_val(res, None), inlined
-        t._val = res
+        root = None
         ra = info.ret_alias
         if ra and ra[0][0] is not None:   # a view: one alias group with its operand
             j = ra[0][0][1]
             src = args[j] if j < len(args) else None
-            root = src._root if type(src) is LazyTensor else [0, None]
-            t._root = root
-            t._rver = root[0]
-        else:
-            t._root = [0, None]
+            if type(src) is LazyTensor:
+                root = src._root
+        t = _wrap_val(res, root)
         t._tr = _TRef(st, i)
-        stats["ops"] += 1
+        self.stats["ops"] += 1
         self.ev_path = "rec"
         self.tail_node(st, ev, info.name, ins, [i], mod, k)
         return t
