@@ -37,10 +37,10 @@
 
 #include "conn.h"
 #include "executor.h"
+#include "hello.h"
 #include "planrun.h"
 #include "planwire.h"
 #include "runner.h"
-#include "trace.h"
 
 #define MAX_CLIENTS 64
 #define DEFAULT_MAX_PAYLOAD ((size_t)2 << 30)
@@ -158,39 +158,21 @@ static int send_json(session *ss, uint16_t type, uint64_t req, json_t *j)
 
 static void on_hello(session *ss, const gn_frame *f, const void *payload)
 {
-    json_error_t jerr;
     gn_error err;
-    json_t *doc = json_loadb(payload, (size_t)f->length, 0, &jerr);
-    int64_t machine = -1, nodes = 0, seed = 0;
-    double scale = 0;
-    int warm = 0;
-    json_t *trace = NULL;
-    if (!doc || json_unpack_ex(doc, &jerr, 0, "{s:I,s:I,s:I,s:F,s:b,s:o}", "machine", &machine, "nodes", &nodes,
-                               "seed", &seed, "scale", &scale, "warm", &warm, "trace", &trace) < 0) {
-        send_error(ss, f->request, "hello: %s", jerr.text);
-        json_decref(doc);
-        return;
-    }
-    if (machine < 0 || nodes < 1 || machine >= nodes || nodes > 4096 || !(scale >= 0 && scale <= 1e3)) {
-        send_error(ss, f->request, "hello: machine %lld of %lld nodes, scale %g: out of range", (long long)machine,
-                   (long long)nodes, scale);
-        json_decref(doc);
+    gn_hello h;
+    if (gn_hello_decode(payload, (size_t)f->length, &h, &err) < 0) {
+        send_error(ss, f->request, "%s", err.msg);
         return;
     }
     session_reset(ss);
-    ss->s = gn_trace_from_json(trace, "hello.trace", &err);
-    json_decref(doc);
-    if (!ss->s) {
-        send_error(ss, f->request, "hello: %s", err.msg);
-        return;
-    }
-    ss->machine = (int32_t)machine;
-    ss->nodes = (uint32_t)nodes;
-    ss->warm = warm;
-    ss->seed = (uint64_t)seed;
-    ss->scale = scale;
-    ss->r = gn_runner_create_ex(executor, ss->s, ss->seed, (float)scale,
-                                GN_RUNNER_PARTIAL | (warm ? 0 : GN_RUNNER_NO_PARAMS), &err);
+    ss->s = h.s;
+    ss->machine = h.machine;
+    ss->nodes = h.nodes;
+    ss->warm = h.warm;
+    ss->seed = h.seed;
+    ss->scale = h.scale;
+    ss->r = gn_runner_create_ex(executor, ss->s, ss->seed, (float)ss->scale,
+                                GN_RUNNER_PARTIAL | (ss->warm ? 0 : GN_RUNNER_NO_PARAMS), &err);
     if (!ss->r) {
         send_error(ss, f->request, "hello: %s", err.msg);
         session_reset(ss);
@@ -198,7 +180,7 @@ static void on_hello(session *ss, const gn_frame *f, const void *payload)
     }
     logf_(1, "session %llu: %s, %u steps, machine %d of %u, weights %s", (unsigned long long)ss->id,
           gn_session_name(ss->s), gn_session_nsteps(ss->s), ss->machine, ss->nodes,
-          warm ? "resident (seeded)" : "from the plan");
+          ss->warm ? "resident (seeded)" : "from the plan");
     send_json(ss, GN_FRAME_HELLO, f->request,
               json_pack("{s:I,s:s,s:i}", "session", (json_int_t)ss->id, "exec", executor->name, "protocol",
                         GN_WIRE_VERSION));

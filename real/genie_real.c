@@ -42,6 +42,7 @@
 #include "conn.h"
 #include "executor.h"
 #include "experiment.h"
+#include "hello.h"
 #include "metrics.h"
 #include "outputs.h"
 #include "planrun.h"
@@ -303,10 +304,7 @@ static int run_point(const gn_plan *p, workload *w, node *nodes, uint32_t nnodes
             rc = GN_EIO;
             goto out;
         }
-        json_t *hello = json_pack("{s:i,s:i,s:I,s:f,s:b,s:O}", "machine", (int)k, "nodes", (int)used, "seed",
-                                  (json_int_t)seed, "scale", (double)SCALE, "warm", warm, "trace", w->trace);
-        char *text = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
-        json_decref(hello);
+        char *text = gn_hello_encode((int32_t)k, used, seed, SCALE, warm, w->trace);
         if (!text) {
             rc = gn_error_set(err, GN_ENOMEM, "out of memory");
             goto out;

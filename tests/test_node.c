@@ -28,6 +28,7 @@
 
 #include "conn.h"
 #include "executor.h"
+#include "hello.h"
 #include "outputs.h"
 #include "planwire.h"
 #include "platform.h"
@@ -142,10 +143,9 @@ static gn_session *tiny(void)
 
 static char *hello_text(const gn_session *s)
 {
-    json_t *h = json_pack("{s:i,s:i,s:i,s:f,s:b,s:o}", "machine", 0, "nodes", 1, "seed", 7, "scale", 0.25, "warm", 0,
-                          "trace", gn_trace_to_json(s));
-    char *t = json_dumps(h, JSON_COMPACT);
-    json_decref(h);
+    json_t *trace = gn_trace_to_json(s);
+    char *t = gn_hello_encode(0, 1, 7, 0.25, 0, trace);
+    json_decref(trace);
     return t;
 }
 

@@ -17,7 +17,10 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "hello.h"
 #include "planwire.h"
+#include "session.h"
+#include "trace.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -129,6 +132,66 @@ static void test_malformed_frames(void **state)
     assert_non_null(strstr(err.msg, "dtype"));
     memcpy(b, p, plen); b[16] = 3; /* shape 3x3 no longer matches 24 bytes */
     assert_int_equal(gn_wire_tensor_decode(b, plen, &t, &err), GN_EPARSE);
+    (void)state;
+}
+
+/* HELLO: what genie-real encodes the node decodes to the same fields and
+ * session; every field out of range, a payload that is not a HELLO and a
+ * trace the loader refuses are errors that leave the output alone. */
+static void test_hello(void **state)
+{
+    char path[1024];
+    const char *dir = getenv("GN_TEST_DATA");
+    snprintf(path, sizeof(path), "%s/good_tiny.json", dir ? dir : "tests/data");
+    gn_error err;
+    gn_session *s = gn_trace_load(path, &err);
+    assert_non_null(s);
+    json_t *trace = gn_trace_to_json(s);
+    char *text = gn_hello_encode(2, 3, 12345678901ull, 0.25, 1, trace);
+    assert_non_null(text);
+    gn_hello h;
+    assert_int_equal(gn_hello_decode(text, strlen(text), &h, &err), 0);
+    assert_int_equal(h.machine, 2);
+    assert_int_equal(h.nodes, 3);
+    assert_true(h.seed == 12345678901ull);
+    assert_true(h.scale == 0.25);
+    assert_int_equal(h.warm, 1);
+    assert_int_equal(gn_session_nsteps(h.s), gn_session_nsteps(s));
+    gn_session_destroy(h.s);
+    free(text);
+
+    struct { const char *json; int code; const char *says; } bad[] = {
+        {"not json", GN_EPARSE, "hello"},
+        {"{\"machine\": 0}", GN_EPARSE, "hello"},
+        {"{\"machine\": 1, \"nodes\": 1, \"seed\": 0, \"scale\": 1, \"warm\": false, \"trace\": {}}", GN_EINVAL,
+         "out of range"},
+        {"{\"machine\": -1, \"nodes\": 1, \"seed\": 0, \"scale\": 1, \"warm\": false, \"trace\": {}}", GN_EINVAL,
+         "out of range"},
+        {"{\"machine\": 0, \"nodes\": 5000, \"seed\": 0, \"scale\": 1, \"warm\": false, \"trace\": {}}", GN_EINVAL,
+         "out of range"},
+        {"{\"machine\": 0, \"nodes\": 1, \"seed\": 0, \"scale\": -1, \"warm\": false, \"trace\": {}}", GN_EINVAL,
+         "out of range"},
+        {"{\"machine\": 0, \"nodes\": 1, \"seed\": 0, \"scale\": 1, \"warm\": false, \"trace\": {}}", 0, "hello"},
+        {"{\"machine\": 0, \"nodes\": 1, \"seed\": 0, \"scale\": 1, \"warm\": false, \"trace\": [1]}", 0, "hello"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        gn_hello keep = {7, 7, 7, 7, 7, NULL};
+        h = keep;
+        int rc = gn_hello_decode(bad[i].json, strlen(bad[i].json), &h, &err);
+        assert_true(rc < 0);
+        if (bad[i].code)
+            assert_int_equal(rc, bad[i].code);
+        assert_non_null(strstr(err.msg, bad[i].says));
+        assert_memory_equal(&h, &keep, sizeof(h));
+    }
+    /* a trace that loads, but whose schema is not the trace's */
+    json_object_set_new(trace, "schema", json_string("something.else"));
+    text = gn_hello_encode(0, 1, 0, 1, 0, trace);
+    assert_true(gn_hello_decode(text, strlen(text), &h, &err) < 0);
+    assert_non_null(strstr(err.msg, "hello"));
+    free(text);
+    json_decref(trace);
+    gn_session_destroy(s);
     (void)state;
 }
 
@@ -374,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_crc32c_known_vectors),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_malformed_frames),
+        cmocka_unit_test(test_hello),
         cmocka_unit_test(test_fuzz_smoke),
         cmocka_unit_test(test_conn_pieces),
         cmocka_unit_test(test_conn_socketpair),
