@@ -197,8 +197,8 @@ static void test_hello(void **state)
 
 /* Smoke run of the fuzz target: deterministic random mutations of a valid
  * TENSOR frame and a valid PLAN frame (bit flips, byte sets, truncations,
- * length games).  Under ASan and
- * UBSan in CI; a libFuzzer build explores further where clang exists. */
+ * length games), and of a session's HELLO + PLAN.  Under ASan and
+ * UBSan in CI; scripts/fuzz explores further with libFuzzer. */
 /* A PLAN frame: two devices, a transfer with two items, a compute task. */
 static size_t make_plan_frame(uint8_t *out, size_t cap)
 {
@@ -221,14 +221,39 @@ static size_t make_plan_frame(uint8_t *out, size_t cap)
     return GN_WIRE_HEADER + len;
 }
 
+/* A session's first frames: HELLO (good_tiny.json's trace), then PLAN. */
+static size_t make_session_stream(uint8_t *out, size_t cap)
+{
+    char path[1024];
+    const char *dir = getenv("GN_TEST_DATA");
+    snprintf(path, sizeof(path), "%s/good_tiny.json", dir ? dir : "tests/data");
+    gn_error err;
+    gn_session *s = gn_trace_load(path, &err);
+    assert_non_null(s);
+    json_t *trace = gn_trace_to_json(s);
+    char *text = gn_hello_encode(0, 1, 1, 0.5, 0, trace);
+    size_t n = strlen(text);
+    assert_true(GN_WIRE_HEADER + n < cap);
+    gn_frame f = {GN_FRAME_HELLO, 0, 0, 1, n, 0};
+    gn_wire_encode(out, &f, text);
+    memcpy(out + GN_WIRE_HEADER, text, n);
+    free(text);
+    json_decref(trace);
+    gn_session_destroy(s);
+    return GN_WIRE_HEADER + n + make_plan_frame(out + GN_WIRE_HEADER + n, cap - GN_WIRE_HEADER - n);
+}
+
 static void test_fuzz_smoke(void **state)
 {
-    uint8_t seeds[2][512], b[512];
-    size_t sizes[2] = {make_tensor_frame(seeds[0], sizeof(seeds[0])), make_plan_frame(seeds[1], sizeof(seeds[1]))};
+    static uint8_t seeds[3][4096], b[4096];
+    size_t sizes[3] = {make_tensor_frame(seeds[0], sizeof(seeds[0])), make_plan_frame(seeds[1], sizeof(seeds[1])),
+                       make_session_stream(seeds[2], sizeof(seeds[2]))};
+    /* the stream is good as it is: the node would take both frames */
+    LLVMFuzzerTestOneInput(seeds[2], sizes[2]);
     uint64_t x = 0x9e3779b97f4a7c15ull;
-    for (int iter = 0; iter < 200000; iter++) {
-        const uint8_t *good = seeds[iter % 2];
-        size_t n = sizes[iter % 2];
+    for (int iter = 0; iter < 60000; iter++) {
+        const uint8_t *good = seeds[iter % 3];
+        size_t n = sizes[iter % 3];
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         memcpy(b, good, n);
         int muts = 1 + (int)(x % 4);
@@ -241,7 +266,7 @@ static void test_fuzz_smoke(void **state)
                 b[at] = (uint8_t)(x >> 16);
         }
         size_t len = (x & 0x300) ? n : (size_t)(x >> 20) % (n + 1);
-        /* re-seal some frames so mutations reach the tensor decoder */
+        /* re-seal some frames so mutations reach the payload decoders */
         if ((x & 0xc00) == 0 && len >= GN_WIRE_HEADER) {
             gn_frame f;
             gn_error err;
