@@ -82,6 +82,9 @@ static void usage(FILE *f)
             "  -p, --port N          TCP port (default 7070; 0 picks a free one)\n"
             "  -e, --exec NAME       executor: cpu (default) or cuda\n"
             "      --max-payload MB  largest frame accepted (default 2048)\n"
+            "      --max-memory MB   tensor bytes all sessions may hold at once; a HELLO whose\n"
+            "                        session could hold more than is left is refused\n"
+            "                        (default: 3/4 of this machine's memory)\n"
             "  -v, --verbose         more logging (repeat for frame-level debug)\n"
             "  -q, --quiet           errors only\n"
             "  -h, --help            this text\n"
@@ -106,6 +109,10 @@ static client clients[MAX_CLIENTS];
 static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
 static const gn_executor_ops *executor;
 static size_t max_payload = DEFAULT_MAX_PAYLOAD;
+/* tensor bytes all sessions may hold at once (--max-memory) and what the
+ * open sessions have reserved of it (gn_runner_bound_bytes at HELLO) */
+static uint64_t max_memory, reserved;
+static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stopping;
 static int wake_pipe[2] = {-1, -1};
 
@@ -120,6 +127,7 @@ typedef struct session {
     int warm;
     uint64_t seed;
     double scale;
+    uint64_t reserved;  /* of max_memory, for this session's runner */
 } session;
 
 static void session_reset(session *ss)
@@ -130,6 +138,25 @@ static void session_reset(session *ss)
     ss->plan = NULL;
     ss->r = NULL;
     ss->s = NULL;
+    pthread_mutex_lock(&reserve_lock);
+    reserved -= ss->reserved;
+    pthread_mutex_unlock(&reserve_lock);
+    ss->reserved = 0;
+}
+
+/* Reserves NEED bytes of max_memory for SS; 0, or -1 when they do not fit
+ * (*LEFT: what is left). */
+static int reserve(session *ss, uint64_t need, uint64_t *left)
+{
+    pthread_mutex_lock(&reserve_lock);
+    *left = max_memory - reserved;
+    int ok = need <= *left;
+    if (ok) {
+        reserved += need;
+        ss->reserved = need;
+    }
+    pthread_mutex_unlock(&reserve_lock);
+    return ok ? 0 : -1;
 }
 
 static int send_error(session *ss, uint64_t req, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -165,6 +192,15 @@ static void on_hello(session *ss, const gn_frame *f, const void *payload)
         return;
     }
     session_reset(ss);
+    uint64_t need = gn_runner_bound_bytes(h.s), left;
+    if (reserve(ss, need, &left) < 0) {
+        send_error(ss, f->request,
+                   "hello: session \"%s\" may hold %.1f MB of tensors, and this node has %.1f MB of its %.1f "
+                   "left (--max-memory)",
+                   gn_session_name(h.s), need / 1048576.0, left / 1048576.0, max_memory / 1048576.0);
+        gn_session_destroy(h.s);
+        return;
+    }
     ss->s = h.s;
     ss->machine = h.machine;
     ss->nodes = h.nodes;
@@ -396,6 +432,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"bind", required_argument, NULL, 'b'}, {"port", required_argument, NULL, 'p'},
         {"exec", required_argument, NULL, 'e'}, {"max-payload", required_argument, NULL, 'm'},
+        {"max-memory", required_argument, NULL, 'M'},
         {"verbose", no_argument, NULL, 'v'},    {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
     const char *bind_addr = "127.0.0.1", *exec_name = "cpu";
@@ -422,6 +459,16 @@ int main(int argc, char **argv)
             max_payload = (size_t)mb << 20;
             break;
         }
+        case 'M': {
+            long long mb = strtoll(optarg, &end, 10);
+            if (*end || mb < 1 || mb > (1ll << 40)) {
+                fprintf(stderr, "genie-node: --max-memory: expected a size in MB (1 or more), got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            max_memory = (uint64_t)mb << 20;
+            break;
+        }
         case 'v': verbosity++; break;
         case 'q': verbosity = 0; break;
         case 'h': usage(stdout); return 0;
@@ -431,6 +478,10 @@ int main(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "genie-node: unexpected argument \"%s\" (try --help)\n", argv[optind]);
         return 2;
+    }
+    if (!max_memory) {
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+        max_memory = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize / 4 * 3 : (uint64_t)1 << 32;
     }
     executor = gn_executor_find(exec_name);
     if (!executor) {
@@ -473,7 +524,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     printf("genie-node: listening on %s:%u\n", bind_addr, ntohs(sa.sin_port));
     fflush(stdout);
-    logf_(1, "executor %s, max payload %zu MB", executor->name, max_payload >> 20);
+    logf_(1, "executor %s, max payload %zu MB, max memory %llu MB", executor->name, max_payload >> 20,
+          (unsigned long long)(max_memory >> 20));
 
     uint64_t next_id = 1;
     int kept = 0; /* sessions ran since the allocator last gave memory back */

@@ -709,3 +709,41 @@ int gn_runner_run_llm(gn_runner *r, const int64_t *prompt, int64_t *tokens, gn_e
     }
     return 0;
 }
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+uint64_t gn_runner_bound_bytes(const gn_session *s)
+{
+    uint32_t ns = (uint32_t)gn_strtab_count(gn_session_storages(s));
+    uint64_t *per = calloc(ns ? ns : 1, sizeof(*per)), total = 0, big[2] = {0, 0};
+    if (!per)
+        return UINT64_MAX;
+    for (uint32_t st = 0; st < gn_session_nsteps(s); st++) {
+        const gn_graph *g = gn_session_step(s, st);
+        uint64_t step = 0;
+        for (uint32_t t = 0; t < gn_graph_ntensors(g); t++) {
+            const gn_tensor *x = gn_graph_tensor(g, t);
+            int stored = (x->kind == GN_KIND_PARAM || x->kind == GN_KIND_STATE) && x->storage >= 0 &&
+                         (uint32_t)x->storage < ns;
+            if (stored && x->bytes > per[x->storage])
+                per[x->storage] = x->bytes; /* a param's buffer; a state's largest version */
+            /* everything else has a step buffer, and so may a state (a
+             * version produced, or one a partial runner receives) */
+            if (!stored || x->kind == GN_KIND_STATE)
+                step = add_sat(step, x->bytes);
+        }
+        if (step > big[0]) {
+            big[1] = big[0];
+            big[0] = step;
+        } else if (step > big[1]) {
+            big[1] = step;
+        }
+    }
+    for (uint32_t i = 0; i < ns; i++)
+        total = add_sat(total, per[i]);
+    free(per);
+    return add_sat(total, add_sat(big[0], big[1]));
+}

@@ -124,6 +124,15 @@ int gn_runner_write(gn_runner *r, uint32_t step, uint32_t tensor, const void *ho
  * prepared step's buffers and the reuse pool. */
 uint64_t gn_runner_held_bytes(const gn_runner *r);
 
+/* An upper bound on the bytes of tensor data a runner of S ever holds at
+ * once: every param, the largest version of every state, and two steps'
+ * buffers (while a step is prepared, the pool still holds the previous
+ * one's), the two largest steps.  Saturates at UINT64_MAX; a session that
+ * declares absurd sizes gets an absurd bound, not an overflow.  What
+ * genie-node reserves against its --max-memory when a HELLO opens a
+ * session. */
+uint64_t gn_runner_bound_bytes(const gn_session *s);
+
 /* Gives step STEP its buffers now (as its first use would), e.g. before
  * a timed run starts.  0 or a code with ERR. */
 int gn_runner_prepare(gn_runner *r, uint32_t step, gn_error *err);

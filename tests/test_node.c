@@ -30,6 +30,7 @@
 #include "executor.h"
 #include "hello.h"
 #include "outputs.h"
+#include "runner.h"
 #include "planwire.h"
 #include "platform.h"
 #include "strategy.h"
@@ -39,7 +40,9 @@
 static pid_t node_pid;
 static int node_port;
 
-static int start_node(void **state)
+/* Starts $GN_NODE --max-memory MAX_MB (its default when NULL); sets
+ * node_pid and node_port.  0 or -1. */
+static int spawn_node(const char *max_mb)
 {
     const char *bin = getenv("GN_NODE");
     if (!bin)
@@ -53,7 +56,11 @@ static int start_node(void **state)
         signal(SIGSEGV, SIG_DFL);
         dup2(out[1], STDOUT_FILENO);
         close(out[0]);
-        execl(bin, "genie-node", "--port", "0", "--max-payload", "64", "--quiet", (char *)NULL);
+        if (max_mb)
+            execl(bin, "genie-node", "--port", "0", "--max-payload", "64", "--max-memory", max_mb, "--quiet",
+                  (char *)NULL);
+        else
+            execl(bin, "genie-node", "--port", "0", "--max-payload", "64", "--quiet", (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -64,6 +71,11 @@ static int start_node(void **state)
     if (f)
         fclose(f);
     return ok ? 0 : -1;
+}
+
+static int start_node(void **state)
+{
+    return spawn_node(NULL);
 }
 
 static int stop_node(void **state)
@@ -348,6 +360,80 @@ static void test_ping(void **state)
     gn_session_destroy(s);
 }
 
+/* The memory-cap test's session: big enough that whole MB of cap lie
+ * between one session's bound and two. */
+static gn_session *capped_session(void)
+{
+    json_t *obj = json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i}", "family", "llm", "model", "tiny-gpt2", "prompt", 8,
+                            "decode", 2, "layers", 2, "d_model", 256, "vocab", 4096);
+    char label[64];
+    gn_error err;
+    gn_session *s = gn_workload_build(obj, "test", "$", label, sizeof(label), &err);
+    json_decref(obj);
+    return s;
+}
+
+static pid_t shared_pid;
+static int shared_port;
+
+/* Its own node, capped to one session's bound (rounded up to a MB), so
+ * the cap meets no other test's sessions; teardown stops it even when the
+ * test fails, then the shared node is back. */
+static int start_capped_node(void **state)
+{
+    gn_session *s = capped_session();
+    if (!s)
+        return -1;
+    uint64_t need = gn_runner_bound_bytes(s);
+    gn_session_destroy(s);
+    if (need <= (3u << 20))
+        return -1;
+    char mb[32];
+    snprintf(mb, sizeof(mb), "%llu", (unsigned long long)((need >> 20) + 1));
+    shared_pid = node_pid;
+    shared_port = node_port;
+    return spawn_node(mb);
+}
+
+static int stop_capped_node(void **state)
+{
+    int rc = stop_node(state);
+    node_pid = shared_pid;
+    node_port = shared_port;
+    return rc;
+}
+
+/* --max-memory: with room for one session's bound and not two, a second
+ * HELLO is refused with an ERROR giving the sizes, the node goes on
+ * serving, and the first session's reservation comes back when it ends
+ * (the same HELLO is then accepted). */
+static void test_memory_cap(void **state)
+{
+    gn_error err;
+    gn_session *s = capped_session();
+    assert_non_null(s);
+    char *h = hello_text(s);
+    char text[512];
+    gn_conn *a = gn_conn_create(dial(), 1 << 20), *b = gn_conn_create(dial(), 1 << 20);
+    assert_int_equal(gn_conn_send(a, GN_FRAME_HELLO, 0, 1, h, strlen(h), &err), 0);
+    assert_int_equal(expect(a, NULL, 0), GN_FRAME_HELLO);
+    assert_int_equal(gn_conn_send(b, GN_FRAME_HELLO, 0, 1, h, strlen(h), &err), 0);
+    assert_int_equal(expect(b, text, sizeof(text)), GN_FRAME_ERROR);
+    assert_non_null(strstr(text, "--max-memory"));
+    assert_non_null(strstr(text, "MB of tensors"));
+    /* the refused session goes on: a PING still answers */
+    assert_int_equal(gn_conn_send(b, GN_FRAME_PING, 0, 2, "x", 1, &err), 0);
+    assert_int_equal(expect(b, NULL, 0), GN_FRAME_PING);
+    assert_int_equal(gn_conn_send(a, GN_FRAME_BYE, 0, 3, NULL, 0, &err), 0);
+    assert_int_equal(expect(a, NULL, 0), GN_FRAME_BYE);
+    gn_conn_destroy(a);
+    assert_int_equal(gn_conn_send(b, GN_FRAME_HELLO, 0, 4, h, strlen(h), &err), 0);
+    assert_int_equal(expect(b, NULL, 0), GN_FRAME_HELLO);
+    gn_conn_destroy(b);
+    free(h);
+    gn_session_destroy(s);
+}
+
 int main(void)
 {
     if (!getenv("GN_NODE")) {
@@ -360,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_out_of_order),
         cmocka_unit_test(test_killed_client_then_parity),
         cmocka_unit_test(test_ping),
+        cmocka_unit_test_setup_teardown(test_memory_cap, start_capped_node, stop_capped_node),
     };
     return cmocka_run_group_tests(tests, start_node, stop_node);
 }
