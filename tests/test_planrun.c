@@ -58,6 +58,18 @@ typedef struct node_arg {
     gn_error err;
 } node_arg;
 
+/* Before each step a node takes part in: what its runner holds is within
+ * the bound genie-node reserves for the session at HELLO. */
+static int within_bound(void *ctx, gn_runner *r, uint32_t step, gn_error *err)
+{
+    const gn_session *s = ctx;
+    uint64_t held = gn_runner_held_bytes(r), bound = gn_runner_bound_bytes(s);
+    if (held > bound)
+        return gn_error_set(err, GN_EINVAL, "before step %u the runner holds %llu bytes, over its bound %llu",
+                            step, (unsigned long long)held, (unsigned long long)bound);
+    return 0;
+}
+
 static void *node_main(void *arg)
 {
     node_arg *a = arg;
@@ -66,7 +78,9 @@ static void *node_main(void *arg)
                                        GN_RUNNER_PARTIAL | (a->warm ? 0 : GN_RUNNER_NO_PARAMS), &a->err);
     gn_conn_link cl;
     gn_conn_link_init(&cl, &c, 1, 0, 1);
-    a->rc = r ? gn_planrun(a->plan, r, a->machine, &cl.link, NULL, NULL, NULL, &a->err) : GN_ENOMEM;
+    a->rc = r ? gn_planrun(a->plan, r, a->machine, &cl.link, within_bound, (void *)a->s, NULL, &a->err) : GN_ENOMEM;
+    if (a->rc == 0)
+        a->rc = within_bound((void *)a->s, r, UINT32_MAX, &a->err); /* and after the last */
     if (a->rc < 0) { /* tell the client, as genie-node does */
         gn_conn_send(c, GN_FRAME_ERROR, 1, 0, a->err.msg, strlen(a->err.msg), NULL);
     }
