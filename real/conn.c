@@ -165,6 +165,9 @@ static int read_full(gn_conn *c, void *p, size_t len, gn_error *err)
             continue;
         if (r == 0 && got == 0)
             return 1;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) /* SO_RCVTIMEO */
+            return gn_error_set(err, GN_EIO, "receive: nothing came for the connection's timeout (%zu of %zu "
+                                "bytes)", got, len);
         if (r <= 0)
             return gn_error_set(err, GN_EIO, "receive: %s after %zu of %zu bytes",
                                 r < 0 ? strerror(errno) : "connection closed", got, len);

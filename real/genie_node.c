@@ -85,6 +85,8 @@ static void usage(FILE *f)
             "      --max-memory MB   tensor bytes all sessions may hold at once; a HELLO whose\n"
             "                        session could hold more than is left is refused\n"
             "                        (default: 3/4 of this machine's memory)\n"
+            "      --idle-timeout S  end a session whose client sends nothing for S seconds,\n"
+            "                        between requests or inside one (default 600; 0: never)\n"
             "  -v, --verbose         more logging (repeat for frame-level debug)\n"
             "  -q, --quiet           errors only\n"
             "  -h, --help            this text\n"
@@ -112,6 +114,7 @@ static size_t max_payload = DEFAULT_MAX_PAYLOAD;
 /* tensor bytes all sessions may hold at once (--max-memory) and what the
  * open sessions have reserved of it (gn_runner_bound_bytes at HELLO) */
 static uint64_t max_memory, reserved;
+static long idle_timeout_s = 600; /* --idle-timeout: a client silent this long is dropped (0: never) */
 static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stopping;
 static int wake_pipe[2] = {-1, -1};
@@ -432,7 +435,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"bind", required_argument, NULL, 'b'}, {"port", required_argument, NULL, 'p'},
         {"exec", required_argument, NULL, 'e'}, {"max-payload", required_argument, NULL, 'm'},
-        {"max-memory", required_argument, NULL, 'M'},
+        {"max-memory", required_argument, NULL, 'M'}, {"idle-timeout", required_argument, NULL, 'I'},
         {"verbose", no_argument, NULL, 'v'},    {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
     const char *bind_addr = "127.0.0.1", *exec_name = "cpu";
@@ -469,6 +472,13 @@ int main(int argc, char **argv)
             max_memory = (uint64_t)mb << 20;
             break;
         }
+        case 'I':
+            idle_timeout_s = strtol(optarg, &end, 10);
+            if (*end || idle_timeout_s < 0 || idle_timeout_s > 86400 * 365) {
+                fprintf(stderr, "genie-node: --idle-timeout: expected seconds (0 for none), got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
         case 'v': verbosity++; break;
         case 'q': verbosity = 0; break;
         case 'h': usage(stdout); return 0;
@@ -548,6 +558,10 @@ int main(int argc, char **argv)
         if (fd < 0)
             continue;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (idle_timeout_s > 0) { /* a read that waits this long fails: the session ends */
+            struct timeval tv = {idle_timeout_s, 0};
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        }
         int slot = -1;
         pthread_mutex_lock(&clients_lock);
         for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)

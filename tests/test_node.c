@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,9 +41,9 @@
 static pid_t node_pid;
 static int node_port;
 
-/* Starts $GN_NODE --max-memory MAX_MB (its default when NULL); sets
- * node_pid and node_port.  0 or -1. */
-static int spawn_node(const char *max_mb)
+/* Starts $GN_NODE with FLAG VALUE added (none when NULL); sets node_pid
+ * and node_port.  0 or -1. */
+static int spawn_node(const char *flag, const char *value)
 {
     const char *bin = getenv("GN_NODE");
     if (!bin)
@@ -56,9 +57,8 @@ static int spawn_node(const char *max_mb)
         signal(SIGSEGV, SIG_DFL);
         dup2(out[1], STDOUT_FILENO);
         close(out[0]);
-        if (max_mb)
-            execl(bin, "genie-node", "--port", "0", "--max-payload", "64", "--max-memory", max_mb, "--quiet",
-                  (char *)NULL);
+        if (flag)
+            execl(bin, "genie-node", "--port", "0", "--max-payload", "64", flag, value, "--quiet", (char *)NULL);
         else
             execl(bin, "genie-node", "--port", "0", "--max-payload", "64", "--quiet", (char *)NULL);
         _exit(127);
@@ -75,7 +75,7 @@ static int spawn_node(const char *max_mb)
 
 static int start_node(void **state)
 {
-    return spawn_node(NULL);
+    return spawn_node(NULL, NULL);
 }
 
 static int stop_node(void **state)
@@ -392,10 +392,10 @@ static int start_capped_node(void **state)
     snprintf(mb, sizeof(mb), "%llu", (unsigned long long)((need >> 20) + 1));
     shared_pid = node_pid;
     shared_port = node_port;
-    return spawn_node(mb);
+    return spawn_node("--max-memory", mb);
 }
 
-static int stop_capped_node(void **state)
+static int stop_own_node(void **state)
 {
     int rc = stop_node(state);
     node_pid = shared_pid;
@@ -434,6 +434,47 @@ static void test_memory_cap(void **state)
     gn_session_destroy(s);
 }
 
+static int start_impatient_node(void **state)
+{
+    shared_pid = node_pid;
+    shared_port = node_port;
+    return spawn_node("--idle-timeout", "1");
+}
+
+/* --idle-timeout 1: a client that sends nothing, or stops inside a frame,
+ * gets an ERROR saying so and is dropped after about a second; one that
+ * keeps talking (a PING every 0.4 s) is not; the node goes on serving. */
+static void test_idle_timeout(void **state)
+{
+    gn_error err;
+    char text[512];
+    gn_conn *quiet = gn_conn_create(dial(), 1 << 20), *chatty = gn_conn_create(dial(), 1 << 20);
+    int half = dial_raw();
+    uint8_t hdr[GN_WIRE_HEADER];
+    /* the test waits at most 5 s for the node's verdict (a node that
+     * never times out fails the test instead of hanging it) */
+    struct timeval tv = {5, 0};
+    setsockopt(gn_conn_fd(quiet), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(half, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    header_of(hdr, GN_FRAME_HELLO, 100);
+    assert_int_equal(write(half, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr)); /* then nothing of its payload */
+    for (int i = 0; i < 5; i++) {
+        usleep(400000);
+        assert_int_equal(gn_conn_send(chatty, GN_FRAME_PING, 0, (uint64_t)i, "x", 1, &err), 0);
+        assert_int_equal(expect(chatty, NULL, 0), GN_FRAME_PING);
+    }
+    assert_int_equal(expect(quiet, text, sizeof(text)), GN_FRAME_ERROR);
+    assert_non_null(strstr(text, "nothing came"));
+    assert_int_equal(expect(quiet, NULL, 0), 0); /* then closed */
+    gn_conn *h = gn_conn_create(half, 1 << 20);
+    assert_int_equal(expect(h, text, sizeof(text)), GN_FRAME_ERROR);
+    assert_non_null(strstr(text, "nothing came"));
+    gn_conn_destroy(h);
+    gn_conn_destroy(quiet);
+    gn_conn_destroy(chatty);
+    (void)state;
+}
+
 int main(void)
 {
     if (!getenv("GN_NODE")) {
@@ -446,7 +487,8 @@ int main(void)
         cmocka_unit_test(test_out_of_order),
         cmocka_unit_test(test_killed_client_then_parity),
         cmocka_unit_test(test_ping),
-        cmocka_unit_test_setup_teardown(test_memory_cap, start_capped_node, stop_capped_node),
+        cmocka_unit_test_setup_teardown(test_memory_cap, start_capped_node, stop_own_node),
+        cmocka_unit_test_setup_teardown(test_idle_timeout, start_impatient_node, stop_own_node),
     };
     return cmocka_run_group_tests(tests, start_node, stop_node);
 }
