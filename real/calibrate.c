@@ -469,12 +469,9 @@ static int time_network(gn_conn *c, gn_calibration *out, gn_error *err)
     return 0;
 }
 
-int gn_calibrate(gn_session *const *s, uint32_t n, int median, gn_conn *node, FILE *log, gn_calibration *out,
-                 gn_error *err)
+int gn_calibrate_exec(gn_session *const *s, uint32_t n, int median, FILE *log, gn_calibration *out, gn_error *err)
 {
     memset(out, 0, sizeof(*out));
-    if (!node)
-        return gn_error_set(err, GN_EINVAL, "calibration: no node to time the network against");
     if (log)
         fprintf(log, "calibrate: executor on %u sessions' ops\n", n);
     gn_calib_exec *x = gn_calib_exec_create(s, n, median, err);
@@ -484,7 +481,7 @@ int gn_calibrate(gn_session *const *s, uint32_t n, int median, gn_conn *node, FI
     if (rc == 0)
         rc = gn_calib_exec_finish(x, out, err);
     gn_calib_exec_destroy(x);
-    return rc < 0 ? rc : gn_calibrate_rest(node, log, out, err);
+    return rc;
 }
 
 int gn_calibrate_rest(gn_conn *node, FILE *log, gn_calibration *out, gn_error *err)

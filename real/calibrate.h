@@ -72,13 +72,14 @@ typedef struct gn_calibration {
     double msg_overhead_us;        /* sender CPU per message */
 } gn_calibration;
 
-/* Measures into *OUT, timing the executor on the ops of the N sessions
- * S (borrowed; e.g. the experiment's own workloads: the op shapes it
- * will run; MEDIAN as gn_calib_exec_create) and the network over NODE (borrowed: a connection to a
- * genie-node, in any state; left open), printing progress to LOG (may
- * be NULL).  0 or a code with ERR. */
-int gn_calibrate(gn_session *const *s, uint32_t n, int median, gn_conn *node, FILE *log, gn_calibration *out,
-                 gn_error *err);
+/* Times the executor on the ops of the N sessions S (borrowed; e.g. the
+ * experiment's own workloads: the op shapes it will run; MEDIAN as
+ * gn_calib_exec_create) into *OUT (cleared first), printing progress to
+ * LOG (may be NULL); gn_calibrate_rest then adds memory and the network.
+ * A caller connects to the node only after this, so that the connection
+ * does not sit idle through minutes of passes (genie-node drops clients
+ * silent for its --idle-timeout).  0 or a code with ERR. */
+int gn_calibrate_exec(gn_session *const *s, uint32_t n, int median, FILE *log, gn_calibration *out, gn_error *err);
 
 /*
  * The executor part alone, in passes that can be spread over other work:
@@ -88,8 +89,8 @@ int gn_calibrate(gn_session *const *s, uint32_t n, int median, gn_conn *node, FI
  * per cent within a minute; a calibration taken before the runs
  * predicts the machine of that moment).  A pass runs every session's
  * local plan once; the first is a warm-up; each task keeps its fastest
- * time over the later ones.  gn_calibrate is create, a warm-up and five
- * passes, finish, then gn_calibrate_rest.
+ * time over the later ones.  gn_calibrate_exec is create, a warm-up and
+ * five passes, finish.
  */
 typedef struct gn_calib_exec gn_calib_exec;
 

@@ -624,11 +624,14 @@ int main(int argc, char **argv)
             }
             started = 1;
         }
-        gn_conn *peer = dial(&nodes[0], &err);
         static gn_calibration cal; /* large (measured op tables): not on the stack */
-        int rc = !peer ? err.code
-                 : ss  ? gn_calibrate(ss, nw, cal_median, peer, quiet ? NULL : stderr, &cal, &err)
-                       : gn_error_set(&err, GN_ENOMEM, "out of memory");
+        /* the executor first, then a connection that is used at once
+         * (a node drops clients silent for its --idle-timeout) */
+        int rc = ss ? gn_calibrate_exec(ss, nw, cal_median, quiet ? NULL : stderr, &cal, &err)
+                    : gn_error_set(&err, GN_ENOMEM, "out of memory");
+        gn_conn *peer = rc == 0 ? dial(&nodes[0], &err) : NULL;
+        if (rc == 0)
+            rc = peer ? gn_calibrate_rest(peer, quiet ? NULL : stderr, &cal, &err) : err.code;
         gn_conn_destroy(peer);
         stop_nodes(nodes, started);
         free(ss);
