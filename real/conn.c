@@ -79,6 +79,9 @@ static int send_frame(gn_conn *c, uint16_t type, uint64_t session, uint64_t requ
         ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) /* SO_SNDTIMEO */
+            return gn_error_set(err, GN_EIO, "send %s: the peer took nothing for the connection's timeout",
+                                gn_frame_name(type));
         if (w <= 0)
             return gn_error_set(err, GN_EIO, "send %s: %s", gn_frame_name(type),
                                 w < 0 ? strerror(errno) : "connection closed");

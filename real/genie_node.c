@@ -85,8 +85,8 @@ static void usage(FILE *f)
             "      --max-memory MB   tensor bytes all sessions may hold at once; a HELLO whose\n"
             "                        session could hold more than is left is refused\n"
             "                        (default: 3/4 of this machine's memory)\n"
-            "      --idle-timeout S  end a session whose client sends nothing for S seconds,\n"
-            "                        between requests or inside one (default 600; 0: never)\n"
+            "      --idle-timeout S  end a session whose client sends nothing, or takes\n"
+            "                        nothing of a reply, for S seconds (default 600; 0: never)\n"
             "  -v, --verbose         more logging (repeat for frame-level debug)\n"
             "  -q, --quiet           errors only\n"
             "  -h, --help            this text\n"
@@ -114,7 +114,7 @@ static size_t max_payload = DEFAULT_MAX_PAYLOAD;
 /* tensor bytes all sessions may hold at once (--max-memory) and what the
  * open sessions have reserved of it (gn_runner_bound_bytes at HELLO) */
 static uint64_t max_memory, reserved;
-static long idle_timeout_s = 600; /* --idle-timeout: a client silent this long is dropped (0: never) */
+static long idle_timeout_s = 600; /* --idle-timeout: a client silent, or not reading, this long is dropped */
 static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stopping;
 static int wake_pipe[2] = {-1, -1};
@@ -373,6 +373,7 @@ static void *serve(void *arg)
         else if (f.type == GN_FRAME_PING) /* in any state: liveness, and what calibration times */
             gn_conn_send(ss.conn, GN_FRAME_PING, ss.id, f.request, payload, (size_t)f.length, NULL);
         else if (f.type == GN_FRAME_BYE) {
+            session_reset(&ss); /* before the reply: its memory is free when the client hears BYE */
             gn_conn_send(ss.conn, GN_FRAME_BYE, ss.id, f.request, NULL, 0, NULL);
             logf_(1, "session %llu: ended", (unsigned long long)ss.id);
             break;
@@ -558,9 +559,10 @@ int main(int argc, char **argv)
         if (fd < 0)
             continue;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (idle_timeout_s > 0) { /* a read that waits this long fails: the session ends */
+        if (idle_timeout_s > 0) { /* a read or a send that waits this long fails: the session ends */
             struct timeval tv = {idle_timeout_s, 0};
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         }
         int slot = -1;
         pthread_mutex_lock(&clients_lock);

@@ -443,7 +443,10 @@ static int start_impatient_node(void **state)
 
 /* --idle-timeout 1: a client that sends nothing, or stops inside a frame,
  * gets an ERROR saying so and is dropped after about a second; one that
- * keeps talking (a PING every 0.4 s) is not; the node goes on serving. */
+ * keeps talking (a PING every 0.4 s) is not; the node goes on serving.
+ * (A client that stops reading meets the same timeout on the node's
+ * sends: test_wire's test_conn_send_timeout; loopback TCP here absorbs
+ * tens of MB before a sender blocks.) */
 static void test_idle_timeout(void **state)
 {
     gn_error err;
@@ -471,6 +474,9 @@ static void test_idle_timeout(void **state)
     assert_non_null(strstr(text, "nothing came"));
     gn_conn_destroy(h);
     gn_conn_destroy(quiet);
+    /* and the node goes on */
+    assert_int_equal(gn_conn_send(chatty, GN_FRAME_PING, 0, 10, "x", 1, &err), 0);
+    assert_int_equal(expect(chatty, NULL, 0), GN_FRAME_PING);
     gn_conn_destroy(chatty);
     (void)state;
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
@@ -278,6 +279,27 @@ static void test_fuzz_smoke(void **state)
     (void)state;
 }
 
+/* A peer that stops reading: with SO_SNDTIMEO (genie-node's
+ * --idle-timeout), a send that can make no progress fails, saying so,
+ * instead of blocking the session forever. */
+static void test_conn_send_timeout(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct timeval tv = {0, 200000};
+    assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+    gn_conn *a = gn_conn_create(sv[0], 1 << 20);
+    size_t big = (size_t)16 << 20; /* far beyond a socket pair's buffers */
+    char *p = calloc(1, big);
+    gn_error err;
+    assert_int_equal(gn_conn_send(a, GN_FRAME_PING, 0, 1, p, big, &err), GN_EIO);
+    assert_non_null(strstr(err.msg, "took nothing"));
+    free(p);
+    gn_conn_destroy(a);
+    close(sv[1]);
+    (void)state;
+}
+
 /* Whole frames over a socket pair: payload intact, truncation and
  * corruption detected, clean close reported as 1. */
 static void test_conn_socketpair(void **state)
@@ -467,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_conn_pieces),
         cmocka_unit_test(test_conn_socketpair),
         cmocka_unit_test(test_conn_read_ahead),
+        cmocka_unit_test(test_conn_send_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
