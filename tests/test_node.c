@@ -434,6 +434,49 @@ static void test_memory_cap(void **state)
     gn_session_destroy(s);
 }
 
+static int start_fresh_node(void **state)
+{
+    shared_pid = node_pid;
+    shared_port = node_port;
+    return spawn_node(NULL, NULL);
+}
+
+/* 64 sessions at once, each answering; the 65th client gets "node busy"
+ * and is closed; when one client leaves, its slot serves a new one.  Its
+ * own node: no other test's sessions hold slots. */
+static void test_too_many_clients(void **state)
+{
+    enum { SLOTS = 64 };
+    gn_conn *c[SLOTS];
+    gn_error err;
+    char text[256];
+    for (int i = 0; i < SLOTS; i++) {
+        c[i] = gn_conn_create(dial(), 1 << 20);
+        assert_int_equal(gn_conn_send(c[i], GN_FRAME_PING, 0, (uint64_t)i, "x", 1, &err), 0);
+        assert_int_equal(expect(c[i], NULL, 0), GN_FRAME_PING);
+    }
+    gn_conn *extra = gn_conn_create(dial(), 1 << 20);
+    assert_int_equal(expect(extra, text, sizeof(text)), GN_FRAME_ERROR);
+    assert_non_null(strstr(text, "too many sessions"));
+    assert_int_equal(expect(extra, NULL, 0), 0); /* closed */
+    gn_conn_destroy(extra);
+    gn_conn_destroy(c[0]);
+    /* the slot frees once the node has seen the client go: retry briefly */
+    int served = 0;
+    for (int t = 0; t < 40 && !served; t++) {
+        gn_conn *n = gn_conn_create(dial(), 1 << 20);
+        gn_conn_send(n, GN_FRAME_PING, 0, 99, "x", 1, &err);
+        served = expect(n, NULL, 0) == GN_FRAME_PING;
+        gn_conn_destroy(n);
+        if (!served)
+            usleep(50000);
+    }
+    assert_true(served);
+    for (int i = 1; i < SLOTS; i++)
+        gn_conn_destroy(c[i]);
+    (void)state;
+}
+
 static int start_impatient_node(void **state)
 {
     shared_pid = node_pid;
@@ -495,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_ping),
         cmocka_unit_test_setup_teardown(test_memory_cap, start_capped_node, stop_own_node),
         cmocka_unit_test_setup_teardown(test_idle_timeout, start_impatient_node, stop_own_node),
+        cmocka_unit_test_setup_teardown(test_too_many_clients, start_fresh_node, stop_own_node),
     };
     return cmocka_run_group_tests(tests, start_node, stop_node);
 }
