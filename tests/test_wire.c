@@ -139,7 +139,8 @@ static void test_malformed_frames(void **state)
 /* HELLO: what genie-real encodes the node decodes to the same fields and
  * session; every field out of range, a payload that is not a HELLO and a
  * trace the loader refuses are errors that leave the output alone. */
-static void test_hello(void **state)
+/* tests/data/good_tiny.json, loaded (caller destroys). */
+static gn_session *good_tiny(void)
 {
     char path[1024];
     const char *dir = getenv("GN_TEST_DATA");
@@ -147,6 +148,13 @@ static void test_hello(void **state)
     gn_error err;
     gn_session *s = gn_trace_load(path, &err);
     assert_non_null(s);
+    return s;
+}
+
+static void test_hello(void **state)
+{
+    gn_error err;
+    gn_session *s = good_tiny();
     json_t *trace = gn_trace_to_json(s);
     char *text = gn_hello_encode(2, 3, 12345678901ull, 0.25, 1, trace);
     assert_non_null(text);
@@ -225,12 +233,7 @@ static size_t make_plan_frame(uint8_t *out, size_t cap)
 /* A session's first frames: HELLO (good_tiny.json's trace), then PLAN. */
 static size_t make_session_stream(uint8_t *out, size_t cap)
 {
-    char path[1024];
-    const char *dir = getenv("GN_TEST_DATA");
-    snprintf(path, sizeof(path), "%s/good_tiny.json", dir ? dir : "tests/data");
-    gn_error err;
-    gn_session *s = gn_trace_load(path, &err);
-    assert_non_null(s);
+    gn_session *s = good_tiny();
     json_t *trace = gn_trace_to_json(s);
     char *text = gn_hello_encode(0, 1, 1, 0.5, 0, trace);
     size_t n = strlen(text);
