@@ -1,10 +1,11 @@
 /*
  * fuzz_wire.c — fuzz target for what a client can send a genie-node: a
- * stream of frames, each decoded as the node decodes it (header, checksum,
- * then the payload of its type: a HELLO's JSON and trace, a plan, checked
- * against the session the last good HELLO opened, a tensor, a DATA
- * frame's task).  Executing plans is left out: what decoding lets through
- * is what this checks.
+ * stream of frames, each decoded as the node decodes it (header,
+ * checksum, then the payload of its type: a HELLO's JSON and trace and
+ * the memory its session would reserve, a plan, checked against the
+ * session the last good HELLO opened, a tensor, a DATA frame's task).
+ * Executing plans is left out: what decoding lets through is what this
+ * checks.
  *
  * Built as a libFuzzer target with clang (cmake -DGENIE_FUZZ=ON; see
  * scripts/fuzz, which also records real sessions as the seed corpus),
@@ -20,6 +21,7 @@
 #include "hello.h"
 #include "planrun.h"
 #include "planwire.h"
+#include "runner.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,6 +35,7 @@ static void payload(const gn_frame *f, const uint8_t *p, gn_hello *h)
         if (gn_hello_decode(p, (size_t)f->length, &nh, &err) == 0) {
             if (!nh.s || nh.machine < 0 || nh.machine >= (int32_t)nh.nodes)
                 __builtin_trap(); /* a good HELLO is consistent */
+            (void)gn_runner_bound_bytes(nh.s); /* what the node reserves for it */
             gn_session_destroy(h->s);
             *h = nh;
         }
