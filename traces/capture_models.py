@@ -10,6 +10,7 @@ all of them.
 
     .venv/bin/python traces/capture_models.py            # all models
     .venv/bin/python traces/capture_models.py gpt2 dlrm  # some
+    .venv/bin/python traces/capture_models.py --out DIR  # elsewhere (scripts/torch-compat)
     build/genie-sim traces/captured/captured.json -o /tmp/captured
 """
 import json
@@ -37,7 +38,7 @@ CONFIGS = {
 }
 
 
-def capture(key):
+def capture(key, outdir):
     builder, kw, title = CONFIGS[key]
     m, inp, run = models.MODELS[builder](**kw)
     with torch.no_grad():
@@ -54,7 +55,7 @@ def capture(key):
     if errs:
         raise SystemExit(f"{key}: invalid trace:\n  " + "\n  ".join(errs[:10]))
     data = json.dumps(tr, separators=(",", ":"))
-    path = os.path.join(OUT, f"{key}.json" + (".gz" if len(data) > 1 << 20 else ""))
+    path = os.path.join(outdir, f"{key}.json" + (".gz" if len(data) > 1 << 20 else ""))
     genie.save_trace(tr, path)
     s = genie.summary(tr)
     print(f"{os.path.relpath(path)}: {s['steps']} steps, {s['nodes']} nodes, {s['flops']:.4g} FLOPs, "
@@ -63,21 +64,26 @@ def capture(key):
 
 
 def main(argv):
-    os.makedirs(OUT, exist_ok=True)
+    out = OUT
+    if argv[:1] == ["--out"]:
+        if len(argv) < 2:
+            raise SystemExit("--out needs a directory")
+        out, argv = argv[1], argv[2:]
+    os.makedirs(out, exist_ok=True)
     keys = argv or list(CONFIGS)
     for k in keys:
         if k not in CONFIGS:
             raise SystemExit(f"unknown model {k!r} (expected one of {', '.join(CONFIGS)})")
-    files = {k: capture(k) for k in keys}
+    files = {k: capture(k, out) for k in keys}
     # an experiment that runs every committed trace (plain-JSON ones: genie-sim reads no gzip)
     exp = {
         "name": "captured",
         "workloads": [{"family": "trace", "path": f"{k}.json", "name": f"captured-{k}"}
-                      for k in CONFIGS if os.path.exists(os.path.join(OUT, f"{k}.json"))],
+                      for k in CONFIGS if os.path.exists(os.path.join(out, f"{k}.json"))],
         "strategies": ["local", "remoting", "blind", "genie"],
         "sweep": {"network.bandwidth_gbps": [25, 100]},
     }
-    with open(os.path.join(OUT, "captured.json"), "w") as f:
+    with open(os.path.join(out, "captured.json"), "w") as f:
         json.dump(exp, f, indent=2)
         f.write("\n")
     return files
