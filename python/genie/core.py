@@ -197,6 +197,7 @@ class LazyTensor(torch.Tensor):
     _root = None    # alias group [version, newest mutated alias]
     _rver = 0       # root version this tensor's _tr reflects
     _alias = None   # the tensor this one is a tied copy of (same data, same trace tensor)
+    _failed = None  # GenieExecutionError of the deferred op that was to compute this value
 
     __torch_function__ = torch._C._disabled_torch_function_impl
 
@@ -1019,7 +1020,12 @@ class Session:
             margs = [_meta_of(a) for a in args]
             mkw = {k: _meta_of(v) for k, v in kwargs.items()}
         except _MixedDevice as e:
-            if info.gop == "index":  # CPU indices are allowed, as on any device: upload them
+            # CPU indices are allowed, as on any device: upload them; a CPU tensor that the op
+            # writes (index_put_ into a CPU tensor) is not: the write would land in the copy
+            if info.gop == "index" and not any(i < len(args) and isinstance(args[i], torch.Tensor)
+                                               and type(args[i]) is not LazyTensor for i in info.mut) \
+                    and not any(isinstance(kwargs.get(k), torch.Tensor) and type(kwargs[k]) is not LazyTensor
+                                for k in info.out_kw):
                 args = _upload_cpu(args)
                 kwargs = dict(zip(kwargs, _upload_cpu(list(kwargs.values()))))
                 res = self._dispatch(func, args, kwargs)
@@ -1158,6 +1164,12 @@ class Session:
             self.add_node(gop, ins, outs, attrs, name, where)
         self.ev_path = "rec"
         if not executed:
+            for a in args:
+                if isinstance(a, torch.Tensor) and type(a) is not LazyTensor:
+                    # a CPU 0-d operand (x * torch.tensor(2.)): its value now, not when the work runs
+                    args = [x.clone() if isinstance(x, torch.Tensor) and type(x) is not LazyTensor else x
+                            for x in args]
+                    break
             self.pending.append((func, args, kwargs, new_lazy, where, self.modstack[-1] if self.modstack else ""))
         if info.random and not executed:
             self.flush()
@@ -1237,8 +1249,20 @@ class Session:
             hint="the op was recorded at the line above and failed when its value was needed; "
                  "run the same code on the CPU to see the eager error")
 
+    @staticmethod
+    def _failed_input(args, kwargs):
+        """The error of the failed op that was to compute one of these inputs, or None."""
+        for a in _lazies(args, kwargs):
+            if a._val is None and a._failed is not None:
+                return a._failed
+        return None
+
     def flush(self):
-        """Executes every pending op in program order on the CPU."""
+        """Executes every pending op in program order on the CPU.
+
+        An op that fails raises GenieExecutionError; its outputs are marked
+        failed, and the ops after it stay pending (values that do not
+        depend on it can still be read)."""
         if not self.pending:
             return
         t0 = time.perf_counter()
@@ -1246,7 +1270,7 @@ class Session:
         self.pending = []
         self.in_flush = True
         try:
-            for func, args, kwargs, outs, where, module in pend:
+            for n, (func, args, kwargs, outs, where, module) in enumerate(pend):
                 cargs = [a._val if type(a) is LazyTensor else (_cpu_of(a) if type(a) in (list, tuple) else a)
                          for a in args]
                 ckw = {k: _cpu_of(v) for k, v in kwargs.items()} if kwargs else kwargs
@@ -1254,7 +1278,19 @@ class Session:
                     # an OpOverload's C++ callable directly (what its __call__ does)
                     res = (func._op if type(func) is _OpOverload else func)(*cargs, **ckw)
                 except Exception as e:
-                    raise self._exec_error(func, e, where, module) from e
+                    first = self._failed_input(args, kwargs)
+                    if first is not None:
+                        # an input was lost to an earlier failure (already raised): so is this output
+                        for _, t in outs:
+                            t._failed = first
+                        continue
+                    # this op's outputs are lost; the work after it stays pending, so values
+                    # that do not depend on them can still be read
+                    err = self._exec_error(func, e, where, module)
+                    for _, t in outs:
+                        t._failed = err
+                    self.pending = pend[n + 1:]
+                    raise err from e
                 if outs:
                     if len(outs) == 1 and outs[0][0] == 0 and not isinstance(res, (tuple, list)):
                         outs[0][1]._val = res
@@ -1268,6 +1304,13 @@ class Session:
     def read(self, t, reason):
         """Materialises t (flushing), records the read, returns the CPU value (borrowed)."""
         self.flush()
+        if t._val is None and t._failed is not None:
+            f = t._failed
+            lib, user = _where()
+            raise GenieExecutionError(
+                f"this value depends on an op that failed when it ran ({f.what})", op=f.op, module=f.module,
+                source=f.source, user=f.user,
+                hint=f"read at {_fmt_src(user)}; the failed op was recorded at the line above")
         self.stats["reads"] += 1
         lib, user = _where()
         i = self.tid(t)
@@ -1607,18 +1650,35 @@ def _h_to_copy(S, func, args, kwargs):
     return S.record(func, info, args, kwargs, [args[0]._meta], func(args[0]._meta, **kwargs))
 
 
+_MODULE_APPLY = torch.nn.Module._apply.__code__
+
+
+def _in_module_apply():
+    """Whether this host-to-device copy is Module.to converting a module's tensors
+    (nn.Module._apply a few frames up: convert, __torch_dispatch__, dispatch, the handler)."""
+    f = sys._getframe(2)
+    for _ in range(12):
+        if f is None:
+            return False
+        if f.f_code is _MODULE_APPLY:
+            return True
+        f = f.f_back
+    return False
+
+
 def _h_copy_(S, func, args, kwargs):
     dst, src = args[0], args[1]
     if type(dst) is LazyTensor and type(src) is not LazyTensor:
         # host -> device: the destination becomes a new leaf fed by the client
         S.flush()
-        if isinstance(src, torch.nn.Parameter) and dst._meta._base is None:
+        if isinstance(src, torch.nn.Parameter) and dst._meta._base is None and _in_module_apply():
             # Module.to converts a tied parameter once per owner; keep the tie:
             # the second copy shares the first's storage (begin_forward then
-            # gives both one name and one trace tensor)
+            # gives both one name and one trace tensor).  Only there: two
+            # copies the application makes itself (w.to(dev, copy=True)) are two tensors
             prev = _param_copies.get(src)
             if prev is not None and prev[1] == src._version and prev[0].shape == dst._val.shape \
-                    and prev[0].stride() == dst._val.stride():
+                    and prev[0].stride() == dst._val.stride() and prev[0].dtype == dst._val.dtype:
                 dst._val = prev[0]
                 dst._tr = None
                 return dst

@@ -241,3 +241,56 @@ def test_building_the_trace_leaves_the_garbage_collector_as_the_session_does():
     after = cap.trace()
     assert gc.isenabled() and gc.get_freeze_count() == 0
     assert after == inside
+
+
+def test_index_write_into_a_cpu_tensor_is_refused():
+    """c[idx] = device values, c on the CPU: eager refuses the mix; the write must not
+    land in an uploaded copy of c and vanish (CPU *indices* stay allowed)."""
+    c = torch.zeros(4)
+    with pytest.raises(GenieUnsupportedOp):
+        c[torch.tensor([0, 2])] = torch.tensor([5., 6.], device=DEV)
+    with pytest.raises(GenieUnsupportedOp):
+        c.index_add_(0, torch.tensor([0, 1]), torch.tensor([5., 6.], device=DEV))
+    assert torch.equal(c, torch.zeros(4))
+    x = torch.zeros(4, device=DEV)
+    x[torch.tensor([0, 2])] = torch.tensor([5., 6.], device=DEV)
+    assert x.tolist() == [5., 0., 6., 0.]
+
+
+def test_cpu_scalar_tensor_operand_is_taken_when_the_op_is_called():
+    x = torch.arange(4., device=DEV)
+    s = torch.tensor(2.0)
+    y = x * s
+    s.fill_(5.0)
+    assert y.tolist() == [0., 2., 4., 6.]
+
+
+def test_parameter_copies_the_application_makes_are_distinct():
+    """Module.to keeps tied parameters tied (one copy); w.to(dev) twice by hand gives two
+    tensors, each of the dtype asked for."""
+    w = nn.Parameter(torch.ones(3))
+    with torch.no_grad():
+        a = w.to(DEV, copy=True)
+        b = w.to(DEV, copy=True)
+        a.add_(1)
+    assert b.tolist() == [1., 1., 1.] and a.tolist() == [2., 2., 2.]
+    w = nn.Parameter(torch.tensor([1.5, 2.5]))
+    a, b = w.to(DEV), w.to(DEV, torch.float64)
+    assert b.dtype == torch.float64 and b.cpu().dtype == torch.float64 and (b * 2).cpu().dtype == torch.float64
+
+
+def test_a_failed_deferred_op_loses_only_what_depends_on_it():
+    emb = nn.Embedding(10, 4).to(DEV)
+    x = torch.ones(3, device=DEV)
+    with torch.no_grad():
+        y = emb(torch.tensor([1, 20]).to(DEV))    # fails when it runs
+        z = x * 2                                  # independent of it
+        w = y * 3                                  # depends on it
+    with pytest.raises(GenieExecutionError):
+        y.sum().item()
+    assert z.tolist() == [2., 2., 2.]
+    for t in (w, y):
+        with pytest.raises(GenieExecutionError) as e:
+            t.tolist()
+        assert "depends on an op that failed" in str(e.value) and "embedding" in str(e.value)
+        assert "test_device.py" in str(e.value)
