@@ -86,6 +86,32 @@ int gn_planrun_check(const gn_plan *p, const gn_session *s, uint32_t nodes, gn_e
             return gn_error_set(err, GN_EINVAL, "plan: device %s is on machine %d, but there are %u nodes",
                                 gn_plan_device(p, d)->name, m, nodes);
     }
+    /* one leaf per state storage and step: a runner makes a state leaf's buffer its
+     * storage's current version, and a second leaf of the storage written in the same
+     * step would free the first one's buffer under it */
+    uint32_t nsto = gn_strtab_count(gn_session_storages(s));
+    int64_t *seen = malloc((nsto ? nsto : 1) * sizeof(*seen));
+    if (!seen)
+        return gn_error_set(err, GN_ENOMEM, "plan check: out of memory");
+    for (uint32_t k = 0; k < nsto; k++)
+        seen[k] = -1;
+    for (uint32_t st = 0; st < gn_session_nsteps(s); st++) {
+        const gn_graph *g = gn_session_step(s, st);
+        for (uint32_t i = 0; i < gn_graph_ntensors(g); i++) {
+            const gn_tensor *t = gn_graph_tensor(g, i);
+            if (t->kind != GN_KIND_STATE || t->producer >= 0 || t->storage < 0 || (uint32_t)t->storage >= nsto)
+                continue;
+            if (seen[t->storage] == (int64_t)st) {
+                free(seen);
+                return gn_error_set(err, GN_EUNSUPPORTED,
+                                    "steps[%u]: state storage \"%s\" has more than one leaf tensor in the step; the real "
+                                    "backend reads a state once per step",
+                                    st, gn_graph_storage_name(g, t->storage));
+            }
+            seen[t->storage] = st;
+        }
+    }
+    free(seen);
     int64_t *last = malloc(((size_t)nodes + 1) * sizeof(*last));
     if (!last)
         return gn_error_set(err, GN_ENOMEM, "plan check: out of memory");
@@ -103,10 +129,16 @@ int gn_planrun_check(const gn_plan *p, const gn_session *s, uint32_t nodes, gn_e
         if (t->kind == GN_TASK_COMPUTE && (t->node < 0 || (uint32_t)t->node >= gn_graph_nnodes(g)))
             rc = gn_error_set(err, GN_EUNSUPPORTED, "plan: task %u (%s): no graph node to run", i, t->label);
         const gn_item *it = gn_plan_items(p, i);
-        for (uint32_t k = 0; rc == 0 && k < t->nitems; k++)
+        for (uint32_t k = 0; rc == 0 && k < t->nitems; k++) {
             if (it[k].step >= gn_session_nsteps(s) ||
                 it[k].tensor >= gn_graph_ntensors(gn_session_step(s, it[k].step)))
                 rc = gn_error_set(err, GN_EINVAL, "plan: task %u (%s): item %u names no tensor", i, t->label, k);
+            /* a runner holds one step's buffers at a time: reaching another step's tensor
+             * while the payload is gathered would free the pieces already lent to it */
+            else if (it[k].step != t->step)
+                rc = gn_error_set(err, GN_EINVAL, "plan: task %u (%s) of step %u: item %u is a tensor of step %u", i,
+                                  t->label, t->step, k, it[k].step);
+        }
         if (rc == 0 && t->kind == GN_TASK_TRANSFER && (double)item_bytes(p, s, i) > t->bytes + 0.5)
             rc = gn_error_set(err, GN_EINVAL, "plan: task %u (%s): its items hold %llu bytes, more than its %.0f",
                               i, t->label, (unsigned long long)item_bytes(p, s, i), t->bytes);

@@ -27,6 +27,7 @@
 #include "planwire.h"
 #include "platform.h"
 #include "strategy.h"
+#include "trace.h"
 #include "workload.h"
 
 #define SEED 7
@@ -230,6 +231,72 @@ static void test_missing_transfer(void **state)
     gn_session_destroy(s);
 }
 
+/* A transfer whose items reach into another step is refused by the check:
+ * a runner holds one step's buffers at a time, and gathering such a payload
+ * freed the pieces already lent to it (a use-after-free in the node). */
+static void test_item_of_another_step(void **state)
+{
+    gn_session *s = build(workloads[0]);
+    gn_platform pf;
+    gn_platform_default(&pf);
+    gn_plan_input in = {.session = s, .platform = &pf, .file = "test", .path = "$"};
+    gn_plan *p;
+    gn_error err;
+    assert_int_equal(gn_strategy_plan("blind", &in, &p, &err), 0);
+    assert_int_equal(gn_planrun_check(p, s, 1, &err), 0);
+    uint32_t id = UINT32_MAX;
+    for (uint32_t i = 0; i < gn_plan_ntasks(p) && id == UINT32_MAX; i++)
+        if (gn_plan_task(p, i)->kind == GN_TASK_TRANSFER && gn_plan_task(p, i)->step > 0 &&
+            gn_plan_task(p, i)->nitems > 0)
+            id = i;
+    assert_true(id != UINT32_MAX);
+    const gn_task *t = gn_plan_task(p, id);
+    uint32_t n = t->nitems;
+    gn_item *items = malloc((size_t)(n + 1) * sizeof(*items));
+    assert_non_null(items);
+    memcpy(items, gn_plan_items(p, id), (size_t)n * sizeof(*items));
+    items[n] = (gn_item){.step = t->step - 1, .tensor = 0};
+    assert_int_equal(gn_plan_set_items(p, id, items, n + 1), 0);
+    free(items);
+    assert_true(gn_planrun_check(p, s, 1, &err) < 0);
+    if (!strstr(err.msg, "is a tensor of step"))
+        fail_msg("unexpected error: %s", err.msg);
+    gn_plan_destroy(p);
+    gn_session_destroy(s);
+}
+
+/* A step with two leaf tensors of one state storage is refused by the check
+ * (the runner keeps one current version per storage: writing the second
+ * leaf freed the buffer the first still pointed to). */
+static void test_two_leaves_of_one_state(void **state)
+{
+    static const char doc[] =
+        "{\"schema\":\"genie.srg\",\"version\":\"1.0\",\"name\":\"t\",\"steps\":[{\"phase\":\"decode\","
+        "\"tensors\":[{\"id\":0,\"dtype\":\"f32\",\"shape\":[4],\"bytes\":16,\"kind\":\"state\",\"storage\":\"kv\"},"
+        "{\"id\":1,\"dtype\":\"f32\",\"shape\":[4],\"bytes\":16,\"kind\":\"state\",\"storage\":\"kv\"},"
+        "{\"id\":2,\"dtype\":\"f32\",\"shape\":[4],\"bytes\":16,\"kind\":\"output\"}],"
+        "\"nodes\":[{\"id\":0,\"op\":\"elementwise\",\"inputs\":[0,1],\"outputs\":[2],\"attrs\":{\"fn\":\"add\"},"
+        "\"flops\":4,\"bytes\":48}]}]}";
+    json_error_t jerr;
+    json_t *j = json_loads(doc, 0, &jerr);
+    assert_non_null(j);
+    gn_error err;
+    gn_session *s = gn_trace_from_json(j, "two-leaves", &err);
+    json_decref(j);
+    if (!s)
+        fail_msg("%s", err.msg);
+    gn_platform pf;
+    gn_platform_default(&pf);
+    gn_plan_input in = {.session = s, .platform = &pf, .file = "test", .path = "$"};
+    gn_plan *p;
+    assert_int_equal(gn_strategy_plan("remoting", &in, &p, &err), 0);
+    assert_true(gn_planrun_check(p, s, 1, &err) < 0);
+    if (!strstr(err.msg, "more than one leaf") || !strstr(err.msg, "kv"))
+        fail_msg("unexpected error: %s", err.msg);
+    gn_plan_destroy(p);
+    gn_session_destroy(s);
+}
+
 /* The plan decoder rejects every truncation of a valid plan. */
 static void test_planwire_truncated(void **state)
 {
@@ -265,6 +332,8 @@ int main(void)
         cmocka_unit_test(test_parity_all),
         cmocka_unit_test(test_missing_transfer),
         cmocka_unit_test(test_planwire_truncated),
+        cmocka_unit_test(test_item_of_another_step),
+        cmocka_unit_test(test_two_leaves_of_one_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
