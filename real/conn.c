@@ -131,6 +131,12 @@ int gn_conn_sendv(gn_conn *c, uint16_t type, uint64_t session, uint64_t request,
                 off = 0;
             }
         }
+        /* empty pieces left at the end (a payload that fills its last frame
+         * exactly) make no frame of their own: the receiver expects none */
+        while (i < niov && iov[i].iov_len == off) {
+            i++;
+            off = 0;
+        }
         rc = send_frame(c, first ? type : GN_FRAME_MORE, session, request, c->iov, n, err);
         first = 0;
     } while (rc == 0 && i < niov);

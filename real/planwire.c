@@ -159,9 +159,10 @@ int gn_planwire_decode(const void *buf, size_t len, gn_plan **out, gn_error *err
         return gn_error_set(err, GN_EPARSE, "plan: bad magic or version");
     uint32_t nd = (uint32_t)get_u(&r, 4), nt = (uint32_t)get_u(&r, 4);
     get_str(&r, str, sizeof(str));
-    /* every device takes >= 7 bytes and every task >= 47: counts beyond
-     * what the payload can hold are lies */
-    if (r.bad || nd > len / 7 || nt > len / 47)
+    /* every device takes >= 7 bytes (machine, kind, name's length) and every
+     * task >= 39 (kind, step, devices, node, bytes, seconds, item count,
+     * label's length): counts beyond what the payload can hold are lies */
+    if (r.bad || nd > len / 7 || nt > len / 39)
         return gn_error_set(err, GN_EPARSE, "plan: %u devices and %u tasks do not fit %zu bytes", nd, nt, len);
     gn_plan *p = gn_plan_create(str);
     if (!p)

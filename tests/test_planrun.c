@@ -322,6 +322,20 @@ static void test_planwire_truncated(void **state)
         assert_null(q);
     }
     free(buf);
+    /* the smallest tasks (no items, empty labels) still decode: the count
+     * check bounds each task by its smallest encoding, not more */
+    gn_plan *small = gn_plan_create("local");
+    assert_non_null(small);
+    assert_true(gn_plan_add_device(small, "cpu", 0, -1) >= 0);
+    for (uint32_t i = 0; i < 1000; i++)
+        assert_true(gn_plan_add_compute(small, 0, 0, -1, 0, 1e-6, 0, 4, 0, "", NULL, 0) >= 0);
+    assert_int_equal(gn_planwire_encode(small, &buf, &len), 0);
+    if (gn_planwire_decode(buf, len, &q, &err) < 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(gn_plan_ntasks(q), 1000);
+    gn_plan_destroy(q);
+    free(buf);
+    gn_plan_destroy(small);
     gn_plan_destroy(p);
     gn_session_destroy(s);
 }

@@ -409,6 +409,47 @@ static void test_conn_pieces(void **state)
     (void)state;
 }
 
+/* A payload that fills its last frame exactly, with an empty piece after
+ * it (transfer metadata of 0 bytes), goes as whole frames only: no empty
+ * MORE frame follows it, which the receiver would take for the next one. */
+static void test_conn_exact_pieces(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    gn_conn *a = gn_conn_create(sv[0], 1 << 20), *b = gn_conn_create(sv[1], 1 << 20);
+    size_t n = 2 * GN_CONN_PIECE;
+    uint8_t *src = malloc(n), *dst = malloc(n);
+    assert_true(src && dst);
+    memset(src, 5, n);
+    struct iovec iov[3] = {{src, 16}, {src + 16, n - 16}, {src, 0}};
+    gn_error err;
+    pid_t kid = fork();
+    if (kid == 0) {
+        signal(SIGALRM, SIG_DFL);
+        int rc = gn_conn_sendv(a, GN_FRAME_DATA, 1, 42, iov, 3, &err);
+        if (rc == 0)
+            rc = gn_conn_send(a, GN_FRAME_PING, 1, 43, NULL, 0, &err);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    gn_frame f;
+    assert_int_equal(gn_conn_recv_begin(b, &f, &err), 0);
+    assert_int_equal(f.type, GN_FRAME_DATA);
+    assert_int_equal(gn_conn_recv_read(b, dst, n, &err), 0);
+    assert_int_equal(gn_conn_recv_end(b, &err), 0);
+    const void *payload;
+    assert_int_equal(gn_conn_recv(b, &f, &payload, &err), 0);
+    assert_int_equal(f.type, GN_FRAME_PING);
+    assert_int_equal(f.request, 43);
+    int status;
+    waitpid(kid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(src);
+    free(dst);
+    gn_conn_destroy(a);
+    gn_conn_destroy(b);
+    (void)state;
+}
+
 /* Frames that arrive together are read ahead (conn.h): 200 small frames
  * (a remote call each), one frame larger than the read-ahead buffer whose
  * first bytes arrive with them, read back in odd pieces, then a header
@@ -490,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_hello),
         cmocka_unit_test(test_fuzz_smoke),
         cmocka_unit_test(test_conn_pieces),
+        cmocka_unit_test(test_conn_exact_pieces),
         cmocka_unit_test(test_conn_socketpair),
         cmocka_unit_test(test_conn_read_ahead),
         cmocka_unit_test(test_conn_send_timeout),
