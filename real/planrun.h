@@ -76,12 +76,17 @@ typedef struct gn_task_time {
     int64_t cpu_ns;   /* transfers: CPU time of the calling thread (waits excluded); compute: 0 */
 } gn_task_time;
 
+/* The most bytes a transfer may carry beyond its tensors (its metadata). */
+#define GN_PLANRUN_MAX_META (64u << 20)
+
 /*
  * Checks that P can run for real on SESSION: every compute task names a
- * node of its step, every item a tensor of its step whose size adds up
- * to at most the transfer's bytes, devices have machines in
- * [-1, NODES), and no machine's steps go backwards.  0 or GN_EINVAL /
- * GN_EUNSUPPORTED with ERR naming the task.
+ * node of its step, every item a tensor of the transfer's own step, whose
+ * sizes add up to at most the transfer's bytes, with at most
+ * GN_PLANRUN_MAX_META bytes beyond them; devices have machines in
+ * [-1, NODES); no machine's steps go backwards; and no step has two leaf
+ * tensors of one state storage.  0 or GN_EINVAL / GN_EUNSUPPORTED with
+ * ERR naming the task or step.
  */
 int gn_planrun_check(const gn_plan *p, const gn_session *s, uint32_t nodes, gn_error *err);
 

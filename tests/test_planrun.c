@@ -262,6 +262,22 @@ static void test_item_of_another_step(void **state)
     if (!strstr(err.msg, "is a tensor of step"))
         fail_msg("unexpected error: %s", err.msg);
     gn_plan_destroy(p);
+    /* and one whose metadata (bytes beyond its tensors) would have the node
+     * allocate more than its reservation counts */
+    assert_int_equal(gn_strategy_plan("blind", &in, &p, &err), 0);
+    gn_plan *q = gn_plan_create("blind");
+    assert_non_null(q);
+    for (uint32_t d = 0; d < gn_plan_ndevices(p); d++)
+        assert_true(gn_plan_add_device(q, gn_plan_device(p, d)->name, gn_plan_device(p, d)->is_gpu,
+                                       gn_plan_device(p, d)->machine) >= 0);
+    const gn_task *t0 = gn_plan_task(p, id);
+    int tid = gn_plan_add_transfer(q, t0->step, t0->device, t0->dst, -1, 0, 0, 1.5e9, "big", NULL, 0);
+    assert_true(tid >= 0);
+    assert_true(gn_planrun_check(q, s, 1, &err) < 0);
+    if (!strstr(err.msg, "beyond its tensors"))
+        fail_msg("unexpected error: %s", err.msg);
+    gn_plan_destroy(q);
+    gn_plan_destroy(p);
     gn_session_destroy(s);
 }
 
