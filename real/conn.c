@@ -263,6 +263,22 @@ int gn_conn_recv_end(gn_conn *c, gn_error *err)
     return frame_done(c, err);
 }
 
+int gn_conn_recv_skip(gn_conn *c, uint64_t *request, gn_error *err)
+{
+    if (request)
+        *request = c->in.request;
+    uint8_t junk[4096];
+    while (c->in_left) {
+        size_t piece = c->in_left < sizeof(junk) ? (size_t)c->in_left : sizeof(junk);
+        int rc = read_full(c, junk, piece, err);
+        if (rc != 0)
+            return rc == 1 ? gn_error_set(err, GN_EIO, "receive: connection closed inside a frame") : rc;
+        c->in_crc = gn_crc32c(c->in_crc, junk, piece);
+        c->in_left -= piece;
+    }
+    return frame_done(c, err);
+}
+
 int gn_conn_recv(gn_conn *c, gn_frame *f, const void **payload,
                  gn_error *err)
 {
@@ -323,7 +339,7 @@ static int link_recv_begin(void *ctx, int32_t machine, uint32_t task, size_t *le
     if (f.type == GN_FRAME_ERROR) {
         char text[400];
         size_t n = f.length < sizeof(text) - 1 ? (size_t)f.length : sizeof(text) - 1;
-        if (gn_conn_recv_read(c, text, n, err) < 0)
+        if (gn_conn_recv_read(c, text, n, err) < 0 || gn_conn_recv_skip(c, NULL, err) < 0)
             return GN_EIO;
         text[n] = '\0';
         return gn_error_set(err, GN_EIO, "machine %d failed: %s", machine, text);

@@ -69,6 +69,15 @@ int gn_conn_recv_read(gn_conn *c, void *dst, size_t n, gn_error *err);
 int gn_conn_recv_end(gn_conn *c, gn_error *err);
 
 /*
+ * Reads and drops what is left of the frame being received piece by piece
+ * (nothing if it was read whole), checking its checksum, so the next
+ * receive starts at a frame boundary; *REQUEST (when not NULL) gets that
+ * frame's request id.  0, or an error as gn_conn_recv_read's.  MORE
+ * frames of the same payload may still follow: the caller drops them.
+ */
+int gn_conn_recv_skip(gn_conn *c, uint64_t *request, gn_error *err);
+
+/*
  * Receives one whole frame into *F; *PAYLOAD points into the
  * connection's buffer (borrowed, valid until the next receive).  Returns
  * 0; 1 when the peer closed cleanly between frames; GN_EIO (truncated

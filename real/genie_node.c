@@ -131,6 +131,9 @@ typedef struct session {
     uint64_t seed;
     double scale;
     uint64_t reserved;  /* of max_memory, for this session's runner */
+    int drop_more;      /* a run failed inside a DATA payload: its MORE frames are dropped */
+    uint64_t drop_request;
+    int broken;         /* the stream is out of sync: close */
 } session;
 
 static void session_reset(session *ss)
@@ -295,7 +298,16 @@ static void on_run(session *ss, const gn_frame *f)
     if (rc < 0) {
         send_error(ss, f->request, "run: %s", err.msg);
         free(times);
-        /* the runner's state is mid-plan: a new HELLO starts over */
+        /* the runner's state is mid-plan: a new HELLO starts over.  The
+         * stream must be at a frame boundary for that: the rest of a DATA
+         * frame the run stopped in is read and dropped, and so are the MORE
+         * frames of its payload that the client is still sending */
+        gn_error e2;
+        if (gn_conn_recv_skip(ss->conn, &ss->drop_request, &e2) < 0) {
+            logf_(0, "session %llu: %s; closing", (unsigned long long)ss->id, e2.msg);
+            ss->broken = 1;
+        }
+        ss->drop_more = 1;
         session_reset(ss);
         return;
     }
@@ -364,13 +376,18 @@ static void *serve(void *arg)
         }
         logf_(2, "session %llu: %s frame, request %llu, %llu bytes", (unsigned long long)ss.id,
               gn_frame_name(f.type), (unsigned long long)f.request, (unsigned long long)f.length);
+        if (f.type == GN_FRAME_MORE && ss.drop_more && f.request == ss.drop_request)
+            continue; /* the rest of the payload a failed run stopped in */
+        ss.drop_more = 0;
         if (f.type == GN_FRAME_HELLO)
             on_hello(&ss, &f, payload);
         else if (f.type == GN_FRAME_PLAN)
             on_plan(&ss, &f, payload);
-        else if (f.type == GN_FRAME_RUN)
+        else if (f.type == GN_FRAME_RUN) {
             on_run(&ss, &f);
-        else if (f.type == GN_FRAME_PING) /* in any state: liveness, and what calibration times */
+            if (ss.broken)
+                break;
+        } else if (f.type == GN_FRAME_PING) /* in any state: liveness, and what calibration times */
             gn_conn_send(ss.conn, GN_FRAME_PING, ss.id, f.request, payload, (size_t)f.length, NULL);
         else if (f.type == GN_FRAME_BYE) {
             session_reset(&ss); /* before the reply: its memory is free when the client hears BYE */

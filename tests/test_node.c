@@ -322,6 +322,39 @@ static void test_killed_client_then_parity(void **state)
     gn_session_destroy(s);
 }
 
+/* A run that fails inside a DATA payload (a frame for a task the node does
+ * not expect, sent as DATA + MORE frames) answers ERROR and leaves the
+ * stream at a frame boundary: the rest of that payload is read and
+ * dropped, and a new HELLO on the same connection starts over. */
+static void test_failed_run_keeps_the_stream(void **state)
+{
+    gn_session *s = tiny();
+    gn_plan *p = plan_of(s, "blind");
+    gn_error err;
+    char text[512];
+    gn_conn *c = open_session(s, p);
+    assert_int_equal(gn_conn_send(c, GN_FRAME_RUN, 0, 3, NULL, 0, &err), 0);
+    size_t n = 2 * GN_CONN_PIECE + 1000;
+    uint8_t *junk = calloc(1, n);
+    assert_non_null(junk);
+    struct iovec iov = {junk, n};
+    assert_int_equal(gn_conn_sendv(c, GN_FRAME_DATA, 0, 999999, &iov, 1, &err), 0);
+    free(junk);
+    assert_int_equal(expect(c, text, sizeof(text)), GN_FRAME_ERROR);
+    assert_non_null(strstr(text, "run:"));
+    char *h = hello_text(s);
+    assert_int_equal(gn_conn_send(c, GN_FRAME_HELLO, 0, 4, h, strlen(h), &err), 0);
+    int type = expect(c, text, sizeof(text));
+    if (type != GN_FRAME_HELLO)
+        fail_msg("after the failed run: a %s frame (%s)", type ? gn_frame_name((uint16_t)type) : "closed", text);
+    assert_int_equal(gn_conn_send(c, GN_FRAME_BYE, 0, 5, NULL, 0, &err), 0);
+    assert_int_equal(expect(c, NULL, 0), GN_FRAME_BYE);
+    free(h);
+    gn_conn_destroy(c);
+    gn_plan_destroy(p);
+    gn_session_destroy(s);
+}
+
 /* PING frames come back as they went, before HELLO and inside a session,
  * small and large (what calibration times the link with). */
 static void echo_pings(gn_conn *c)
@@ -534,6 +567,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_out_of_order),
+        cmocka_unit_test(test_failed_run_keeps_the_stream),
         cmocka_unit_test(test_killed_client_then_parity),
         cmocka_unit_test(test_ping),
         cmocka_unit_test_setup_teardown(test_memory_cap, start_capped_node, stop_own_node),
