@@ -617,6 +617,7 @@ class Step:
         self.fwd_t0 = None    # forward region (step cache): tensor / node / read ranges, slots
         self.fwd_t1 = self.fwd_n0 = self.fwd_n1 = self.fwd_reads = self.fwd_r0 = None
         self.arg_ids = self.arg_paths = self.out_ids = self.out_paths = None
+        self.arg_consts = self.mod_state = None   # step cache guards (stepcache.arg_consts, module_state)
         self.replayed = False
         self.state_imports = 0    # state leaves imported from earlier steps
         self.deferred = []        # step-cache regions reserved, built by expand()
@@ -1402,12 +1403,16 @@ class Session:
         flat = stepcache.lazies((args, kwargs))
         st.arg_ids = [self.tid(t) for _, t in flat]
         st.arg_paths = [p for p, _ in flat]
+        st.arg_consts = stepcache.arg_consts(args, kwargs)
+        st.mod_state = stepcache.module_state(rc.mods)
         st.fwd_t0, st.fwd_n0, st.fwd_r0 = len(st.tensors), len(st.nodes), len(st.reads)
         r0 = st.fwd_r0
         tpl = rc.template
         if tpl is not None:
-            if [list(t.shape) for _, t in flat] == tpl.predict_args() and \
-                    [p for p, _ in flat] == tpl.base.argpaths:
+            b = tpl.base
+            if [list(t.shape) for _, t in flat] == tpl.predict_args() and [p for p, _ in flat] == b.argpaths \
+                    and [_DT.get(t.dtype) for _, t in flat] == b.argdtypes and st.arg_consts == b.argconsts \
+                    and st.mod_state == b.modstate:
                 return self._replay(rc, tpl, orig, args, kwargs)
             rc.reset()
         out = orig(*args, **kwargs)

@@ -6,15 +6,19 @@ consecutive decode steps of one model have been captured op by op, the
 cache holds a *template* of the forward region (its tensors and nodes,
 with the forward's tensor arguments and results as numbered slots), and
 it has checked that every number in the template (shapes, attributes)
-moves affinely: step3 == 2*step2 - step1, exactly.
+moves affinely: step3 == 2*step2 - step1, exactly, and that everything
+else the step depends on stayed the same (argument dtypes, the plain
+values among the arguments, the modules' training flags and hooks).
 
 Later decode steps then run the model's unmodified forward *eagerly on the
 CPU* (parameters, buffers and the KV cache swapped to their CPU values for
 the call), so no op goes through __torch_dispatch__; the step's trace is
 the template instantiated at the next point of the progression, and the
 results are wrapped back into lazy tensors.  Guards: the same argument
-structure, dtypes, and argument shapes equal to the predicted ones; on any
-mismatch the step is captured op by op and the template relearned.
+structure and dtypes, argument shapes equal to the predicted ones, the
+same plain argument values (output_hidden_states=True) and types, the
+same training flags and forward-hook counts; on any mismatch the step is
+captured op by op and the template relearned.
 
 The values are those of eager CPU execution of the same forward, so
 outputs stay bit-identical.
@@ -81,6 +85,8 @@ class _Region:
         self.reads = [(rid(r[0]), r[1], r[2]) for r in st.reads[r0:r0 + (st.fwd_reads or 0)]]
         self.argshapes = [list(st.tensors[i][T.T_SHAPE]) for i in st.arg_ids]
         self.argdtypes = [st.tensors[i][T.T_DTYPE] for i in st.arg_ids]
+        self.argconsts = st.arg_consts
+        self.modstate = st.mod_state
         self.argpaths = st.arg_paths
         self.outpaths = st.out_paths
         # numbers in a fixed order (Template.__init__ walks the same order);
@@ -184,7 +190,8 @@ class Template:
         if not (r1.modules == r2.modules == r3.modules and r1.atens == r2.atens == r3.atens
                 and [r[:2] for r in r1.reads] == [r[:2] for r in r2.reads] == [r[:2] for r in r3.reads]
                 and r1.argpaths == r2.argpaths == r3.argpaths and r1.outpaths == r2.outpaths == r3.outpaths
-                and r1.argdtypes == r2.argdtypes == r3.argdtypes and r1.dtypes == r2.dtypes == r3.dtypes):
+                and r1.argdtypes == r2.argdtypes == r3.argdtypes and r1.dtypes == r2.dtypes == r3.dtypes
+                and r1.argconsts == r2.argconsts == r3.argconsts and r1.modstate == r2.modstate == r3.modstate):
             return False
         return all(c - b == b - a for a, b, c in zip(r1.nums, r2.nums, r3.nums))
 
@@ -499,6 +506,31 @@ def lazies(obj):
     return out
 
 
+# ---------------------------------------------------------------------- guards
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def arg_consts(args, kwargs):
+    """What a forward's top-level arguments say besides their tensors: plain values
+    (output_hidden_states=True, a count) as they are, anything else by its type (a
+    tensor, a cache object, None where a tensor was).  A replay needs them equal."""
+    return (tuple(a if isinstance(a, _PLAIN) else type(a) for a in args),
+            tuple((k, v if isinstance(v, _PLAIN) else type(v)) for k, v in kwargs.items()))
+
+
+_MM = torch.nn.modules.module
+
+
+def module_state(mods):
+    """The module state a replay would not see: each module's training flag (dropout
+    runs in train mode) and the forward hooks, per module and global, by count (a hook
+    added mid-generation changes the step's ops)."""
+    return (tuple(m.training for m in mods),
+            sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in mods),
+            len(_MM._global_forward_hooks) + len(_MM._global_forward_pre_hooks))
+
+
 # ---------------------------------------------------------------------- per-root state
 
 class RootCache:
@@ -510,6 +542,7 @@ class RootCache:
         self.tail_tpl = None     # TailTemplate
         self.swaps = None
         self.replays = 0
+        self.mods = list(root.modules())   # module_state's (a module replaced later is not seen)
 
     def reset(self):
         """Forgets the templates (the steps left the progression): relearn from captured steps."""

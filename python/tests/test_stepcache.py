@@ -171,3 +171,61 @@ def test_built_like_writes_an_attribute_whose_type_alone_changed(monkeypatch):
     assert any(isinstance(v, float) for nd in got for x, v in nd.get("attrs", {}).items() if x == key)
     monkeypatch.setattr(dump, "_same_structure", lambda a, b: False)
     assert json.dumps(cap.trace(), sort_keys=True) == json.dumps(fast, sort_keys=True)
+
+
+def _manual_decode(model, dev, change):
+    """A hand-written decode loop (9 steps) that changes something the step's
+    shapes do not show from the 7th step on (CHANGE)."""
+    m, inp, _ = models.gpt2(decode=8)
+    x = inp["input_ids"].to(dev)
+    am = torch.ones_like(x)
+    out = model(input_ids=x, attention_mask=am, use_cache=True)
+    pkv, toks, hooks = out.past_key_values, [], []
+    for i in range(9):
+        nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+        toks.append(nxt)
+        am = torch.cat([am, torch.ones_like(nxt)], 1)
+        kw = {}
+        if i >= 6:
+            if change == "kwarg":
+                kw["output_hidden_states"] = True
+            elif change == "dtype":
+                am = am.float()
+            elif change == "hook" and i == 6:
+                hooks.append(model.transformer.h[0].mlp.register_forward_hook(lambda mod, a, o: o * 2))
+        out = model(input_ids=nxt, attention_mask=am, past_key_values=pkv, use_cache=True, **kw)
+        pkv = out.past_key_values
+    for h in hooks:
+        h.remove()
+    return torch.cat(toks, 1), out.logits
+
+
+@pytest.mark.parametrize("change", ["kwarg", "dtype", "hook"])
+def test_replay_guards_see_what_shapes_do_not(change):
+    """output_hidden_states=True, a mask of another dtype, a forward hook added mid-loop:
+    the step is captured again (same values, same trace as op by op), not replayed
+    from a template that lacks it."""
+    m, _, _ = models.gpt2(decode=8)
+    with torch.no_grad():
+        ref = _manual_decode(m, "cpu", change)
+        md = m.to(DEV)
+        traces = {}
+        old = os.environ.get("GENIE_STEP_CACHE")
+        try:
+            for cache in ("1", "0"):
+                os.environ["GENIE_STEP_CACHE"] = cache
+                with genie.capture("guards") as cap:
+                    toks, logits = _manual_decode(md, DEV, change)
+                    toks, logits = toks.cpu(), logits.cpu()
+                assert torch.equal(toks, ref[0]) and torch.equal(logits, ref[1])
+                traces[cache] = (cap.trace(), cap.session.stats.get("replayed_steps", 0))
+        finally:
+            if old is None:
+                os.environ.pop("GENIE_STEP_CACHE", None)
+            else:
+                os.environ["GENIE_STEP_CACHE"] = old
+    (cached, replayed), (full, _) = traces["1"], traces["0"]
+    assert replayed > 0                       # steps before the change were replayed
+    assert len(cached["steps"]) == len(full["steps"])
+    for a, b in zip(cached["steps"], full["steps"]):
+        assert _canon(a) == _canon(b)
