@@ -243,7 +243,28 @@ def _cat_attrs(name, args, ins, outs):
     return {"dim": int(args[1]) if len(args) > 1 else 0}
 
 
+# Reductions whose second operand is not the dim: where their dim stands, and
+# what the second operand is (topk(x, k, dim), multinomial(p, n),
+# norm(x, p, dim), linalg_vector_norm(x, ord, dim), kthvalue(x, k, dim))
+_RED_DIM_AT = {"topk": (2, "k", -1), "kthvalue": (2, "k", -1), "multinomial": (None, "num_samples", None),
+               "norm": (2, "p", None), "linalg_vector_norm": (2, "ord", None)}
+
+
 def _red_attrs(name, args, ins, outs):
+    base = name[:-1] if name.endswith("_") else name
+    if base in _RED_DIM_AT:
+        pos, what, default = _RED_DIM_AT[base]
+        a = {}
+        if len(args) > 1 and isinstance(args[1], (int, float)) and not isinstance(args[1], bool):
+            a[what] = _json_num(args[1])
+        d = args[pos] if pos is not None and len(args) > pos else default
+        if isinstance(d, (list, tuple)):
+            a["dims"] = [int(x) for x in d]
+        elif isinstance(d, int) and not isinstance(d, bool):
+            a["dim"] = int(d)
+        elif pos is not None and d is None and ins and ins[0].dim() > 0:   # norm(x): every dim
+            a["dims"] = list(range(ins[0].dim()))
+        return a
     if len(args) > 1 and isinstance(args[1], (list, tuple)):
         return {"dims": [int(d) for d in args[1]]}
     if len(args) > 1 and isinstance(args[1], int) and not isinstance(args[1], bool):
@@ -351,7 +372,7 @@ def _scalar_attrs(name, args, ins, outs):
     if name in ("where", "masked_fill", "clamp", "clamp_min", "clamp_max", "fill_", "fill", "hardtanh",
                 "leaky_relu", "threshold", "pow", "constant_pad_nd", "lerp", "addcmul", "addcdiv"):
         a = {}
-        for i, v in enumerate(args[1:], 1):
+        for i, v in enumerate(args):     # pow(2., x): the scalar can come first
             sv = _scalar(v)
             if sv is not None:
                 a.setdefault("scalars", []).append([i, _json_num(sv)])
@@ -374,6 +395,10 @@ def _scalar_attrs(name, args, ins, outs):
         sv = _scalar(args[1])
         if sv is not None:
             return {"scalar": _json_num(sv), "scalar_pos": 1}
+    if args:                 # a scalar first: 2 ** x (pow.Scalar), remainder(5, x)
+        sv = _scalar(args[0])
+        if sv is not None:
+            return {"scalar": _json_num(sv), "scalar_pos": 0}
     return {}
 
 

@@ -51,3 +51,38 @@ def test_validator_accepts_schema_example_and_names_errors():
     bad = copy.deepcopy(GOOD)
     bad["steps"][0]["tensors"][1]["kind"] = "state"
     assert any("read before any step produced it" in e for e in genie.validate(bad))
+
+
+def _last_node(f):
+    import genie
+    with genie.capture("attrs") as cap:
+        f().cpu()
+    return cap.trace()["steps"][0]["nodes"][-1]
+
+
+def test_attributes_of_reductions_whose_second_operand_is_not_a_dim():
+    """topk(x, k), multinomial(p, n), norm(x, p, dim): the second operand is a count or
+    an order, not the dim (it was recorded as dim: 3 for topk(x, 3))."""
+    import torch
+    x = torch.randn(4, 6)
+    dev = "remote_accelerator"
+    a = _last_node(lambda: torch.topk(x.to(dev), 3).values)["attrs"]
+    assert a["k"] == 3 and a["dim"] == -1
+    a = _last_node(lambda: torch.topk(x.to(dev), 2, 0).values)["attrs"]
+    assert a["k"] == 2 and a["dim"] == 0
+    a = _last_node(lambda: torch.multinomial(x.to(dev).softmax(-1), 2))["attrs"]
+    assert a["num_samples"] == 2 and "dim" not in a
+    a = _last_node(lambda: x.to(dev).norm(dim=-1))["attrs"]
+    assert a.get("dims") == [-1] and a.get("ord") == 2
+
+
+def test_a_scalar_first_operand_is_recorded():
+    """2 ** x and remainder(5, x): one tensor input and the scalar at position 0."""
+    import torch
+    x = torch.rand(4) + 1
+    dev = "remote_accelerator"
+    for f, fn, v in ((lambda: 2 ** x.to(dev), "pow", 2), (lambda: torch.pow(2.0, x.to(dev)), "pow", 2.0),
+                     (lambda: torch.remainder(5, x.to(dev)), "remainder", 5)):
+        n = _last_node(f)
+        assert len(n["inputs"]) == 1
+        assert n["attrs"]["fn"] == fn and n["attrs"]["scalar"] == v and n["attrs"]["scalar_pos"] == 0
