@@ -382,7 +382,7 @@ for _tdt in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.
 
 class _OpInfo:
     """What the schema of one aten overload says, computed once."""
-    __slots__ = ("name", "gop", "fn", "mut", "out_kw", "ret_alias", "view", "overwrite", "ignored",
+    __slots__ = ("name", "gop", "fn", "mut", "out_kw", "ret_alias", "list_alias", "view", "overwrite", "ignored",
                  "random", "attrs")
 
     def __init__(self, func):
@@ -410,7 +410,18 @@ class _OpInfo:
                         tgt = ("kw", a.name) if a.kwarg_only else ("arg", i)
                         break
             self.ret_alias.append((tgt, ai is not None and ai.is_write))
-        self.view = any(t is not None and not w for t, w in self.ret_alias)
+        # a list of views of one operand (unbind, split, chunk: "Tensor(a)[]"): the schema
+        # gives no alias set for the list's elements; every output is a view of that operand
+        self.list_alias = (None, False)
+        rets = sch.returns
+        if len(rets) == 1 and isinstance(rets[0].type, torch.ListType) and rets[0].alias_info is not None \
+                and not rets[0].alias_info.is_write:
+            src = next((i for i, a in enumerate(args)
+                        if a.alias_info is not None and not a.alias_info.is_write and not a.kwarg_only), None)
+            if src is not None:
+                self.ret_alias = []
+                self.list_alias = (("arg", src), False)
+        self.view = any(t is not None and not w for t, w in self.ret_alias) or self.list_alias[0] is not None
         self.overwrite = self.name in _OVERWRITE or bool(self.out_kw)
         self.ignored = self.name in optable.IGNORED
         self.random = self.name in _RANDOM
@@ -548,7 +559,7 @@ def _meta_replay(hit, info, args, kwargs):
             outs.append(sm[1])
             continue
         shape, stride, off, dtype = sm
-        tgt, write = info.ret_alias[k] if k < len(info.ret_alias) else (None, False)
+        tgt, write = info.ret_alias[k] if k < len(info.ret_alias) else info.list_alias
         if tgt is not None:
             src = args[tgt[1]] if tgt[0] == "arg" else kwargs[tgt[1]]
             if write:
@@ -976,7 +987,7 @@ class Session:
             dt = _DT.get(m.dtype)
             if dt is None:
                 self.check_dtype(m.dtype, str(info.name))
-            tgt, write = ra[idx] if idx < len(ra) else (None, False)
+            tgt, write = ra[idx] if idx < len(ra) else info.list_alias
             i = len(tensors)
             tensors.append([dt, list(m.shape), "activation", None, mod, False, nidx])
             if tgt is not None and write:
@@ -1081,7 +1092,7 @@ class Session:
         outs = []
         new_lazy = []
         for k, m in enumerate(mouts):
-            tgt, write = info.ret_alias[k] if k < len(info.ret_alias) else (None, False)
+            tgt, write = info.ret_alias[k] if k < len(info.ret_alias) else info.list_alias
             if not isinstance(m, torch.Tensor):
                 results.append(m)
                 continue
@@ -1198,7 +1209,7 @@ class Session:
         rs = [res] if single else list(res)
         outs, results = [], []
         for k, r in enumerate(rs):
-            tgt, write = info.ret_alias[k] if k < len(info.ret_alias) else (None, False)
+            tgt, write = info.ret_alias[k] if k < len(info.ret_alias) else info.list_alias
             if isinstance(r, torch.Tensor):
                 if tgt is not None and write:
                     t = args[tgt[1]] if tgt[0] == "arg" else kwargs[tgt[1]]

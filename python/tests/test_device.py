@@ -294,3 +294,25 @@ def test_a_failed_deferred_op_loses_only_what_depends_on_it():
             t.tolist()
         assert "depends on an op that failed" in str(e.value) and "embedding" in str(e.value)
         assert "test_device.py" in str(e.value)
+
+
+@pytest.mark.parametrize("split", ["unbind", "chunk", "split"])
+def test_writes_through_the_views_of_a_list_view_op_reach_the_base(split):
+    """for row in x.unbind(0): row.add_(1): each row is a view of x, so the trace's
+    later reads of x depend on the writes (they read the zero_ output before)."""
+    with genie.capture("rows") as cap:
+        x = torch.zeros(3, 2, device=DEV)
+        rows = {"unbind": lambda: x.unbind(0), "chunk": lambda: x.chunk(3, 0), "split": lambda: x.split(1, 0)}[split]()
+        for row in rows:
+            row.add_(1)
+        assert (x * 1).sum().item() == 6.0
+    st = cap.trace()["steps"][0]
+    made_by = {o: n for n in st["nodes"] for o in n["outputs"]}
+    live, todo = set(), [n for n in st["nodes"] if n["attrs"].get("aten") == "sum"]
+    while todo:
+        n = todo.pop()
+        if n["id"] not in live:
+            live.add(n["id"])
+            todo.extend(made_by[i] for i in n["inputs"] if i in made_by)
+    adds = [n["id"] for n in st["nodes"] if n["attrs"].get("aten") == "add_"]
+    assert len(adds) == 3 and all(a in live for a in adds)
