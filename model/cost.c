@@ -55,12 +55,6 @@ double gn_cost_op_gpu(const gn_gpu_spec *gpu, const gn_graph *g, uint32_t id)
     return tc > tm ? tc : tm;
 }
 
-double gn_cost_op_cpu(double flops, const gn_graph *g, uint32_t id)
-{
-    assert(flops > 0);
-    return gn_graph_node(g, id)->flops / flops;
-}
-
 double gn_cost_transfer(double bytes, double bw, double latency)
 {
     assert(bw > 0);

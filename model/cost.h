@@ -22,9 +22,6 @@
 /* Execution time of node ID of G on GPU, seconds (0 for views). */
 double gn_cost_op_gpu(const gn_gpu_spec *gpu, const gn_graph *g, uint32_t id);
 
-/* Execution time of node ID of G on a CPU of FLOPS FLOP/s, seconds. */
-double gn_cost_op_cpu(double flops, const gn_graph *g, uint32_t id);
-
 /* Time to move BYTES over a link of BW bytes/s and LATENCY s. */
 double gn_cost_transfer(double bytes, double bw, double latency);
 

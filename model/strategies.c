@@ -333,7 +333,7 @@ static int add_client_op(bld *b, uint32_t st, const gn_graph *g, uint32_t id)
     for (uint32_t i = 0; i < n->nin; i++)
         dep(b, b->ctask[in[i]]);
     int rc = gn_plan_add_compute(b->p, st, DEV_CLIENT, -1, 0,
-                                 gn_cost_op_cpu(b->in->platform->client_cpu_flops, g, id), n->flops, n->bytes,
+                                 gn_cost_op_host(b->in->platform->client_cpu_flops, g, id), n->flops, n->bytes,
                                  (int32_t)id, label_op(b, g, id), b->deps, b->nd);
     b->nd = 0;
     if (rc < 0)

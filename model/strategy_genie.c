@@ -523,7 +523,7 @@ static int emit_compute(gp *g, uint32_t id, int32_t dev)
         return rc;
     snprintf(g->label, sizeof(g->label), "%s %s", gn_op_name(n->op), n->module ? n->module : "");
     if (m < 0)
-        rc = gn_plan_add_compute(g->p, g->st, dev, -1, 0, gn_cost_op_cpu(g->pf->client_cpu_flops, g->g, id),
+        rc = gn_plan_add_compute(g->p, g->st, dev, -1, 0, gn_cost_op_host(g->pf->client_cpu_flops, g->g, id),
                                  n->flops, n->bytes, (int32_t)id, g->label, g->deps, g->nd);
     else
         rc = gn_plan_add_compute(g->p, g->st, dev, cpu_dev(g, m), g->pf->gpu.launch_s, op_gpu_s(g, id),

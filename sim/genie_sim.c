@@ -293,8 +293,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "genie-sim: %s\n", err.msg);
             return 2;
         }
-        json_t *b = json_object_get(gn_session_model(c.sessions[w]), "batch");
-        c.batch[w] = json_is_integer(b) ? (double)json_integer_value(b) : 1;
+        /* generated workloads say model.batch; captured traces model.config.batch */
+        json_t *mdl = gn_session_model(c.sessions[w]), *b = json_object_get(mdl, "batch");
+        if (!json_is_integer(b))
+            b = json_object_get(json_object_get(mdl, "config"), "batch");
+        c.batch[w] = json_is_integer(b) && json_integer_value(b) > 0 ? (double)json_integer_value(b) : 1;
     }
     /* semantic analysis once per workload (again when plugins change);
      * every genie plan reads it */
