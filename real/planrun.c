@@ -139,17 +139,18 @@ int gn_planrun_check(const gn_plan *p, const gn_session *s, uint32_t nodes, gn_e
                 rc = gn_error_set(err, GN_EINVAL, "plan: task %u (%s) of step %u: item %u is a tensor of step %u", i,
                                   t->label, t->step, k, it[k].step);
         }
-        if (rc == 0 && t->kind == GN_TASK_TRANSFER && (double)item_bytes(p, s, i) > t->bytes + 0.5)
+        uint64_t ib = rc == 0 && t->kind == GN_TASK_TRANSFER ? item_bytes(p, s, i) : 0;
+        if (rc == 0 && t->kind == GN_TASK_TRANSFER && (double)ib > t->bytes + 0.5)
             rc = gn_error_set(err, GN_EINVAL, "plan: task %u (%s): its items hold %llu bytes, more than its %.0f",
-                              i, t->label, (unsigned long long)item_bytes(p, s, i), t->bytes);
+                              i, t->label, (unsigned long long)ib, t->bytes);
         /* the bytes beyond the items (requests, step plans, call arguments) are sent
          * from a buffer of their size: bounded, so a plan cannot make a node allocate
          * what its --max-memory reservation does not count */
-        if (rc == 0 && t->kind == GN_TASK_TRANSFER && t->bytes - (double)item_bytes(p, s, i) > GN_PLANRUN_MAX_META)
+        if (rc == 0 && t->kind == GN_TASK_TRANSFER && t->bytes - (double)ib > GN_PLANRUN_MAX_META)
             rc = gn_error_set(err, GN_EINVAL,
                               "plan: task %u (%s): %.0f bytes beyond its tensors, more than the %u of metadata a "
                               "transfer may carry",
-                              i, t->label, t->bytes - (double)item_bytes(p, s, i), (unsigned)GN_PLANRUN_MAX_META);
+                              i, t->label, t->bytes - (double)ib, (unsigned)GN_PLANRUN_MAX_META);
         for (int32_t m = GN_MACHINE_CLIENT; rc == 0 && m < (int32_t)nodes; m++) {
             if (!concerns(p, t, m))
                 continue;
